@@ -1,0 +1,107 @@
+"""``create_app(settings)``: the FastAPI application factory."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import APIRouter, Depends, FastAPI
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from facegate import __version__
+from facegate.api import errors
+from facegate.api.deps import ModelRunner, require_api_key
+from facegate.api.errors import error_body
+from facegate.api.routes import health, identities, recognition
+from facegate.bootstrap import Facegate, build
+from facegate.config import Settings
+
+logger = logging.getLogger(__name__)
+
+
+def create_app(settings: Settings, *, facegate: Facegate | None = None) -> FastAPI:
+    """The API over a gallery built from ``settings`` (or the given, already built one)."""
+    app_facegate = facegate or build(settings)
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        app_facegate.models.warm_up()
+        identities_count, faces_count = app_facegate.store.counts()
+        logger.info("facegate ready: %d identities, %d faces", identities_count, faces_count)
+        yield
+        if facegate is None:
+            app_facegate.close()
+
+    app = FastAPI(
+        title="facegate", version=__version__, lifespan=lifespan,
+        description="Self-hosted face recognition and face authentication. Distances are "
+        "Euclidean between dlib descriptors: lower is closer; the default threshold is 0.6.",
+    )
+    app.state.facegate = app_facegate
+    app.state.runner = ModelRunner(settings.server.workers)
+    errors.install(app)
+    app.include_router(health.router)
+    v1 = APIRouter(dependencies=[Depends(require_api_key)])
+    v1.include_router(identities.router)
+    v1.include_router(recognition.router)
+    app.include_router(v1)
+    limit = settings.image.max_upload_bytes
+    # Two images (verify) in base64 plus form overhead is the largest honest body.
+    app.add_middleware(BodyLimit, max_bytes=2 * (limit * 4 // 3) + 64 * 1024)
+    return app
+
+
+class BodyLimit:
+    """Refuses request bodies over ``max_bytes`` with 413 IMAGE_TOO_LARGE before they are
+    buffered or spooled, whether or not the client sent Content-Length."""
+
+    def __init__(self, app: ASGIApp, *, max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = dict(scope.get("headers") or []).get(b"content-length")
+        if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
+            await self._refuse(send)
+            return
+        seen = 0
+        started = False
+
+        async def counting_receive() -> Message:
+            nonlocal seen
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > self.max_bytes:
+                    raise _TooLarge
+            return message
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, counting_receive, tracking_send)
+        except _TooLarge:
+            if not started:
+                await self._refuse(send)
+
+    async def _refuse(self, send: Send) -> None:
+        import json
+
+        body = json.dumps(error_body(
+            "IMAGE_TOO_LARGE", f"the request body is over the limit of {self.max_bytes} bytes"
+        )).encode()
+        await send({"type": "http.response.start", "status": 413,
+                    "headers": [(b"content-type", b"application/json"),
+                                (b"content-length", str(len(body)).encode())]})
+        await send({"type": "http.response.body", "body": body})
+
+
+class _TooLarge(Exception):
+    pass

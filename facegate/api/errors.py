@@ -1,0 +1,85 @@
+"""The one place that maps facegate's error tree to HTTP.
+
+Every error response has one shape: ``{"error": {"code": "...", "message": "...", "details": {}}}``.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from facegate import errors
+
+logger = logging.getLogger(__name__)
+
+STATUS: dict[type[errors.FacegateError], int] = {
+    errors.ValidationError: 422,
+    errors.ImageDecodeError: 400,
+    errors.UnsupportedImageTypeError: 415,
+    errors.UnsupportedMediaTypeError: 415,
+    errors.ImageTooLargeError: 413,
+    errors.TooManyPixelsError: 413,
+    errors.NoFaceError: 422,
+    errors.MultipleFacesError: 422,
+    errors.DuplicateFaceError: 409,
+    errors.ConflictError: 409,
+    errors.EmptyIdentityError: 409,
+    errors.InputError: 400,
+    errors.NotFoundError: 404,
+    errors.AuthError: 401,
+    errors.StoreError: 503,
+    errors.ModelError: 500,
+}
+_HTTP_CODES = {404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED", 401: "UNAUTHORIZED"}
+
+
+def status_for(error: errors.FacegateError) -> int:
+    for cls in type(error).__mro__:
+        if cls in STATUS:
+            return STATUS[cls]
+    return 500
+
+
+def error_body(code: str, message: str, details: dict[str, object] | None = None) -> dict[str, object]:
+    body: dict[str, object] = {"code": code, "message": message}
+    if details:
+        body["details"] = details
+    return {"error": body}
+
+
+def install(app: FastAPI) -> None:
+    @app.exception_handler(errors.FacegateError)
+    async def _facegate(_: Request, exc: errors.FacegateError) -> JSONResponse:
+        status = status_for(exc)
+        if status >= 500:
+            logger.error("%s: %s", exc.code, exc.message)
+        headers = {"WWW-Authenticate": "APIKey"} if status == 401 else None
+        return JSONResponse(error_body(exc.code, exc.message, exc.details), status_code=status,
+                            headers=headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
+        problems = [
+            {"field": ".".join(str(p) for p in e.get("loc", ())), "problem": e.get("msg", "")}
+            for e in exc.errors()
+        ]
+        return JSONResponse(
+            error_body("VALIDATION_ERROR", "the request is not valid", {"problems": problems}),
+            status_code=422,
+        )
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        code = _HTTP_CODES.get(exc.status_code, f"HTTP_{exc.status_code}")
+        return JSONResponse(error_body(code, str(exc.detail)), status_code=exc.status_code,
+                            headers=getattr(exc, "headers", None))
+
+    @app.exception_handler(Exception)
+    async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
+        logger.exception("unexpected error")
+        return JSONResponse(error_body("INTERNAL_ERROR", "an unexpected error occurred"),
+                            status_code=500)

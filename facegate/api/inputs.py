@@ -1,0 +1,119 @@
+"""Request bodies that carry images: multipart uploads or JSON with base64, parsed the same way.
+
+A route declares one pydantic model for its fields (``image`` etc. as base64 strings in JSON) and
+which fields are images; in multipart form the same names are file parts and the other fields are
+form values (lists as JSON text).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from typing import Any, TypeVar
+
+import pydantic
+from fastapi import Request
+from starlette.datastructures import UploadFile
+
+from facegate.errors import (
+    ImageTooLargeError,
+    UnsupportedMediaTypeError,
+    ValidationError,
+)
+
+M = TypeVar("M", bound=pydantic.BaseModel)
+
+
+async def read_body(
+    request: Request, model: type[M], *, image_fields: tuple[str, ...], max_image_bytes: int
+) -> tuple[M, dict[str, bytes]]:
+    """The parsed fields and the decoded image bytes by field name."""
+    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if content_type == "multipart/form-data":
+        raw, images = await _multipart(request, image_fields, max_image_bytes)
+    elif content_type in ("application/json", ""):
+        raw, images = await _json(request, image_fields, max_image_bytes)
+    else:
+        raise UnsupportedMediaTypeError(
+            f"send multipart/form-data or application/json, not {content_type!r}")
+    try:
+        return model.model_validate(raw), images
+    except pydantic.ValidationError as exc:
+        problems = [{"field": ".".join(str(p) for p in e["loc"]), "problem": e["msg"]}
+                    for e in exc.errors()]
+        raise ValidationError("the request is not valid", details={"problems": problems}) \
+            from exc
+
+
+async def _multipart(
+    request: Request, image_fields: tuple[str, ...], limit: int
+) -> tuple[dict[str, Any], dict[str, bytes]]:
+    try:
+        form = await request.form(max_files=len(image_fields) + 1, max_fields=32)
+    except Exception as exc:  # starlette raises several types for broken multipart bodies
+        raise ValidationError(f"the multipart body could not be parsed: {exc}") from exc
+    raw: dict[str, Any] = {}
+    images: dict[str, bytes] = {}
+    for key, value in form.multi_items():
+        if isinstance(value, UploadFile):
+            if key not in image_fields:
+                raise ValidationError(f"unexpected file field {key!r}")
+            images[key] = await _read_limited(value, limit)
+        else:
+            raw[key] = _form_value(value)
+    await form.close()
+    return raw, images
+
+
+async def _read_limited(upload: UploadFile, limit: int) -> bytes:
+    data = await upload.read(limit + 1)
+    if len(data) > limit:
+        raise ImageTooLargeError(f"the upload is over the limit of {limit} bytes",
+                                 details={"limit_bytes": limit})
+    return data
+
+
+def _form_value(value: str) -> Any:
+    text = value.strip()
+    if text.startswith(("[", "{")):
+        try:
+            return json.loads(text)
+        except ValueError:
+            return value
+    return value
+
+
+async def _json(
+    request: Request, image_fields: tuple[str, ...], limit: int
+) -> tuple[dict[str, Any], dict[str, bytes]]:
+    body = await request.body()
+    if not body:
+        raise ValidationError("the request body is empty")
+    try:
+        raw = json.loads(body)
+    except ValueError as exc:
+        raise ValidationError(f"the body is not valid JSON: {exc}") from exc
+    if not isinstance(raw, dict):
+        raise ValidationError("the JSON body must be an object")
+    images: dict[str, bytes] = {}
+    for key in image_fields:
+        value = raw.pop(key, None)
+        if value is None:
+            continue
+        if not isinstance(value, str):
+            raise ValidationError(f"{key!r} must be a base64 string")
+        images[key] = _b64(key, value, limit)
+    return raw, images
+
+
+def _b64(field: str, value: str, limit: int) -> bytes:
+    if value.startswith("data:"):
+        value = value.partition(",")[2]
+    if len(value) > limit * 4 // 3 + 8:
+        raise ImageTooLargeError(f"{field!r} is over the limit of {limit} bytes",
+                                 details={"limit_bytes": limit})
+    try:
+        return base64.b64decode(value, validate=True)
+    except (binascii.Error, ValueError) as exc:
+        raise ValidationError(f"{field!r} is not valid base64") from exc

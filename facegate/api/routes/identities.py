@@ -1,0 +1,136 @@
+"""/v1/identities: the gallery (people and their face samples)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Query, Request, Response
+from pydantic import BaseModel, ConfigDict, Field
+
+from facegate.api import views
+from facegate.api.deps import FacegateDep, GalleryDep, RunnerDep
+from facegate.api.inputs import read_body
+from facegate.api.openapi import image_body
+from facegate.errors import FaceNotFoundError, ValidationError
+from facegate.storage.base import UNSET
+
+router = APIRouter(prefix="/v1/identities", tags=["gallery"])
+
+
+class IdentityIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: str = Field(min_length=1, max_length=200)
+    external_id: str | None = Field(default=None, max_length=200)
+    metadata: dict[str, Any] = Field(default_factory=dict)
+
+
+class IdentityPatch(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: str | None = Field(default=None, min_length=1, max_length=200)
+    external_id: str | None = Field(default=None, max_length=200)
+    metadata: dict[str, Any] | None = None
+
+
+class FaceIn(BaseModel):
+    """Add a face: ``image`` (file part or base64), or a ``descriptor`` of 128 numbers."""
+
+    model_config = ConfigDict(extra="forbid")
+    descriptor: list[float] | None = None
+    multiple_faces: Literal["reject", "largest"] | None = None
+
+
+@router.post("", status_code=201)
+def create_identity(body: IdentityIn, gallery: GalleryDep) -> dict[str, Any]:
+    """Create an identity (a person); add faces to it next."""
+    return views.identity(gallery.create_identity(
+        name=body.name, external_id=body.external_id, metadata=body.metadata))
+
+
+@router.get("")
+def list_identities(
+    gallery: GalleryDep,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 50,
+    offset: Annotated[int, Query(ge=0)] = 0,
+    name: Annotated[str | None, Query(max_length=200, description="name contains")] = None,
+) -> dict[str, Any]:
+    """One page of identities, oldest first, optionally filtered by a name substring."""
+    items, total = gallery.list_identities(name_contains=name, limit=limit, offset=offset)
+    return {"items": [views.identity(i) for i in items], "total": total, "limit": limit,
+            "offset": offset}
+
+
+@router.get("/{identity_id}")
+def get_identity(identity_id: str, gallery: GalleryDep) -> dict[str, Any]:
+    return views.identity(gallery.get_identity(identity_id))
+
+
+@router.patch("/{identity_id}")
+def update_identity(identity_id: str, body: IdentityPatch, gallery: GalleryDep) -> dict[str, Any]:
+    """Change name, external id or metadata; fields left out stay as they are."""
+    sent = body.model_fields_set
+    if "name" in sent and body.name is None:
+        raise ValidationError("name cannot be null")
+    updated = gallery.update_identity(
+        identity_id,
+        name=body.name if "name" in sent else UNSET,
+        external_id=body.external_id if "external_id" in sent else UNSET,
+        metadata=(body.metadata or {}) if "metadata" in sent else UNSET,
+    )
+    return views.identity(updated)
+
+
+@router.delete("/{identity_id}")
+def delete_identity(identity_id: str, gallery: GalleryDep) -> dict[str, Any]:
+    """Delete the identity with all its face samples and chips."""
+    faces = gallery.delete_identity(identity_id)
+    return {"deleted": identity_id, "faces_deleted": faces}
+
+
+@router.post("/{identity_id}/faces", status_code=201, openapi_extra=image_body(FaceIn, "image"))
+async def add_face(
+    identity_id: str, request: Request, facegate: FacegateDep, run: RunnerDep
+) -> dict[str, Any]:
+    """Enrol a face from a photo (exactly one face unless ``multiple_faces=largest``) or a
+    descriptor."""
+    body, images = await read_body(request, FaceIn, image_fields=("image",),
+                                   max_image_bytes=facegate.settings.image.max_upload_bytes)
+    gallery = facegate.gallery
+    if ("image" in images) == (body.descriptor is not None):
+        raise ValidationError("send exactly one of 'image' or 'descriptor'")
+    if body.descriptor is not None:
+        enrolled = gallery.enroll_descriptor(identity_id, body.descriptor)
+    else:
+        data = images["image"]
+        enrolled = await run(lambda: gallery.enroll_image(
+            identity_id, data, multiple_faces=body.multiple_faces))
+    out: dict[str, Any] = {"face": views.sample(enrolled.sample)}
+    if enrolled.face is not None:
+        out["detection"] = views.face(enrolled.face)
+    return out
+
+
+@router.get("/{identity_id}/faces")
+def list_faces(identity_id: str, gallery: GalleryDep) -> dict[str, Any]:
+    return {"items": [views.sample(s) for s in gallery.list_faces(identity_id)]}
+
+
+@router.get("/{identity_id}/faces/{face_id}")
+def get_face(identity_id: str, face_id: str, gallery: GalleryDep) -> dict[str, Any]:
+    return views.sample(gallery.get_face(identity_id, face_id))
+
+
+@router.get("/{identity_id}/faces/{face_id}/chip", response_class=Response,
+            responses={200: {"content": {"image/jpeg": {}}}})
+def get_chip(identity_id: str, face_id: str, gallery: GalleryDep) -> Response:
+    """The aligned 150x150 face chip as JPEG (404 FACE_NOT_FOUND for descriptor-only faces)."""
+    sample = gallery.get_face(identity_id, face_id)
+    if not sample.chip_jpeg:
+        raise FaceNotFoundError(f"face {face_id!r} was enrolled from a descriptor: no chip")
+    return Response(sample.chip_jpeg, media_type="image/jpeg",
+                     headers={"Cache-Control": "private, no-store"})
+
+
+@router.delete("/{identity_id}/faces/{face_id}")
+def delete_face(identity_id: str, face_id: str, gallery: GalleryDep) -> dict[str, Any]:
+    gallery.delete_face(identity_id, face_id)
+    return {"deleted": face_id}

@@ -1,0 +1,108 @@
+"""/v1/identify, /v1/verify, /v1/detect, /v1/embed."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from fastapi import APIRouter, Request
+from pydantic import BaseModel, ConfigDict, Field
+
+from facegate.api import views
+from facegate.api.deps import FacegateDep, RunnerDep
+from facegate.api.inputs import read_body
+from facegate.api.openapi import image_body
+from facegate.errors import NoFaceError, ValidationError
+
+router = APIRouter(prefix="/v1", tags=["recognition"])
+
+
+class ImageIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class IdentifyIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    threshold: float | None = Field(default=None, gt=0.0, le=2.0,
+                                    description="distance threshold (default: server's)")
+    top_k: int | None = Field(default=None, ge=1, le=100)
+
+
+class VerifyIn(BaseModel):
+    """``image`` against exactly one of ``image2``, ``identity_id`` or ``descriptor``."""
+
+    model_config = ConfigDict(extra="forbid")
+    identity_id: str | None = None
+    descriptor: list[float] | None = None
+    threshold: float | None = Field(default=None, gt=0.0, le=2.0)
+    multiple_faces: Literal["reject", "largest"] | None = None
+
+
+async def _image(request: Request, facegate: Any, model: type[BaseModel],
+                 *fields: str) -> tuple[Any, dict[str, bytes]]:
+    body, images = await read_body(request, model, image_fields=fields,
+                                   max_image_bytes=facegate.settings.image.max_upload_bytes)
+    if "image" not in images:
+        raise ValidationError("an 'image' is required (file part or base64)")
+    return body, images
+
+
+@router.post("/identify", openapi_extra=image_body(IdentifyIn, "image"))
+async def identify(request: Request, facegate: FacegateDep, run: RunnerDep) -> dict[str, Any]:
+    """Every face in the photo with its top-k identities and a decision: the identity, or
+    ``unknown`` when the nearest is farther than the threshold. No face → 422 NO_FACE_FOUND."""
+    body, images = await _image(request, facegate, IdentifyIn, "image")
+    recognition = facegate.recognition
+    result = await run(lambda: recognition.identify(
+        images["image"], threshold=body.threshold, top_k=body.top_k))
+    if not result.faces:
+        raise NoFaceError("no face was found in the image")
+    return views.identify(result)
+
+
+@router.post("/verify", openapi_extra=image_body(VerifyIn, "image", "image2"))
+async def verify(request: Request, facegate: FacegateDep, run: RunnerDep) -> dict[str, Any]:
+    """1:1 — ``image`` vs ``image2``, vs an enrolled ``identity_id``, or vs a ``descriptor``."""
+    body, images = await _image(request, facegate, VerifyIn, "image", "image2")
+    references = [("image2" in images), body.identity_id is not None,
+                  body.descriptor is not None]
+    if sum(references) != 1:
+        raise ValidationError("send exactly one of 'image2', 'identity_id' or 'descriptor'")
+    recognition, probe = facegate.recognition, images["image"]
+    options = {"threshold": body.threshold, "multiple_faces": body.multiple_faces}
+    if "image2" in images:
+        second = images["image2"]
+        result = await run(lambda: recognition.verify_images(probe, second, **options))
+        mode = "image"
+    elif body.identity_id is not None:
+        identity_id = body.identity_id
+        result = await run(lambda: recognition.verify_identity(probe, identity_id, **options))
+        mode = "identity"
+    else:
+        descriptor = body.descriptor or []
+        result = await run(lambda: recognition.verify_descriptor(probe, descriptor, **options))
+        mode = "descriptor"
+    return views.verify(result, mode=mode)
+
+
+@router.post("/detect", openapi_extra=image_body(ImageIn, "image"))
+async def detect(request: Request, facegate: FacegateDep, run: RunnerDep) -> dict[str, Any]:
+    """Every face: box, detection score, five landmarks and quality. No face → ``faces: []``."""
+    _, images = await _image(request, facegate, ImageIn, "image")
+    recognition = facegate.recognition
+    image, faces, timings = await run(lambda: recognition.detect(images["image"]))
+    return {"image": {"width": image.width, "height": image.height},
+            "faces": [views.face(f) for f in faces], "timings_ms": views.timings(timings)}
+
+
+@router.post("/embed", openapi_extra=image_body(ImageIn, "image"))
+async def embed(request: Request, facegate: FacegateDep, run: RunnerDep) -> dict[str, Any]:
+    """Every face with its 128-number descriptor, for clients that keep reference embeddings."""
+    _, images = await _image(request, facegate, ImageIn, "image")
+    recognition = facegate.recognition
+    image, faces, timings = await run(lambda: recognition.embed(images["image"]))
+    if not faces:
+        raise NoFaceError("no face was found in the image")
+    return {"image": {"width": image.width, "height": image.height},
+            "model": facegate.models.model_name, "metric": "euclidean",
+            "faces": [views.face(f, descriptor=True) for f in faces],
+            "timings_ms": views.timings(timings)}

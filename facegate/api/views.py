@@ -1,0 +1,84 @@
+"""Domain objects → JSON-ready dicts (the API's response shapes, documented in docs/api.md)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from facegate.domain import (
+    Candidate,
+    Face,
+    FaceSample,
+    IdentifyResult,
+    Identity,
+    Timings,
+    VerifyResult,
+)
+
+
+def identity(item: Identity) -> dict[str, Any]:
+    return {
+        "id": item.id, "name": item.name, "external_id": item.external_id,
+        "metadata": item.metadata, "face_count": item.face_count,
+        "created_at": item.created_at.isoformat(), "updated_at": item.updated_at.isoformat(),
+    }
+
+
+def sample(item: FaceSample, *, base_url: str = "") -> dict[str, Any]:
+    return {
+        "id": item.id, "identity_id": item.identity_id, "model": item.model,
+        "image_sha256": item.image_sha256, "detection_score": item.detection_score,
+        "box": item.box.as_dict() if item.box else None,
+        "created_at": item.created_at.isoformat(),
+        "chip_url": f"{base_url}/v1/identities/{item.identity_id}/faces/{item.id}/chip"
+        if item.chip_jpeg else None,
+    }
+
+
+def face(item: Face, *, descriptor: bool = False) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "box": item.detection.box.as_dict(),
+        "detection_score": item.detection.score,
+        "landmarks": [{"x": x, "y": y} for x, y in item.detection.landmarks],
+        "quality": {
+            "size_px": item.quality.size_px, "sharpness": item.quality.sharpness,
+            "brightness": item.quality.brightness,
+        },
+    }
+    if descriptor:
+        out["descriptor"] = [float(v) for v in item.descriptor]
+    return out
+
+
+def candidate(item: Candidate) -> dict[str, Any]:
+    return {"identity_id": item.identity_id, "name": item.name, "distance": item.distance,
+            "face_id": item.face_id}
+
+
+def timings(item: Timings) -> dict[str, float]:
+    return dict(item.stages)
+
+
+def identify(result: IdentifyResult) -> dict[str, Any]:
+    return {
+        "image": {"width": result.image_width, "height": result.image_height},
+        "faces": [
+            {
+                **face(f.face),
+                "status": "identified" if f.decision.known else "unknown",
+                "identity": candidate(f.decision.identity) if f.decision.identity else None,
+                "candidates": [candidate(c) for c in f.candidates],
+                "threshold": f.decision.threshold,
+            }
+            for f in result.faces
+        ],
+        "timings_ms": timings(result.timings),
+    }
+
+
+def verify(result: VerifyResult, *, mode: str) -> dict[str, Any]:
+    return {
+        "match": result.match, "distance": result.distance, "threshold": result.threshold,
+        "mode": mode, "faces": [face(f) for f in result.faces],
+        "identity": identity(result.identity) if result.identity else None,
+        "timings_ms": timings(result.timings),
+    }

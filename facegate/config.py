@@ -1,0 +1,116 @@
+"""One validated settings class, read from ``FACEGATE_*`` environment variables.
+
+Nested fields use ``__``: ``FACEGATE_MATCHING__THRESHOLD=0.55``,
+``FACEGATE_SERVER__API_KEYS=key1,key2``, ``FACEGATE_STORAGE__URL=sqlite:////var/lib/facegate/g.db``.
+Only entry points (CLI, ``facegate serve``) build it; everything else receives it. Imports nothing
+from facegate.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+DEFAULT_PORT = 8600
+
+
+class ImageSettings(BaseModel):
+    #: Uploads larger than this are refused with IMAGE_TOO_LARGE (bytes).
+    max_upload_bytes: int = Field(default=10 * 1024 * 1024, gt=0)
+    #: Images with more pixels than this are refused with TOO_MANY_PIXELS, before decoding.
+    max_pixels: int = Field(default=40_000_000, gt=0)
+
+
+class DetectionSettings(BaseModel):
+    #: Photos whose longer side exceeds this are detected on a downscaled copy (pixels).
+    max_side: int = Field(default=1024, ge=160)
+    #: Photos whose longer side is at most this are upsampled once so faces down to ~40 px show.
+    upsample_below: int = Field(default=800, ge=0)
+    #: When nothing is found, retry on a copy padded by this fraction of the side (tight crops).
+    pad_retry: float = Field(default=0.5, ge=0.0, le=2.0)
+    #: Faces whose shorter box side is below this (original pixels) are ignored.
+    min_face_px: int = Field(default=20, ge=1)
+
+
+class MatchingSettings(BaseModel):
+    #: Euclidean distance at or below which two dlib descriptors are the same person.
+    threshold: float = Field(default=0.6, gt=0.0, le=2.0)
+    #: Candidates returned per face by identify.
+    top_k: int = Field(default=3, ge=1, le=100)
+
+
+class EnrollmentSettings(BaseModel):
+    #: What enrolment does with a photo of several faces: refuse it, or take the largest face.
+    multiple_faces: Literal["reject", "largest"] = "reject"
+
+
+class StorageSettings(BaseModel):
+    #: ``sqlite:///path``, ``memory://``; empty means ``sqlite:///<data_dir>/gallery.sqlite3``.
+    url: str = ""
+
+
+class ServerSettings(BaseModel):
+    host: str = "127.0.0.1"
+    port: int = Field(default=DEFAULT_PORT, ge=1, le=65535)
+    #: When non-empty, every /v1 request must carry one of these in ``X-API-Key``.
+    api_keys: Annotated[list[SecretStr], NoDecode] = Field(default_factory=list)
+    #: Model work running at once (threads); more requests wait in line.
+    workers: int = Field(default=2, ge=1, le=64)
+
+    @field_validator("api_keys", mode="before")
+    @classmethod
+    def _split_keys(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [key.strip() for key in value.split(",") if key.strip()]
+        return value
+
+    @field_validator("api_keys")
+    @classmethod
+    def _keys_not_trivial(cls, keys: list[SecretStr]) -> list[SecretStr]:
+        for key in keys:
+            if len(key.get_secret_value()) < 8:
+                raise ValueError("API keys must be at least 8 characters long")
+        return keys
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="FACEGATE_", env_nested_delimiter="__", extra="ignore"
+    )
+
+    data_dir: Path = Path("data")
+    image: ImageSettings = Field(default_factory=ImageSettings)
+    detection: DetectionSettings = Field(default_factory=DetectionSettings)
+    matching: MatchingSettings = Field(default_factory=MatchingSettings)
+    enrollment: EnrollmentSettings = Field(default_factory=EnrollmentSettings)
+    storage: StorageSettings = Field(default_factory=StorageSettings)
+    server: ServerSettings = Field(default_factory=ServerSettings)
+    log_level: str = "INFO"
+
+    @property
+    def storage_url(self) -> str:
+        if self.storage.url:
+            return self.storage.url
+        return f"sqlite:///{(self.data_dir / 'gallery.sqlite3').resolve()}"
+
+    @model_validator(mode="after")
+    def _refuse_open_server_without_key(self) -> Settings:
+        if not self.server.api_keys and not is_loopback(self.server.host):
+            raise ValueError(
+                f"refusing to serve on {self.server.host!r} without an API key: set "
+                "FACEGATE_SERVER__API_KEYS (or --api-key), or listen on 127.0.0.1"
+            )
+        return self
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False

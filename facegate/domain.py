@@ -1,0 +1,173 @@
+"""Plain domain types shared by every layer. Imports nothing from facegate.
+
+Conventions: boxes are pixel coordinates in the *original* (EXIF-rotated) image, ``right`` and
+``bottom`` exclusive. A ``distance`` is the Euclidean distance between two descriptors: lower is
+closer, 0 is identical. Descriptors are float32 arrays of shape ``(DESCRIPTOR_SIZE,)``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+DESCRIPTOR_SIZE = 128
+#: Name of the model that produced a descriptor; stored with each sample so a later model can
+#: tell which samples it must re-embed from their chips.
+DESCRIPTOR_MODEL = "dlib_resnet_v1"
+
+Descriptor = NDArray[np.float32]
+RGBImage = NDArray[np.uint8]
+
+
+@dataclass(frozen=True, slots=True)
+class Box:
+    left: int
+    top: int
+    right: int
+    bottom: int
+
+    @property
+    def width(self) -> int:
+        return self.right - self.left
+
+    @property
+    def height(self) -> int:
+        return self.bottom - self.top
+
+    @property
+    def area(self) -> int:
+        return max(0, self.width) * max(0, self.height)
+
+    def as_dict(self) -> dict[str, int]:
+        return {
+            "left": self.left,
+            "top": self.top,
+            "right": self.right,
+            "bottom": self.bottom,
+            "width": self.width,
+            "height": self.height,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class DetectedFace:
+    """A face found by a detector: where it is and how sure the detector was."""
+
+    box: Box
+    #: Detector confidence (dlib HOG: SVM margin, higher is surer; about 0 at the decision edge).
+    score: float
+    #: Five landmarks in image pixels: right eye outer/inner, left eye outer/inner, nose base.
+    landmarks: tuple[tuple[float, float], ...]
+
+
+@dataclass(frozen=True, slots=True)
+class FaceQuality:
+    """Cheap image-quality signals for one face (no learned model)."""
+
+    #: Face box size in pixels (the shorter side).
+    size_px: int
+    #: Variance of the Laplacian of the grey chip: low means blurred.
+    sharpness: float
+    #: Mean grey level of the chip, 0-255.
+    brightness: float
+
+
+@dataclass(frozen=True, slots=True)
+class Face:
+    """A detected face with its aligned chip and descriptor."""
+
+    detection: DetectedFace
+    chip: RGBImage
+    descriptor: Descriptor
+    quality: FaceQuality
+
+
+@dataclass(frozen=True, slots=True)
+class Identity:
+    id: str
+    name: str
+    external_id: str | None
+    metadata: dict[str, Any]
+    created_at: datetime
+    updated_at: datetime
+    face_count: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class FaceSample:
+    """One enrolled face of an identity."""
+
+    id: str
+    identity_id: str
+    descriptor: Descriptor
+    #: The aligned face chip as JPEG bytes (shown by the UI; re-embeddable by a later model).
+    chip_jpeg: bytes
+    #: SHA-256 (hex) of the uploaded image bytes, or of the descriptor for descriptor-only samples.
+    image_sha256: str
+    detection_score: float | None
+    created_at: datetime
+    model: str = DESCRIPTOR_MODEL
+    box: Box | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Candidate:
+    """An identity and its distance to a probe (its closest sample)."""
+
+    identity_id: str
+    name: str
+    distance: float
+    face_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """Open-set decision for one probe face."""
+
+    #: The best candidate when its distance is at most the threshold, else None (``unknown``).
+    identity: Candidate | None
+    threshold: float
+
+    @property
+    def known(self) -> bool:
+        return self.identity is not None
+
+
+@dataclass(frozen=True, slots=True)
+class FaceIdentification:
+    face: Face
+    candidates: list[Candidate]
+    decision: Decision
+
+
+@dataclass(slots=True)
+class Timings:
+    """Milliseconds spent per stage of a request."""
+
+    stages: dict[str, float] = field(default_factory=dict)
+
+    def add(self, stage: str, ms: float) -> None:
+        self.stages[stage] = round(self.stages.get(stage, 0.0) + ms, 3)
+
+
+@dataclass(frozen=True, slots=True)
+class IdentifyResult:
+    faces: list[FaceIdentification]
+    image_width: int
+    image_height: int
+    timings: Timings
+
+
+@dataclass(frozen=True, slots=True)
+class VerifyResult:
+    match: bool
+    distance: float
+    threshold: float
+    #: The probe faces used (one or two, by mode); a stored descriptor has no face.
+    faces: list[Face]
+    timings: Timings
+    identity: Identity | None = None

@@ -1,0 +1,119 @@
+"""facegate's error tree, in one place.
+
+Every error a user can cause carries a stable machine-readable ``code`` (never renamed once
+released) and a human message. The HTTP layer maps classes to status codes in exactly one place
+(``facegate.api.errors``); the CLI prints ``code: message``.
+
+::
+
+    FacegateError
+    ├── InputError                      the request is wrong (HTTP 4xx)
+    │   ├── ValidationError             VALIDATION_ERROR: malformed field, bad parameter
+    │   ├── ImageDecodeError            INVALID_IMAGE: empty, truncated or corrupt image bytes
+    │   ├── UnsupportedImageTypeError   UNSUPPORTED_IMAGE_TYPE: not JPEG/PNG/WebP/BMP/GIF
+    │   ├── UnsupportedMediaTypeError   UNSUPPORTED_MEDIA_TYPE: body neither JSON nor multipart
+    │   ├── ImageTooLargeError          IMAGE_TOO_LARGE: upload over the byte limit
+    │   ├── TooManyPixelsError          TOO_MANY_PIXELS: over the pixel limit (decompression bombs)
+    │   ├── NoFaceError                 NO_FACE_FOUND: no face where one was needed
+    │   ├── MultipleFacesError          MULTIPLE_FACES: several faces where exactly one was needed
+    │   ├── DuplicateFaceError          DUPLICATE_FACE: this image is already enrolled for the identity
+    │   ├── ConflictError               CONFLICT: e.g. an external id that is already taken
+    │   └── EmptyIdentityError          IDENTITY_HAS_NO_FACES: verify against an empty identity
+    ├── NotFoundError                   (HTTP 404)
+    │   ├── IdentityNotFoundError       IDENTITY_NOT_FOUND
+    │   └── FaceNotFoundError           FACE_NOT_FOUND
+    ├── AuthError                       UNAUTHORIZED: missing or wrong API key (HTTP 401)
+    ├── StoreError                      STORE_ERROR: the gallery store failed (HTTP 500/503)
+    └── ModelError                      MODEL_ERROR: model weights missing or broken (HTTP 500)
+
+This module imports nothing from facegate.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class FacegateError(Exception):
+    """Base of every error facegate raises on purpose."""
+
+    code = "INTERNAL_ERROR"
+
+    def __init__(self, message: str, *, details: dict[str, Any] | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.details: dict[str, Any] = details or {}
+
+
+class InputError(FacegateError):
+    """The caller sent something facegate cannot use."""
+
+    code = "INVALID_INPUT"
+
+
+class ValidationError(InputError):
+    code = "VALIDATION_ERROR"
+
+
+class ImageDecodeError(InputError):
+    code = "INVALID_IMAGE"
+
+
+class UnsupportedImageTypeError(InputError):
+    code = "UNSUPPORTED_IMAGE_TYPE"
+
+
+class UnsupportedMediaTypeError(InputError):
+    code = "UNSUPPORTED_MEDIA_TYPE"
+
+
+class ImageTooLargeError(InputError):
+    code = "IMAGE_TOO_LARGE"
+
+
+class TooManyPixelsError(InputError):
+    code = "TOO_MANY_PIXELS"
+
+
+class NoFaceError(InputError):
+    code = "NO_FACE_FOUND"
+
+
+class MultipleFacesError(InputError):
+    code = "MULTIPLE_FACES"
+
+
+class DuplicateFaceError(InputError):
+    code = "DUPLICATE_FACE"
+
+
+class ConflictError(InputError):
+    code = "CONFLICT"
+
+
+class EmptyIdentityError(InputError):
+    code = "IDENTITY_HAS_NO_FACES"
+
+
+class NotFoundError(FacegateError):
+    code = "NOT_FOUND"
+
+
+class IdentityNotFoundError(NotFoundError):
+    code = "IDENTITY_NOT_FOUND"
+
+
+class FaceNotFoundError(NotFoundError):
+    code = "FACE_NOT_FOUND"
+
+
+class AuthError(FacegateError):
+    code = "UNAUTHORIZED"
+
+
+class StoreError(FacegateError):
+    code = "STORE_ERROR"
+
+
+class ModelError(FacegateError):
+    code = "MODEL_ERROR"

@@ -1,0 +1,1 @@
+"""Bytes → faces: decode, detect, landmark, align, embed. Knows nothing of storage or HTTP."""

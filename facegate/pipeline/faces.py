@@ -1,0 +1,76 @@
+"""RGB photo → faces with chips and descriptors, by composing the pipeline's protocols."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import numpy as np
+
+from facegate.domain import Box, DetectedFace, Face, RGBImage, Timings
+from facegate.pipeline.align import Aligner
+from facegate.pipeline.detect import FaceFinder, Landmarker, clip_box
+from facegate.pipeline.embed import Embedder
+from facegate.pipeline.quality import assess
+
+
+@dataclass(frozen=True, slots=True)
+class FacePipeline:
+    finder: FaceFinder
+    landmarker: Landmarker
+    aligner: Aligner
+    embedder: Embedder
+
+    def detect(self, rgb: RGBImage, *, timings: Timings | None = None) -> list[Face]:
+        """Every face in the photo, largest first, with its chip; descriptors left empty."""
+        return self._faces(rgb, timings=timings, embed=False)
+
+    def analyze(self, rgb: RGBImage, *, timings: Timings | None = None) -> list[Face]:
+        """Every face in the photo, largest first, with chip and descriptor (one batched call)."""
+        return self._faces(rgb, timings=timings, embed=True)
+
+    def _faces(self, rgb: RGBImage, *, timings: Timings | None, embed: bool) -> list[Face]:
+        timings = timings if timings is not None else Timings()
+        started = time.perf_counter()
+        located = self.finder.locate(rgb)
+        height, width = rgb.shape[:2]
+        shift = located.offset
+        points = [self.landmarker.landmarks(located.work, box) for box, _ in located.boxes]
+        detections = [
+            DetectedFace(
+                box=clip_box(_moved(box, -shift), width=width, height=height),
+                score=round(score, 4),
+                landmarks=tuple((round(x - shift, 2), round(y - shift, 2)) for x, y in marks),
+            )
+            for (box, score), marks in zip(located.boxes, points, strict=True)
+        ]
+        timings.add("detect", _ms_since(started))
+        started = time.perf_counter()
+        chips = [self.aligner.chip(located.work, marks) for marks in points]
+        timings.add("align", _ms_since(started))
+        started = time.perf_counter()
+        descriptors = self.embedder.embed(chips) if embed and chips else None
+        if embed:
+            timings.add("embed", _ms_since(started))
+        faces = [
+            Face(
+                detection=detection,
+                chip=chip,
+                descriptor=descriptors[i] if descriptors is not None else _EMPTY,
+                quality=assess(chip, detection.box),
+            )
+            for i, (detection, chip) in enumerate(zip(detections, chips, strict=True))
+        ]
+        faces.sort(key=lambda face: face.detection.box.area, reverse=True)
+        return faces
+
+
+def _moved(box: Box, by: int) -> Box:
+    return Box(box.left + by, box.top + by, box.right + by, box.bottom + by)
+
+
+def _ms_since(started: float) -> float:
+    return (time.perf_counter() - started) * 1000.0
+
+
+_EMPTY = np.zeros(0, dtype=np.float32)

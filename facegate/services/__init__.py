@@ -1,0 +1,1 @@
+"""Use cases (enrol, identify, verify, detect, bulk import, export), written against protocols."""

@@ -1,0 +1,161 @@
+"""Identities and their face samples, with the search index kept in step with every write."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import threading
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from facegate.domain import DESCRIPTOR_SIZE, Descriptor, Face, FaceSample, Identity, Timings
+from facegate.errors import ValidationError
+from facegate.matching import DescriptorIndex
+from facegate.services.faces import FaceReader, MultipleFaces, chip_jpeg
+from facegate.storage.base import UNSET, GalleryStore, new_id, utcnow
+
+logger = logging.getLogger(__name__)
+
+
+class IndexedGallery:
+    """A store plus its in-memory search index.
+
+    The index is loaded at start and updated by every write made through this object. When another
+    process (a CLI enrol, another replica) writes, the store's change marker moves and the index is
+    reloaded before the next search.
+    """
+
+    def __init__(self, store: GalleryStore) -> None:
+        self.store = store
+        self.index = DescriptorIndex()
+        self._lock = threading.Lock()
+        self._marker: int | None = None
+        self.refresh()
+
+    def refresh(self) -> None:
+        """Reload the index if the store changed behind our back (cheap when it did not)."""
+        marker = self.store.change_marker()
+        if marker == self._marker:
+            return
+        with self._lock:
+            marker = self.store.change_marker()
+            if marker != self._marker:
+                rows = self.store.descriptors()
+                self.index.replace_all(rows)
+                self._marker = marker
+                logger.info("search index loaded: %d face samples", len(rows))
+
+
+@dataclass(frozen=True, slots=True)
+class EnrolledFace:
+    sample: FaceSample
+    face: Face | None
+
+
+class GalleryService:
+    def __init__(
+        self, gallery: IndexedGallery, reader: FaceReader, *, multiple_faces: MultipleFaces
+    ) -> None:
+        self._gallery = gallery
+        self._store = gallery.store
+        self._reader = reader
+        self._multiple_faces = multiple_faces
+
+    # identities
+    def create_identity(
+        self, *, name: str, external_id: str | None = None, metadata: dict[str, Any] | None = None
+    ) -> Identity:
+        identity = self._store.create_identity(
+            name=name, external_id=external_id, metadata=metadata)
+        logger.info("identity created: %s", identity.id)
+        return identity
+
+    def get_identity(self, identity_id: str) -> Identity:
+        return self._store.get_identity(identity_id)
+
+    def list_identities(
+        self, *, name_contains: str | None = None, limit: int = 50, offset: int = 0
+    ) -> tuple[list[Identity], int]:
+        if not 1 <= limit <= 1000 or offset < 0:
+            raise ValidationError("limit must be 1-1000 and offset at least 0")
+        return self._store.list_identities(name_contains=name_contains, limit=limit, offset=offset)
+
+    def find_by_name(self, name: str) -> Identity | None:
+        """The oldest identity with exactly this name, if any."""
+        page, _ = self._store.list_identities(name_contains=name, limit=1000)
+        return next((i for i in page if i.name == name), None)
+
+    def update_identity(
+        self, identity_id: str, *, name: str = UNSET, external_id: str | None = UNSET,
+        metadata: dict[str, Any] = UNSET,
+    ) -> Identity:
+        return self._store.update_identity(
+            identity_id, name=name, external_id=external_id, metadata=metadata)
+
+    def delete_identity(self, identity_id: str) -> int:
+        face_ids = self._store.delete_identity(identity_id)
+        for face_id in face_ids:
+            self._gallery.index.remove(face_id)
+        logger.info("identity deleted: %s (%d faces)", identity_id, len(face_ids))
+        return len(face_ids)
+
+    # faces
+    def enroll_image(
+        self, identity_id: str, data: bytes, *, multiple_faces: MultipleFaces | None = None,
+        timings: Timings | None = None,
+    ) -> EnrolledFace:
+        """Add the photo's face to the identity (exactly one face unless ``largest``)."""
+        self._store.get_identity(identity_id)  # fail before the model work
+        timings = timings if timings is not None else Timings()
+        image, face = self._reader.one_face(
+            data, timings, multiple_faces=multiple_faces or self._multiple_faces)
+        sample = FaceSample(
+            id=new_id(), identity_id=identity_id, descriptor=face.descriptor,
+            chip_jpeg=chip_jpeg(face.chip), image_sha256=image.sha256,
+            detection_score=face.detection.score, created_at=utcnow(),
+            model=self._reader.pipeline.embedder.model_name, box=face.detection.box,
+        )
+        self._add(sample)
+        return EnrolledFace(sample=sample, face=face)
+
+    def enroll_descriptor(self, identity_id: str, descriptor: list[float]) -> EnrolledFace:
+        """Add a client-computed descriptor (e.g. exported from /v1/embed) to the identity."""
+        vector = parse_descriptor(descriptor)
+        sample = FaceSample(
+            id=new_id(), identity_id=identity_id, descriptor=vector, chip_jpeg=b"",
+            image_sha256=hashlib.sha256(vector.tobytes()).hexdigest(), detection_score=None,
+            created_at=utcnow(), model=self._reader.pipeline.embedder.model_name,
+        )
+        self._add(sample)
+        return EnrolledFace(sample=sample, face=None)
+
+    def _add(self, sample: FaceSample) -> None:
+        self._store.add_face(sample)
+        self._gallery.index.add(sample.id, sample.identity_id, sample.descriptor)
+        logger.info("face %s enrolled for identity %s", sample.id, sample.identity_id)
+
+    def list_faces(self, identity_id: str) -> list[FaceSample]:
+        return self._store.list_faces(identity_id)
+
+    def get_face(self, identity_id: str, face_id: str) -> FaceSample:
+        return self._store.get_face(identity_id, face_id)
+
+    def delete_face(self, identity_id: str, face_id: str) -> None:
+        self._store.delete_face(identity_id, face_id)
+        self._gallery.index.remove(face_id)
+        logger.info("face %s deleted from identity %s", face_id, identity_id)
+
+    def counts(self) -> tuple[int, int]:
+        return self._store.counts()
+
+
+def parse_descriptor(values: list[float] | Descriptor) -> Descriptor:
+    vector = np.asarray(values, dtype=np.float64)
+    if vector.shape != (DESCRIPTOR_SIZE,) or not np.all(np.isfinite(vector)):
+        raise ValidationError(
+            f"a descriptor is a list of {DESCRIPTOR_SIZE} finite numbers "
+            f"(got shape {list(vector.shape)})"
+        )
+    return vector.astype(np.float32)

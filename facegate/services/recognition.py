@@ -1,0 +1,138 @@
+"""Detect, embed, identify (1:N, open set) and verify (1:1)."""
+
+from __future__ import annotations
+
+import time
+
+from facegate.domain import (
+    Candidate,
+    Descriptor,
+    Face,
+    FaceIdentification,
+    IdentifyResult,
+    Timings,
+    VerifyResult,
+)
+from facegate.errors import EmptyIdentityError, ValidationError
+from facegate.matching import decide, distance, is_match
+from facegate.pipeline.image import DecodedImage
+from facegate.services.faces import FaceReader, MultipleFaces
+from facegate.services.gallery import IndexedGallery, parse_descriptor
+
+
+class RecognitionService:
+    def __init__(
+        self, gallery: IndexedGallery, reader: FaceReader, *, threshold: float, top_k: int,
+        multiple_faces: MultipleFaces,
+    ) -> None:
+        self._gallery = gallery
+        self._reader = reader
+        self.threshold = threshold
+        self.top_k = top_k
+        self._multiple_faces = multiple_faces
+
+    def detect(self, data: bytes) -> tuple[DecodedImage, list[Face], Timings]:
+        """Every face with box, landmarks and quality (no descriptors: cheaper)."""
+        timings = Timings()
+        image = self._reader.decode(data, timings)
+        return image, self._reader.pipeline.detect(image.rgb, timings=timings), timings
+
+    def embed(self, data: bytes) -> tuple[DecodedImage, list[Face], Timings]:
+        """Every face with its descriptor."""
+        timings = Timings()
+        image, faces = self._reader.faces(data, timings)
+        return image, faces, timings
+
+    def identify(
+        self, data: bytes, *, threshold: float | None = None, top_k: int | None = None
+    ) -> IdentifyResult:
+        """For every face in the photo: the top-k identities and the open-set decision."""
+        threshold = self._threshold(threshold)
+        top_k = top_k or self.top_k
+        if not 1 <= top_k <= 100:
+            raise ValidationError("top_k must be between 1 and 100")
+        timings = Timings()
+        image, faces = self._reader.faces(data, timings)
+        started = time.perf_counter()
+        self._gallery.refresh()
+        per_face = [self._candidates(face.descriptor, k=top_k) for face in faces]
+        results = [
+            FaceIdentification(face=face, candidates=candidates,
+                               decision=decide(candidates, threshold))
+            for face, candidates in zip(faces, per_face, strict=True)
+        ]
+        timings.add("match", (time.perf_counter() - started) * 1000.0)
+        return IdentifyResult(faces=results, image_width=image.width,
+                              image_height=image.height, timings=timings)
+
+    def _candidates(self, probe: Descriptor, *, k: int) -> list[Candidate]:
+        hits = self._gallery.index.search(probe, k=k)
+        names = self._gallery.store.get_identities([hit.identity_id for hit in hits])
+        return [
+            Candidate(identity_id=hit.identity_id, name=names[hit.identity_id].name,
+                      distance=round(hit.distance, 6), face_id=hit.face_id)
+            for hit in hits
+            if hit.identity_id in names  # deleted by another replica since the index loaded
+        ]
+
+    def verify_images(
+        self, first: bytes, second: bytes, *, threshold: float | None = None,
+        multiple_faces: MultipleFaces | None = None,
+    ) -> VerifyResult:
+        """Are the faces in two photos the same person?"""
+        threshold = self._threshold(threshold)
+        timings = Timings()
+        policy = multiple_faces or self._multiple_faces
+        _, face_a = self._reader.one_face(first, timings, multiple_faces=policy)
+        _, face_b = self._reader.one_face(second, timings, multiple_faces=policy)
+        started = time.perf_counter()
+        value = distance(face_a.descriptor, face_b.descriptor)
+        timings.add("match", (time.perf_counter() - started) * 1000.0)
+        return VerifyResult(match=is_match(value, threshold), distance=round(value, 6),
+                            threshold=threshold, faces=[face_a, face_b], timings=timings)
+
+    def verify_identity(
+        self, data: bytes, identity_id: str, *, threshold: float | None = None,
+        multiple_faces: MultipleFaces | None = None,
+    ) -> VerifyResult:
+        """Is the face in the photo this enrolled identity (its closest sample)?"""
+        threshold = self._threshold(threshold)
+        identity = self._gallery.store.get_identity(identity_id)
+        if identity.face_count == 0:
+            raise EmptyIdentityError(f"identity {identity_id!r} has no enrolled faces")
+        timings = Timings()
+        _, face = self._reader.one_face(
+            data, timings, multiple_faces=multiple_faces or self._multiple_faces)
+        started = time.perf_counter()
+        self._gallery.refresh()
+        hits = self._gallery.index.search(face.descriptor, k=1, identity_id=identity_id)
+        if not hits:
+            raise EmptyIdentityError(f"identity {identity_id!r} has no enrolled faces")
+        timings.add("match", (time.perf_counter() - started) * 1000.0)
+        return VerifyResult(match=is_match(hits[0].distance, threshold),
+                            distance=round(hits[0].distance, 6), threshold=threshold,
+                            faces=[face], timings=timings, identity=identity)
+
+    def verify_descriptor(
+        self, data: bytes, descriptor: list[float], *, threshold: float | None = None,
+        multiple_faces: MultipleFaces | None = None,
+    ) -> VerifyResult:
+        """Is the face in the photo the person a stored descriptor came from?"""
+        threshold = self._threshold(threshold)
+        reference = parse_descriptor(descriptor)
+        timings = Timings()
+        _, face = self._reader.one_face(
+            data, timings, multiple_faces=multiple_faces or self._multiple_faces)
+        started = time.perf_counter()
+        value = distance(face.descriptor, reference)
+        timings.add("match", (time.perf_counter() - started) * 1000.0)
+        return VerifyResult(match=is_match(value, threshold), distance=round(value, 6),
+                            threshold=threshold, faces=[face], timings=timings)
+
+    def _threshold(self, requested: float | None) -> float:
+        if requested is None:
+            return self.threshold
+        if not 0.0 < requested <= 2.0:
+            raise ValidationError("threshold must be in (0, 2]")
+        return requested
+

@@ -1,0 +1,137 @@
+"""Export and import a whole gallery as one portable zip file.
+
+Layout (format 1): ``manifest.json`` (format, counts, the descriptor model, and the SHA-256 of
+``gallery.jsonl``), ``gallery.jsonl`` (one identity a line with its samples; descriptors as
+base64 little-endian float32) and ``chips/<face_id>.jpg``. Ids and timestamps are kept, so an import
+into an empty data folder answers every probe exactly as the source did.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import zipfile
+from collections.abc import Iterator
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from facegate.domain import Box, FaceSample, Identity
+from facegate.errors import ValidationError
+from facegate.storage.base import GalleryStore
+
+FORMAT = "facegate-gallery"
+FORMAT_VERSION = 1
+
+
+def _identities(store: GalleryStore) -> Iterator[Identity]:
+    offset = 0
+    while True:
+        page, _ = store.list_identities(limit=500, offset=offset)
+        yield from page
+        if len(page) < 500:
+            return
+        offset += len(page)
+
+
+def export_gallery(store: GalleryStore, path: Path) -> tuple[int, int]:
+    """Write the whole gallery to ``path``; returns ``(identities, faces)`` written."""
+    identities = faces = 0
+    lines = []
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        for identity in _identities(store):
+            samples = store.list_faces(identity.id)
+            lines.append(json.dumps(_identity_record(identity, samples), sort_keys=True))
+            for sample in samples:
+                if sample.chip_jpeg:
+                    archive.writestr(f"chips/{sample.id}.jpg", sample.chip_jpeg)
+            identities += 1
+            faces += len(samples)
+        body = ("\n".join(lines) + "\n").encode() if lines else b""
+        archive.writestr("gallery.jsonl", body)
+        manifest = {
+            "format": FORMAT, "version": FORMAT_VERSION, "identities": identities,
+            "faces": faces, "gallery_sha256": hashlib.sha256(body).hexdigest(),
+        }
+        archive.writestr("manifest.json", json.dumps(manifest, indent=2))
+    return identities, faces
+
+
+def import_gallery(store: GalleryStore, path: Path) -> tuple[int, int]:
+    """Add every identity of an export to ``store`` (each identity in one transaction)."""
+    try:
+        archive = zipfile.ZipFile(path)
+    except zipfile.BadZipFile as exc:
+        raise ValidationError(f"{path} is not a facegate export (not a zip file)") from exc
+    with archive:
+        manifest, body = _checked(archive)
+        identities = faces = 0
+        for line in body.decode().splitlines():
+            record = json.loads(line)
+            identity, samples = _from_record(record, archive)
+            store.restore(identity, samples)
+            identities += 1
+            faces += len(samples)
+    if (identities, faces) != (manifest["identities"], manifest["faces"]):
+        raise ValidationError("the export's counts do not match its manifest")
+    return identities, faces
+
+
+def _checked(archive: zipfile.ZipFile) -> tuple[dict[str, Any], bytes]:
+    try:
+        manifest = json.loads(archive.read("manifest.json"))
+        body = archive.read("gallery.jsonl")
+    except (KeyError, ValueError) as exc:
+        raise ValidationError("not a facegate export: manifest.json or gallery.jsonl missing") \
+            from exc
+    if manifest.get("format") != FORMAT or manifest.get("version") != FORMAT_VERSION:
+        raise ValidationError(f"unsupported export format {manifest.get('format')!r} "
+                              f"version {manifest.get('version')!r}")
+    if hashlib.sha256(body).hexdigest() != manifest.get("gallery_sha256"):
+        raise ValidationError("the export is damaged: gallery.jsonl checksum mismatch")
+    return manifest, body
+
+
+def _identity_record(identity: Identity, samples: list[FaceSample]) -> dict[str, Any]:
+    return {
+        "id": identity.id, "name": identity.name, "external_id": identity.external_id,
+        "metadata": identity.metadata, "created_at": identity.created_at.isoformat(),
+        "updated_at": identity.updated_at.isoformat(),
+        "faces": [
+            {
+                "id": s.id, "descriptor": base64.b64encode(
+                    np.asarray(s.descriptor, dtype="<f4").tobytes()).decode(),
+                "model": s.model, "image_sha256": s.image_sha256,
+                "detection_score": s.detection_score, "created_at": s.created_at.isoformat(),
+                "box": s.box.as_dict() if s.box else None, "has_chip": bool(s.chip_jpeg),
+            }
+            for s in samples
+        ],
+    }
+
+
+def _from_record(
+    record: dict[str, Any], archive: zipfile.ZipFile
+) -> tuple[Identity, list[FaceSample]]:
+    identity = Identity(
+        id=record["id"], name=record["name"], external_id=record["external_id"],
+        metadata=record["metadata"], created_at=datetime.fromisoformat(record["created_at"]),
+        updated_at=datetime.fromisoformat(record["updated_at"]),
+    )
+    samples = [
+        FaceSample(
+            id=f["id"], identity_id=identity.id,
+            descriptor=np.frombuffer(base64.b64decode(f["descriptor"]), dtype="<f4")
+            .astype(np.float32),
+            chip_jpeg=archive.read(f"chips/{f['id']}.jpg") if f["has_chip"] else b"",
+            image_sha256=f["image_sha256"], detection_score=f["detection_score"],
+            created_at=datetime.fromisoformat(f["created_at"]), model=f["model"],
+            box=Box(**{k: f["box"][k] for k in ("left", "top", "right", "bottom")})
+            if f["box"] else None,
+        )
+        for f in record["faces"]
+    ]
+    return identity, samples

@@ -1,0 +1,114 @@
+"""The ``GalleryStore`` contract every backend implements, and ``open_store(url)``.
+
+Backends deal only in domain types and float32 arrays. Every write is atomic: it happens whole
+or not at all, so a crash or kill mid-write never leaves a sample without its identity or half an
+identity behind.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+from facegate.domain import Descriptor, FaceSample, Identity
+from facegate.errors import ValidationError
+
+
+class _Unset:
+    """Marks an update argument the caller left alone (None is a real value: 'clear it')."""
+
+    def __repr__(self) -> str:
+        return "UNSET"
+
+
+UNSET: Any = _Unset()
+
+
+class GalleryStore(Protocol):
+    """Identities and their face samples.
+
+    Errors: IdentityNotFoundError, FaceNotFoundError, ConflictError (external id taken),
+    DuplicateFaceError (same image SHA-256 already enrolled for that identity), StoreError.
+    """
+
+    def create_identity(
+        self, *, name: str, external_id: str | None = None, metadata: dict[str, Any] | None = None
+    ) -> Identity: ...
+
+    def get_identity(self, identity_id: str) -> Identity: ...
+
+    def get_identities(self, identity_ids: list[str]) -> dict[str, Identity]:
+        """The identities that exist among ``identity_ids``, by id (missing ones left out)."""
+        ...
+
+    def list_identities(
+        self, *, name_contains: str | None = None, limit: int = 50, offset: int = 0
+    ) -> tuple[list[Identity], int]:
+        """One page, oldest first, and the total count that matches the filter."""
+        ...
+
+    def update_identity(
+        self, identity_id: str, *, name: str = UNSET, external_id: str | None = UNSET,
+        metadata: dict[str, Any] = UNSET,
+    ) -> Identity: ...
+
+    def delete_identity(self, identity_id: str) -> list[str]:
+        """Delete the identity with its samples and chips; returns the deleted face ids."""
+        ...
+
+    def add_face(self, sample: FaceSample) -> None: ...
+
+    def get_face(self, identity_id: str, face_id: str) -> FaceSample: ...
+
+    def list_faces(self, identity_id: str) -> list[FaceSample]: ...
+
+    def delete_face(self, identity_id: str, face_id: str) -> None: ...
+
+    def descriptors(self) -> list[tuple[str, str, Descriptor]]:
+        """Every ``(face_id, identity_id, descriptor)``: what the search index loads."""
+        ...
+
+    def restore(self, identity: Identity, samples: list[FaceSample]) -> None:
+        """Insert an identity with its samples exactly as given (ids, times): import/migrate."""
+        ...
+
+    def counts(self) -> tuple[int, int]:
+        """``(identities, face samples)``."""
+        ...
+
+    def change_marker(self) -> int:
+        """A number that changes when *another* process or replica has written to the store."""
+        ...
+
+    def close(self) -> None: ...
+
+
+def open_store(url: str) -> GalleryStore:
+    """``sqlite:///relative/or//absolute/path.db`` or ``memory://``."""
+    if url.startswith("sqlite:///"):
+        from facegate.storage.sqlite import SQLiteStore
+
+        return SQLiteStore(url.removeprefix("sqlite:///"))
+    if url.startswith("memory://"):
+        from facegate.storage.memory import MemoryStore
+
+        return MemoryStore()
+    raise ValidationError(
+        f"unsupported storage URL {url.split(':', 1)[0]!r}: use sqlite:///PATH or memory://"
+    )
+
+
+def new_id() -> str:
+    return uuid.uuid4().hex
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def check_name(name: str) -> str:
+    name = name.strip()
+    if not name or len(name) > 200:
+        raise ValidationError("an identity name must be 1 to 200 characters")
+    return name

@@ -1,0 +1,154 @@
+"""In-process gallery (``memory://``): for tests and throwaway servers; gone at exit."""
+
+from __future__ import annotations
+
+import dataclasses
+import threading
+from typing import Any
+
+from facegate.domain import Descriptor, FaceSample, Identity
+from facegate.errors import (
+    ConflictError,
+    DuplicateFaceError,
+    FaceNotFoundError,
+    IdentityNotFoundError,
+)
+from facegate.storage.base import UNSET, check_name, new_id, utcnow
+
+
+class MemoryStore:
+    def __init__(self) -> None:
+        self._lock = threading.RLock()
+        self._identities: dict[str, Identity] = {}
+        self._faces: dict[str, dict[str, FaceSample]] = {}
+
+    def _counted(self, identity: Identity) -> Identity:
+        return dataclasses.replace(identity, face_count=len(self._faces[identity.id]))
+
+    def _check_external_id(self, external_id: str | None, *, owner: str | None) -> None:
+        if external_id is None:
+            return
+        for other in self._identities.values():
+            if other.external_id == external_id and other.id != owner:
+                raise ConflictError(f"external id {external_id!r} belongs to another identity")
+
+    def create_identity(
+        self, *, name: str, external_id: str | None = None, metadata: dict[str, Any] | None = None
+    ) -> Identity:
+        now = utcnow()
+        identity = Identity(
+            id=new_id(), name=check_name(name), external_id=external_id,
+            metadata=dict(metadata or {}), created_at=now, updated_at=now,
+        )
+        self.restore(identity, [])
+        return identity
+
+    def get_identity(self, identity_id: str) -> Identity:
+        with self._lock:
+            identity = self._identities.get(identity_id)
+            if identity is None:
+                raise IdentityNotFoundError(f"no identity with id {identity_id!r}")
+            return self._counted(identity)
+
+    def get_identities(self, identity_ids: list[str]) -> dict[str, Identity]:
+        with self._lock:
+            return {i: self._counted(self._identities[i])
+                    for i in identity_ids if i in self._identities}
+
+    def list_identities(
+        self, *, name_contains: str | None = None, limit: int = 50, offset: int = 0
+    ) -> tuple[list[Identity], int]:
+        with self._lock:
+            matching = [
+                self._counted(i) for i in self._identities.values()
+                if not name_contains or name_contains.lower() in i.name.lower()
+            ]
+        matching.sort(key=lambda i: (i.created_at, i.id))
+        return matching[offset : offset + limit], len(matching)
+
+    def update_identity(
+        self, identity_id: str, *, name: str = UNSET, external_id: str | None = UNSET,
+        metadata: dict[str, Any] = UNSET,
+    ) -> Identity:
+        with self._lock:
+            current = self.get_identity(identity_id)
+            changes: dict[str, Any] = {"updated_at": utcnow()}
+            if name is not UNSET:
+                changes["name"] = check_name(name)
+            if external_id is not UNSET:
+                self._check_external_id(external_id, owner=identity_id)
+                changes["external_id"] = external_id
+            if metadata is not UNSET:
+                changes["metadata"] = dict(metadata)
+            self._identities[identity_id] = dataclasses.replace(current, **changes)
+            return self.get_identity(identity_id)
+
+    def delete_identity(self, identity_id: str) -> list[str]:
+        with self._lock:
+            self.get_identity(identity_id)
+            del self._identities[identity_id]
+            return list(self._faces.pop(identity_id))
+
+    def add_face(self, sample: FaceSample) -> None:
+        with self._lock:
+            self.get_identity(sample.identity_id)
+            self._put_face(sample)
+            identity = self._identities[sample.identity_id]
+            self._identities[sample.identity_id] = dataclasses.replace(
+                identity, updated_at=utcnow())
+
+    def _put_face(self, sample: FaceSample) -> None:
+        faces = self._faces[sample.identity_id]
+        if any(f.image_sha256 == sample.image_sha256 for f in faces.values()):
+            raise DuplicateFaceError(
+                "this image is already enrolled for this identity",
+                details={"identity_id": sample.identity_id},
+            )
+        faces[sample.id] = sample
+
+    def get_face(self, identity_id: str, face_id: str) -> FaceSample:
+        with self._lock:
+            self.get_identity(identity_id)
+            sample = self._faces[identity_id].get(face_id)
+            if sample is None:
+                raise FaceNotFoundError(f"identity {identity_id!r} has no face {face_id!r}")
+            return sample
+
+    def list_faces(self, identity_id: str) -> list[FaceSample]:
+        with self._lock:
+            self.get_identity(identity_id)
+            return sorted(self._faces[identity_id].values(), key=lambda f: (f.created_at, f.id))
+
+    def delete_face(self, identity_id: str, face_id: str) -> None:
+        with self._lock:
+            self.get_face(identity_id, face_id)
+            del self._faces[identity_id][face_id]
+
+    def descriptors(self) -> list[tuple[str, str, Descriptor]]:
+        with self._lock:
+            return [(f.id, f.identity_id, f.descriptor)
+                    for faces in self._faces.values() for f in faces.values()]
+
+    def restore(self, identity: Identity, samples: list[FaceSample]) -> None:
+        with self._lock:
+            self._check_external_id(identity.external_id, owner=None)
+            if identity.id in self._identities:
+                raise ConflictError(f"identity {identity.id!r} exists already")
+            self._identities[identity.id] = dataclasses.replace(identity, face_count=0)
+            self._faces[identity.id] = {}
+            try:
+                for sample in samples:
+                    self._put_face(sample)
+            except BaseException:
+                del self._identities[identity.id], self._faces[identity.id]
+                raise
+
+    def counts(self) -> tuple[int, int]:
+        with self._lock:
+            return len(self._identities), sum(len(f) for f in self._faces.values())
+
+    def change_marker(self) -> int:
+        return 0
+
+    def close(self) -> None:
+        pass
