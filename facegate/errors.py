@@ -16,7 +16,7 @@ released) and a human message. The HTTP layer maps classes to status codes in ex
     │   ├── TooManyPixelsError          TOO_MANY_PIXELS: over the pixel limit (decompression bombs)
     │   ├── NoFaceError                 NO_FACE_FOUND: no face where one was needed
     │   ├── MultipleFacesError          MULTIPLE_FACES: several faces where exactly one was needed
-    │   ├── DuplicateFaceError          DUPLICATE_FACE: this image is already enrolled for the identity
+    │   ├── DuplicateFaceError          DUPLICATE_FACE: image already enrolled for this identity
     │   ├── ConflictError               CONFLICT: e.g. an external id that is already taken
     │   └── EmptyIdentityError          IDENTITY_HAS_NO_FACES: verify against an empty identity
     ├── NotFoundError                   (HTTP 404)

@@ -22,7 +22,8 @@ def distances(probe: Descriptor, gallery: NDArray[np.float32]) -> NDArray[np.flo
     if gallery.shape[0] == 0:
         return np.zeros(0, dtype=np.float32)
     diff = gallery - probe[None, :]
-    return np.sqrt(np.einsum("ij,ij->i", diff, diff)).astype(np.float32)
+    squared: NDArray[np.float32] = np.einsum("ij,ij->i", diff, diff)
+    return np.sqrt(squared).astype(np.float32)
 
 
 def distance(a: Descriptor, b: Descriptor) -> float:

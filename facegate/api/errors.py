@@ -44,7 +44,9 @@ def status_for(error: errors.FacegateError) -> int:
     return 500
 
 
-def error_body(code: str, message: str, details: dict[str, object] | None = None) -> dict[str, object]:
+def error_body(
+    code: str, message: str, details: dict[str, object] | None = None
+) -> dict[str, object]:
     body: dict[str, object] = {"code": code, "message": message}
     if details:
         body["details"] = details

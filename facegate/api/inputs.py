@@ -10,7 +10,8 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from typing import Any, TypeVar
+import math
+from typing import Annotated, Any, TypeVar
 
 import pydantic
 from fastapi import Request
@@ -23,6 +24,21 @@ from facegate.errors import (
 )
 
 M = TypeVar("M", bound=pydantic.BaseModel)
+
+#: Largest magnitude accepted for one value of a client-sent descriptor (dlib's lie well inside
+#: +-1). Bounded so a stored or compared descriptor can never overflow float32 to inf/NaN.
+DESCRIPTOR_VALUE_LIMIT = 1000.0
+
+
+def _plausible_descriptor(values: list[float]) -> list[float]:
+    if not all(math.isfinite(v) and abs(v) <= DESCRIPTOR_VALUE_LIMIT for v in values):
+        raise ValueError(
+            f"descriptor values must be finite numbers within +-{DESCRIPTOR_VALUE_LIMIT:g}")
+    return values
+
+
+#: A descriptor field in a request body; its length is checked by the service (128).
+DescriptorValues = Annotated[list[float], pydantic.AfterValidator(_plausible_descriptor)]
 
 
 async def read_body(
@@ -55,14 +71,16 @@ async def _multipart(
         raise ValidationError(f"the multipart body could not be parsed: {exc}") from exc
     raw: dict[str, Any] = {}
     images: dict[str, bytes] = {}
-    for key, value in form.multi_items():
-        if isinstance(value, UploadFile):
-            if key not in image_fields:
-                raise ValidationError(f"unexpected file field {key!r}")
-            images[key] = await _read_limited(value, limit)
-        else:
-            raw[key] = _form_value(value)
-    await form.close()
+    try:
+        for key, value in form.multi_items():
+            if isinstance(value, UploadFile):
+                if key not in image_fields:
+                    raise ValidationError(f"unexpected file field {key!r}")
+                images[key] = await _read_limited(value, limit)
+            else:
+                raw[key] = _form_value(value)
+    finally:  # spooled upload files must be closed on errors too
+        await form.close()
     return raw, images
 
 

@@ -50,7 +50,8 @@ def face(item: Face, *, descriptor: bool = False) -> dict[str, Any]:
 
 
 def candidate(item: Candidate) -> dict[str, Any]:
-    return {"identity_id": item.identity_id, "name": item.name, "distance": item.distance,
+    return {"identity_id": item.identity_id, "name": item.name,
+            "distance": round(item.distance, 6),
             "face_id": item.face_id}
 
 
@@ -77,7 +78,7 @@ def identify(result: IdentifyResult) -> dict[str, Any]:
 
 def verify(result: VerifyResult, *, mode: str) -> dict[str, Any]:
     return {
-        "match": result.match, "distance": result.distance, "threshold": result.threshold,
+        "match": result.match, "distance": round(result.distance, 6), "threshold": result.threshold,
         "mode": mode, "faces": [face(f) for f in result.faces],
         "identity": identity(result.identity) if result.identity else None,
         "timings_ms": timings(result.timings),

@@ -20,6 +20,9 @@ from facegate.errors import (
 
 SUPPORTED_FORMATS = frozenset({"JPEG", "MPO", "PNG", "WEBP", "BMP", "GIF"})
 _SIXTEEN_BIT_MODES = frozenset({"I", "I;16", "I;16B", "I;16L", "I;16N", "F"})
+#: Leading bytes of the supported formats: such a file that Pillow cannot open is broken
+#: (INVALID_IMAGE), not of an unsupported type.
+_SIGNATURES = (b"\xff\xd8\xff", b"\x89PNG\r\n\x1a\n", b"GIF87a", b"GIF89a", b"BM")
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,6 +58,9 @@ def decode_image(data: bytes, *, max_bytes: int, max_pixels: int) -> DecodedImag
     with warnings.catch_warnings():
         # Our own pixel limit is checked below; Pillow's bomb warning must not escape.
         warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+        # Pillow reports damage it tolerates (e.g. "Corrupt EXIF data") as UserWarning: the
+        # pixels are fine, and a warnings-as-errors process must not turn that into a 500.
+        warnings.simplefilter("ignore", UserWarning)
         image = _open(data, max_pixels=max_pixels)
         rgb = _to_rgb(image)
     return DecodedImage(
@@ -70,6 +76,9 @@ def _open(data: bytes, *, max_pixels: int) -> Image.Image:
             "the image has too many pixels", details={"limit_pixels": max_pixels}
         ) from exc
     except UnidentifiedImageError as exc:
+        if data.startswith(_SIGNATURES) or (data[:4] == b"RIFF" and data[8:12] == b"WEBP"):
+            raise ImageDecodeError("the image is corrupt: it starts like a JPEG, PNG, WebP, "
+                                   "BMP or GIF but cannot be read") from exc
         raise UnsupportedImageTypeError(
             "not a supported image: send JPEG, PNG, WebP, BMP or GIF"
         ) from exc

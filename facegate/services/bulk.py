@@ -108,11 +108,19 @@ def _zip_reader(path: Path, member: zipfile.ZipInfo, limit: int) -> Callable[[],
 
 
 def _common_wrapper(names: list[str]) -> str:
-    """A single top-level folder that wraps everything (``train/…``), else ''."""
+    """A single top-level folder that wraps everything (``train/…``), else ''.
+
+    One folder holding per-person folders is a wrapper. One folder holding only files is a
+    wrapper when they are ``name_N`` files of several people (``photos/obama_1.jpg``,
+    ``photos/biden.jpg``); otherwise it is one person's folder (``obama/img1.jpg``,
+    ``obama/front.jpg``, ``obama/IMG_0001.jpg``).
+    """
     tops = {n.split("/", 1)[0] for n in names}
     if len(tops) == 1 and all("/" in n for n in names):
         inner = [n.split("/", 1)[1] for n in names]
-        if any("/" in n for n in inner):
+        named = len({person_from_filename(n) for n in inner}) > 1 and any(
+            _COUNTER.search(PurePosixPath(n).stem) for n in inner)
+        if named or any("/" in n for n in inner):
             return next(iter(tops)) + "/"
     return ""
 

@@ -36,8 +36,7 @@ class IndexedGallery:
 
     def refresh(self) -> None:
         """Reload the index if the store changed behind our back (cheap when it did not)."""
-        marker = self.store.change_marker()
-        if marker == self._marker:
+        if self.store.change_marker() == self._marker:
             return
         with self._lock:
             marker = self.store.change_marker()
@@ -46,6 +45,24 @@ class IndexedGallery:
                 self.index.replace_all(rows)
                 self._marker = marker
                 logger.info("search index loaded: %d face samples", len(rows))
+
+    # Own writes hold the same lock as a reload, so a reload's snapshot never drops them.
+    def add(self, sample: FaceSample) -> None:
+        with self._lock:
+            self.store.add_face(sample)
+            self.index.add(sample.id, sample.identity_id, sample.descriptor)
+
+    def delete_identity(self, identity_id: str) -> list[str]:
+        with self._lock:
+            face_ids = self.store.delete_identity(identity_id)
+            for face_id in face_ids:
+                self.index.remove(face_id)
+        return face_ids
+
+    def delete_face(self, identity_id: str, face_id: str) -> None:
+        with self._lock:
+            self.store.delete_face(identity_id, face_id)
+            self.index.remove(face_id)
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,9 +112,7 @@ class GalleryService:
             identity_id, name=name, external_id=external_id, metadata=metadata)
 
     def delete_identity(self, identity_id: str) -> int:
-        face_ids = self._store.delete_identity(identity_id)
-        for face_id in face_ids:
-            self._gallery.index.remove(face_id)
+        face_ids = self._gallery.delete_identity(identity_id)
         logger.info("identity deleted: %s (%d faces)", identity_id, len(face_ids))
         return len(face_ids)
 
@@ -132,8 +147,7 @@ class GalleryService:
         return EnrolledFace(sample=sample, face=None)
 
     def _add(self, sample: FaceSample) -> None:
-        self._store.add_face(sample)
-        self._gallery.index.add(sample.id, sample.identity_id, sample.descriptor)
+        self._gallery.add(sample)
         logger.info("face %s enrolled for identity %s", sample.id, sample.identity_id)
 
     def list_faces(self, identity_id: str) -> list[FaceSample]:
@@ -143,8 +157,7 @@ class GalleryService:
         return self._store.get_face(identity_id, face_id)
 
     def delete_face(self, identity_id: str, face_id: str) -> None:
-        self._store.delete_face(identity_id, face_id)
-        self._gallery.index.remove(face_id)
+        self._gallery.delete_face(identity_id, face_id)
         logger.info("face %s deleted from identity %s", face_id, identity_id)
 
     def counts(self) -> tuple[int, int]:

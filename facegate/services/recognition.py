@@ -70,7 +70,7 @@ class RecognitionService:
         names = self._gallery.store.get_identities([hit.identity_id for hit in hits])
         return [
             Candidate(identity_id=hit.identity_id, name=names[hit.identity_id].name,
-                      distance=round(hit.distance, 6), face_id=hit.face_id)
+                      distance=hit.distance, face_id=hit.face_id)
             for hit in hits
             if hit.identity_id in names  # deleted by another replica since the index loaded
         ]
@@ -88,7 +88,7 @@ class RecognitionService:
         started = time.perf_counter()
         value = distance(face_a.descriptor, face_b.descriptor)
         timings.add("match", (time.perf_counter() - started) * 1000.0)
-        return VerifyResult(match=is_match(value, threshold), distance=round(value, 6),
+        return VerifyResult(match=is_match(value, threshold), distance=value,
                             threshold=threshold, faces=[face_a, face_b], timings=timings)
 
     def verify_identity(
@@ -110,7 +110,7 @@ class RecognitionService:
             raise EmptyIdentityError(f"identity {identity_id!r} has no enrolled faces")
         timings.add("match", (time.perf_counter() - started) * 1000.0)
         return VerifyResult(match=is_match(hits[0].distance, threshold),
-                            distance=round(hits[0].distance, 6), threshold=threshold,
+                            distance=hits[0].distance, threshold=threshold,
                             faces=[face], timings=timings, identity=identity)
 
     def verify_descriptor(
@@ -126,7 +126,7 @@ class RecognitionService:
         started = time.perf_counter()
         value = distance(face.descriptor, reference)
         timings.add("match", (time.perf_counter() - started) * 1000.0)
-        return VerifyResult(match=is_match(value, threshold), distance=round(value, 6),
+        return VerifyResult(match=is_match(value, threshold), distance=value,
                             threshold=threshold, faces=[face], timings=timings)
 
     def _threshold(self, requested: float | None) -> float:

@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from facegate.domain import Box, FaceSample, Identity
-from facegate.errors import ValidationError
+from facegate.errors import ConflictError, ValidationError
 from facegate.storage.base import GalleryStore
 
 FORMAT = "facegate-gallery"
@@ -61,23 +61,54 @@ def export_gallery(store: GalleryStore, path: Path) -> tuple[int, int]:
 
 
 def import_gallery(store: GalleryStore, path: Path) -> tuple[int, int]:
-    """Add every identity of an export to ``store`` (each identity in one transaction)."""
+    """Add every identity of an export to ``store``: all of them or, on any error, none.
+
+    The whole file is checked (checksum, counts, records, ids already in the gallery) before the
+    first write; if a write still fails, the identities already restored are deleted again.
+    """
     try:
         archive = zipfile.ZipFile(path)
     except zipfile.BadZipFile as exc:
         raise ValidationError(f"{path} is not a facegate export (not a zip file)") from exc
     with archive:
         manifest, body = _checked(archive)
-        identities = faces = 0
-        for line in body.decode().splitlines():
-            record = json.loads(line)
-            identity, samples = _from_record(record, archive)
-            store.restore(identity, samples)
-            identities += 1
-            faces += len(samples)
-    if (identities, faces) != (manifest["identities"], manifest["faces"]):
+        records = _records(body, manifest)
+        _refuse_taken(store, [record["id"] for record in records])
+        restored: list[str] = []
+        try:
+            for record in records:
+                try:
+                    identity, samples = _from_record(record, archive)
+                except (KeyError, ValueError, TypeError) as exc:  # chip missing, bad field
+                    raise ValidationError(f"the export is damaged: {exc!r}") from exc
+                store.restore(identity, samples)
+                restored.append(identity.id)
+        except BaseException:
+            for identity_id in reversed(restored):
+                store.delete_identity(identity_id)
+            raise
+    return len(records), sum(len(record["faces"]) for record in records)
+
+
+def _records(body: bytes, manifest: dict[str, Any]) -> list[dict[str, Any]]:
+    try:
+        records = [json.loads(line) for line in body.decode().splitlines()]
+        counts = (len(records), sum(len(record["faces"]) for record in records))
+    except (ValueError, KeyError, TypeError) as exc:
+        raise ValidationError("the export is damaged: gallery.jsonl is not valid") from exc
+    if counts != (manifest.get("identities"), manifest.get("faces")):
         raise ValidationError("the export's counts do not match its manifest")
-    return identities, faces
+    return records
+
+
+def _refuse_taken(store: GalleryStore, identity_ids: list[str]) -> None:
+    for start in range(0, len(identity_ids), 500):
+        taken = store.get_identities(identity_ids[start:start + 500])
+        if taken:
+            example = next(iter(taken.values()))
+            raise ConflictError(
+                f"identity {example.name!r} ({example.id}) of this export is already in the "
+                "gallery: nothing was imported (import into an empty data folder)")
 
 
 def _checked(archive: zipfile.ZipFile) -> tuple[dict[str, Any], bytes]:

@@ -104,7 +104,7 @@ class MemoryStore:
                 "this image is already enrolled for this identity",
                 details={"identity_id": sample.identity_id},
             )
-        faces[sample.id] = sample
+        faces[sample.id] = dataclasses.replace(sample, descriptor=sample.descriptor.copy())
 
     def get_face(self, identity_id: str, face_id: str) -> FaceSample:
         with self._lock:

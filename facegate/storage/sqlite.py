@@ -70,11 +70,18 @@ class SQLiteStore:
             self._db = sqlite3.connect(
                 self.path, isolation_level=None, check_same_thread=False, timeout=30.0
             )
+        except sqlite3.DatabaseError as exc:
+            raise StoreError(f"cannot open the gallery at {self.path}: {exc}") from exc
+        try:
             self._db.execute("PRAGMA journal_mode = WAL")
             self._db.execute("PRAGMA synchronous = FULL")
             self._db.execute("PRAGMA foreign_keys = ON")
+            self._db.create_function("py_lower", 1, str.lower, deterministic=True)
             self._migrate()
-        except sqlite3.DatabaseError as exc:
+        except (sqlite3.DatabaseError, StoreError) as exc:
+            self._db.close()
+            if isinstance(exc, StoreError):
+                raise
             raise StoreError(f"cannot open the gallery at {self.path}: {exc}") from exc
 
     def _migrate(self) -> None:
@@ -159,10 +166,11 @@ class SQLiteStore:
     def list_identities(
         self, *, name_contains: str | None = None, limit: int = 50, offset: int = 0
     ) -> tuple[list[Identity], int]:
-        where, args = "", ()
+        where = ""
+        args: tuple[str, ...] = ()
         if name_contains:
-            escaped = name_contains.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-            where, args = "WHERE i.name LIKE ? ESCAPE '\\'", (f"%{escaped}%",)
+            # A literal substring, folded by Python: SQLite's LIKE folds ASCII letters only.
+            where, args = "WHERE instr(py_lower(i.name), ?) > 0", (name_contains.lower(),)
         total = self._read(f"SELECT COUNT(*) FROM identities i {where}", args)[0][0]
         rows = self._read(
             f"SELECT {_IDENTITY_COLUMNS} FROM identities i {where} "

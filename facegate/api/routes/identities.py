@@ -9,7 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from facegate.api import views
 from facegate.api.deps import FacegateDep, GalleryDep, RunnerDep
-from facegate.api.inputs import read_body
+from facegate.api.inputs import DescriptorValues, read_body
 from facegate.api.openapi import image_body
 from facegate.errors import FaceNotFoundError, ValidationError
 from facegate.storage.base import UNSET
@@ -35,7 +35,7 @@ class FaceIn(BaseModel):
     """Add a face: ``image`` (file part or base64), or a ``descriptor`` of 128 numbers."""
 
     model_config = ConfigDict(extra="forbid")
-    descriptor: list[float] | None = None
+    descriptor: DescriptorValues | None = None
     multiple_faces: Literal["reject", "largest"] | None = None
 
 
@@ -68,11 +68,14 @@ def get_identity(identity_id: str, gallery: GalleryDep) -> dict[str, Any]:
 def update_identity(identity_id: str, body: IdentityPatch, gallery: GalleryDep) -> dict[str, Any]:
     """Change name, external id or metadata; fields left out stay as they are."""
     sent = body.model_fields_set
-    if "name" in sent and body.name is None:
-        raise ValidationError("name cannot be null")
+    name: str = UNSET
+    if "name" in sent:
+        if body.name is None:
+            raise ValidationError("name cannot be null")
+        name = body.name
     updated = gallery.update_identity(
         identity_id,
-        name=body.name if "name" in sent else UNSET,
+        name=name,
         external_id=body.external_id if "external_id" in sent else UNSET,
         metadata=(body.metadata or {}) if "metadata" in sent else UNSET,
     )

@@ -1,0 +1,3 @@
+from facegate.cli import main
+
+main()

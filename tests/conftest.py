@@ -1,0 +1,150 @@
+"""Shared fixtures: real faces from the registry cache, the shared face sets, live HTTP servers.
+
+Nothing here mocks the model or the database: servers are real uvicorn servers on loopback, the
+gallery is a real SQLite file in a temporary folder.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import uvicorn
+
+from facegate.api import create_app
+from facegate.config import Settings
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED_FACES = Path(os.environ.get("FACEGATE_SHARED_FACES", REPO.parent / "shared" / "faces"))
+FACE_CACHE = Path(os.environ.get("FACEGATE_TEST_FACES", REPO / ".cache" / "test-faces"))
+
+
+@pytest.fixture(scope="session")
+def faces() -> Path:
+    """Real photos from the face_recognition / insightface sdists (fetched once by pip)."""
+    sys.path.insert(0, str(REPO / "scripts"))
+    from fetch_test_faces import fetch
+
+    return fetch(FACE_CACHE)
+
+
+@pytest.fixture(scope="session")
+def shared_faces() -> Path:
+    """``../shared/faces``; tests that need it skip with the reason when it is absent."""
+    if not (SHARED_FACES / "README.md").is_file():
+        pytest.skip(f"shared face sets not found at {SHARED_FACES} (CI always has them)")
+    return SHARED_FACES
+
+
+def settings_for(data_dir: Path, **overrides: Any) -> Settings:
+    return Settings(data_dir=data_dir, **overrides)
+
+
+class LiveServer:
+    """A real uvicorn server on a free loopback port, in a background thread."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.app = create_app(settings)
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(("127.0.0.1", 0))
+        self._sock = sock
+        self.url = f"http://127.0.0.1:{sock.getsockname()[1]}"
+        config = uvicorn.Config(self.app, log_level="warning", lifespan="on")
+        self._server = uvicorn.Server(config)
+        self._thread = threading.Thread(target=self._server.run,
+                                        kwargs={"sockets": [sock]}, daemon=True)
+
+    def start(self) -> LiveServer:
+        self._thread.start()
+        deadline = time.monotonic() + 60
+        while not self._server.started:
+            if time.monotonic() > deadline or not self._thread.is_alive():
+                raise RuntimeError("the test server did not start")
+            time.sleep(0.02)
+        return self
+
+    def client(self, **kwargs: Any) -> httpx.Client:
+        """An HTTP client that fails the test on any 5xx: bad input must never cause one."""
+        return httpx.Client(base_url=self.url, timeout=120,
+                            event_hooks={"response": [_no_server_error]}, **kwargs)
+
+    def stop(self) -> None:
+        self._server.should_exit = True
+        self._thread.join(timeout=30)
+        self._sock.close()
+
+
+def _no_server_error(response: httpx.Response) -> None:
+    if response.status_code >= 500:
+        response.read()
+        raise AssertionError(f"server error {response.status_code} for "
+                             f"{response.request.method} {response.request.url}: {response.text}")
+
+
+@pytest.fixture
+def start_server(tmp_path: Path) -> Iterator[Callable[..., LiveServer]]:
+    """``start_server(**settings)`` → a running LiveServer on its own SQLite gallery."""
+    servers: list[LiveServer] = []
+
+    def start(data_dir: Path | None = None, **overrides: Any) -> LiveServer:
+        server = LiveServer(settings_for(data_dir or tmp_path / f"data{len(servers)}",
+                                         **overrides)).start()
+        servers.append(server)
+        return server
+
+    yield start
+    for server in servers:
+        server.stop()
+
+
+@pytest.fixture
+def server(start_server: Callable[..., LiveServer]) -> LiveServer:
+    return start_server()
+
+
+@pytest.fixture
+def client(server: LiveServer) -> Iterator[httpx.Client]:
+    with server.client() as http:
+        yield http
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def facegate_command() -> list[str]:
+    return [sys.executable, "-m", "facegate"]
+
+
+def spawn_server(data_dir: Path, port: int, *extra: str) -> subprocess.Popen[bytes]:
+    """``facegate serve`` as its own process (for restart and kill tests); waits until ready."""
+    process = subprocess.Popen(
+        [*facegate_command(), "serve", "--port", str(port), "--data-dir", str(data_dir), *extra],
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+    )
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"facegate serve exited: {process.stderr.read().decode()[-2000:]}"
+                               if process.stderr else "facegate serve exited")
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=2).status_code == 200:
+                return process
+        except httpx.TransportError:
+            pass
+        time.sleep(0.1)
+    process.kill()
+    raise RuntimeError("facegate serve did not become ready")
