@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from facegate.config import Settings
 from facegate.pipeline.detect import FaceFinder
 from facegate.pipeline.faces import FacePipeline
-from facegate.runtime.dlib_backend import DlibModels
+from facegate.runtime.dlib_backend import DlibCnnDetector, DlibModels
 from facegate.services.faces import FaceReader
 from facegate.services.gallery import GalleryService, IndexedGallery
 from facegate.services.recognition import RecognitionService
@@ -29,6 +29,7 @@ class Facegate:
 
 
 _MODELS: DlibModels | None = None
+_CNN: DlibCnnDetector | None = None
 
 
 def shared_models() -> DlibModels:
@@ -37,6 +38,13 @@ def shared_models() -> DlibModels:
     if _MODELS is None:
         _MODELS = DlibModels()
     return _MODELS
+
+
+def shared_cnn_detector() -> DlibCnnDetector:
+    global _CNN
+    if _CNN is None:
+        _CNN = DlibCnnDetector()
+    return _CNN
 
 
 def build(settings: Settings, *, store: GalleryStore | None = None) -> Facegate:
@@ -48,8 +56,11 @@ def build(settings: Settings, *, store: GalleryStore | None = None) -> Facegate:
     detection = settings.detection
     pipeline = FacePipeline(
         finder=FaceFinder(
-            models, max_side=detection.max_side, upsample_below=detection.upsample_below,
-            pad_retry=detection.pad_retry, min_face_px=detection.min_face_px,
+            models,
+            fallback=shared_cnn_detector() if detection.fallback_max_side > 0 else None,
+            max_side=detection.max_side, upsample_below=detection.upsample_below,
+            pad_retry=detection.pad_retry, fallback_max_side=detection.fallback_max_side,
+            min_face_px=detection.min_face_px,
         ),
         landmarker=models, aligner=models, embedder=models,
     )

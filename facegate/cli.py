@@ -67,7 +67,7 @@ def serve(
     """Serve the REST API (OpenAPI docs at /docs)."""
     import uvicorn
 
-    from facegate.api import create_app
+    from facegate.api.app import create_app
 
     server = {"host": host, "port": port, "api_keys": api_key or None}
     settings = load_settings(data_dir=data_dir, server=server)

@@ -32,6 +32,9 @@ class DetectionSettings(BaseModel):
     upsample_below: int = Field(default=800, ge=0)
     #: When nothing is found, retry on a copy padded by this fraction of the side (tight crops).
     pad_retry: float = Field(default=0.5, ge=0.0, le=2.0)
+    #: When HOG finds nothing even padded, photos up to this long side (face crops, not scenes)
+    #: get dlib's CNN detector as a last resort (about 2 s on a 150x150 crop); 0 turns it off.
+    fallback_max_side: int = Field(default=320, ge=0, le=1024)
     #: Faces whose shorter box side is below this (original pixels) are ignored.
     min_face_px: int = Field(default=20, ge=1)
 

@@ -20,7 +20,7 @@ import httpx
 import pytest
 import uvicorn
 
-from facegate.api import create_app
+from facegate.api.app import create_app
 from facegate.config import Settings
 
 REPO = Path(__file__).resolve().parents[1]

@@ -92,7 +92,7 @@ def test_faces_come_largest_first_not_in_detector_order(faces: Path) -> None:
     canvas.paste(left, (0, 0))
     canvas.paste(right, (290, 0))
     rgb = np.asarray(canvas)
-    detector_order = [box for box, _ in FaceFinder(shared_models()).locate(rgb).boxes]
+    detector_order = [box for box, _ in FaceFinder(shared_models()).locate(rgb)]
     found = pipeline().analyze(rgb)
     areas = [face.detection.box.area for face in found]
     assert len(found) == 2 and areas == sorted(areas, reverse=True)

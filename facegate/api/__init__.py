@@ -1,5 +1,5 @@
-"""The REST API (FastAPI). Build it with ``create_app(settings)``."""
+"""The REST API (FastAPI). Build it with ``facegate.api.app.create_app(settings)``.
 
-from facegate.api.app import create_app
-
-__all__ = ["create_app"]
+Nothing is imported here, so ``facegate.api.views`` (plain dicts, no FastAPI) stays cheap
+for the CLI.
+"""

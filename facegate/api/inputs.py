@@ -10,8 +10,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-import math
-from typing import Annotated, Any, TypeVar
+from typing import Any, TypeVar
 
 import pydantic
 from fastapi import Request
@@ -24,22 +23,6 @@ from facegate.errors import (
 )
 
 M = TypeVar("M", bound=pydantic.BaseModel)
-
-#: Largest magnitude accepted for one value of a client-sent descriptor (dlib's lie well inside
-#: +-1). Bounded so a stored or compared descriptor can never overflow float32 to inf/NaN.
-DESCRIPTOR_VALUE_LIMIT = 1000.0
-
-
-def _plausible_descriptor(values: list[float]) -> list[float]:
-    if not all(math.isfinite(v) and abs(v) <= DESCRIPTOR_VALUE_LIMIT for v in values):
-        raise ValueError(
-            f"descriptor values must be finite numbers within +-{DESCRIPTOR_VALUE_LIMIT:g}")
-    return values
-
-
-#: A descriptor field in a request body; its length is checked by the service (128).
-DescriptorValues = Annotated[list[float], pydantic.AfterValidator(_plausible_descriptor)]
-
 
 async def read_body(
     request: Request, model: type[M], *, image_fields: tuple[str, ...], max_image_bytes: int

@@ -1,8 +1,6 @@
 """Face detection: the Detector/Landmarker protocols and the strategy that runs them.
 
-The strategy (``FaceFinder``) detects on a downscaled copy of large photos, upsamples small ones so
-faces down to about 40 px are found, and, when nothing is found, retries on a padded copy: a photo
-that is itself a tight face crop (the LFW crops) has no margin around the face, which HOG needs.
+See ``FaceFinder`` for the order of attempts.
 """
 
 from __future__ import annotations
@@ -30,45 +28,48 @@ class Landmarker(Protocol):
 
 
 @dataclass(frozen=True, slots=True)
-class Located:
-    """Faces found in ``work``: the original photo, or a padded copy of it.
+class FaceFinder:
+    """Finds face boxes in original-photo pixels (a box may reach past the photo's edge).
 
-    Boxes are in ``work`` pixels; subtract ``offset`` to get original-photo pixels.
+    1. HOG on a copy downscaled so its longer side is at most ``max_side``, upsampled once when
+       that copy's longer side is at most ``upsample_below``.
+    2. If nothing is found: HOG again on that copy padded with black by ``pad_retry`` of each side
+       (tight face crops have no margin around the face, which HOG needs). Landmarks and chips are
+       then taken on the original photo: dlib reads pixels outside a photo as black, so this is the
+       same as working on the padded copy, without ever allocating it at full size.
+    3. If still nothing and the photo is small (longer side at most ``fallback_max_side``, i.e.
+       a face crop, not a scene): the ``fallback`` detector (dlib's CNN), on the padded copy.
     """
 
-    work: RGBImage
-    offset: int
-    boxes: list[tuple[Box, float]]
-
-
-@dataclass(frozen=True, slots=True)
-class FaceFinder:
     detector: Detector
+    fallback: Detector | None = None
     max_side: int = 1024
     upsample_below: int = 800
     pad_retry: float = 0.5
+    fallback_max_side: int = 320
     min_face_px: int = 20
 
-    def locate(self, rgb: RGBImage) -> Located:
-        boxes = self._detect_scaled(rgb)
-        if boxes or self.pad_retry <= 0:
-            return Located(work=rgb, offset=0, boxes=boxes)
-        pad = max(1, round(max(rgb.shape[:2]) * self.pad_retry / 2))
-        padded = np.pad(rgb, ((pad, pad), (pad, pad), (0, 0)), mode="constant")
-        return Located(work=padded, offset=pad, boxes=self._detect_scaled(padded))
-
-    def _detect_scaled(self, rgb: RGBImage) -> list[tuple[Box, float]]:
-        long_side = max(rgb.shape[:2])
-        scale = min(1.0, self.max_side / long_side)
+    def locate(self, rgb: RGBImage) -> list[tuple[Box, float]]:
+        scale = min(1.0, self.max_side / max(rgb.shape[:2]))
         small = rgb if scale == 1.0 else resize(rgb, scale)
         upsample = 1 if max(small.shape[:2]) <= self.upsample_below else 0
         found = self.detector.detect(small, upsample=upsample)
+        if not found and self.pad_retry > 0:
+            pad_y, pad_x = (max(1, round(side * self.pad_retry / 2)) for side in small.shape[:2])
+            padded = np.pad(small, ((pad_y, pad_y), (pad_x, pad_x), (0, 0)), mode="constant")
+            found = self.detector.detect(padded, upsample=upsample)
+            if not found and self.fallback is not None \
+                    and max(rgb.shape[:2]) <= self.fallback_max_side:
+                found = self.fallback.detect(padded, upsample=upsample)
+            found = [(_moved(box, -pad_x, -pad_y), score) for box, score in found]
         boxes = [(_scale_box(box, 1.0 / scale), score) for box, score in found]
         return [
-            (box, score)
-            for box, score in boxes
-            if min(box.width, box.height) >= self.min_face_px
+            (box, score) for box, score in boxes if min(box.width, box.height) >= self.min_face_px
         ]
+
+
+def _moved(box: Box, dx: int, dy: int) -> Box:
+    return Box(box.left + dx, box.top + dy, box.right + dx, box.bottom + dy)
 
 
 def resize(rgb: RGBImage, scale: float) -> RGBImage:

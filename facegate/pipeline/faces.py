@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from facegate.domain import Box, DetectedFace, Face, RGBImage, Timings
+from facegate.domain import DetectedFace, Face, RGBImage, Timings
 from facegate.pipeline.align import Aligner
 from facegate.pipeline.detect import FaceFinder, Landmarker, clip_box
 from facegate.pipeline.embed import Embedder
@@ -32,21 +32,20 @@ class FacePipeline:
     def _faces(self, rgb: RGBImage, *, timings: Timings | None, embed: bool) -> list[Face]:
         timings = timings if timings is not None else Timings()
         started = time.perf_counter()
-        located = self.finder.locate(rgb)
+        boxes = self.finder.locate(rgb)
         height, width = rgb.shape[:2]
-        shift = located.offset
-        points = [self.landmarker.landmarks(located.work, box) for box, _ in located.boxes]
+        points = [self.landmarker.landmarks(rgb, box) for box, _ in boxes]
         detections = [
             DetectedFace(
-                box=clip_box(_moved(box, -shift), width=width, height=height),
+                box=clip_box(box, width=width, height=height),
                 score=round(score, 4),
-                landmarks=tuple((round(x - shift, 2), round(y - shift, 2)) for x, y in marks),
+                landmarks=tuple((round(x, 2), round(y, 2)) for x, y in marks),
             )
-            for (box, score), marks in zip(located.boxes, points, strict=True)
+            for (box, score), marks in zip(boxes, points, strict=True)
         ]
         timings.add("detect", _ms_since(started))
         started = time.perf_counter()
-        chips = [self.aligner.chip(located.work, marks) for marks in points]
+        chips = [self.aligner.chip(rgb, marks) for marks in points]
         timings.add("align", _ms_since(started))
         started = time.perf_counter()
         descriptors = self.embedder.embed(chips) if embed and chips else None
@@ -63,10 +62,6 @@ class FacePipeline:
         ]
         faces.sort(key=lambda face: face.detection.box.area, reverse=True)
         return faces
-
-
-def _moved(box: Box, by: int) -> Box:
-    return Box(box.left + by, box.top + by, box.right + by, box.bottom + by)
 
 
 def _ms_since(started: float) -> float:

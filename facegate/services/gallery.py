@@ -101,8 +101,14 @@ class GalleryService:
 
     def find_by_name(self, name: str) -> Identity | None:
         """The oldest identity with exactly this name, if any."""
-        page, _ = self._store.list_identities(name_contains=name, limit=1000)
-        return next((i for i in page if i.name == name), None)
+        offset = 0
+        while True:
+            page, total = self._store.list_identities(name_contains=name, limit=1000,
+                                                      offset=offset)
+            found = next((i for i in page if i.name == name), None)
+            offset += len(page)
+            if found is not None or not page or offset >= total:
+                return found
 
     def update_identity(
         self, identity_id: str, *, name: str = UNSET, external_id: str | None = UNSET,
@@ -164,11 +170,18 @@ class GalleryService:
         return self._store.counts()
 
 
+#: Largest magnitude accepted for one value of a client-sent descriptor (dlib's lie well inside
+#: +-1): bounded so a stored or compared descriptor can never overflow to inf or NaN.
+DESCRIPTOR_VALUE_LIMIT = 1000.0
+
+
 def parse_descriptor(values: list[float] | Descriptor) -> Descriptor:
+    """A client-sent descriptor as float32, or ValidationError."""
     vector = np.asarray(values, dtype=np.float64)
-    if vector.shape != (DESCRIPTOR_SIZE,) or not np.all(np.isfinite(vector)):
+    if vector.shape != (DESCRIPTOR_SIZE,):
+        raise ValidationError(f"a descriptor is a list of {DESCRIPTOR_SIZE} numbers "
+                              f"(got shape {list(vector.shape)})")
+    if not np.all(np.abs(vector) <= DESCRIPTOR_VALUE_LIMIT):  # also false for NaN
         raise ValidationError(
-            f"a descriptor is a list of {DESCRIPTOR_SIZE} finite numbers "
-            f"(got shape {list(vector.shape)})"
-        )
+            f"descriptor values must be finite numbers within +-{DESCRIPTOR_VALUE_LIMIT:g}")
     return vector.astype(np.float32)

@@ -9,7 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from facegate.api import views
 from facegate.api.deps import FacegateDep, GalleryDep, RunnerDep
-from facegate.api.inputs import DescriptorValues, read_body
+from facegate.api.inputs import read_body
 from facegate.api.openapi import image_body
 from facegate.errors import FaceNotFoundError, ValidationError
 from facegate.storage.base import UNSET
@@ -35,7 +35,7 @@ class FaceIn(BaseModel):
     """Add a face: ``image`` (file part or base64), or a ``descriptor`` of 128 numbers."""
 
     model_config = ConfigDict(extra="forbid")
-    descriptor: DescriptorValues | None = None
+    descriptor: list[float] | None = None
     multiple_faces: Literal["reject", "largest"] | None = None
 
 

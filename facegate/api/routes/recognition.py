@@ -9,7 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from facegate.api import views
 from facegate.api.deps import FacegateDep, RunnerDep
-from facegate.api.inputs import DescriptorValues, read_body
+from facegate.api.inputs import read_body
 from facegate.api.openapi import image_body
 from facegate.errors import NoFaceError, ValidationError
 
@@ -32,7 +32,7 @@ class VerifyIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     identity_id: str | None = None
-    descriptor: DescriptorValues | None = None
+    descriptor: list[float] | None = None
     threshold: float | None = Field(default=None, gt=0.0, le=2.0)
     multiple_faces: Literal["reject", "largest"] | None = None
 
