@@ -58,7 +58,8 @@ class DetectedFace:
     """A face found by a detector: where it is and how sure the detector was."""
 
     box: Box
-    #: Detector confidence (dlib HOG: SVM margin, higher is surer; about 0 at the decision edge).
+    #: Detector confidence (dlib HOG: SVM margin, higher is surer; about 0 at the decision edge;
+    #: the CNN fallback's confidence for a small crop only it found).
     score: float
     #: Five landmarks in image pixels: right eye outer/inner, left eye outer/inner, nose base.
     landmarks: tuple[tuple[float, float], ...]

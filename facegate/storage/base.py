@@ -107,6 +107,15 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+def new_identity(
+    *, name: str, external_id: str | None, metadata: dict[str, Any] | None
+) -> Identity:
+    """A fresh identity with a server-made id, validated name and both times set to now."""
+    now = utcnow()
+    return Identity(id=new_id(), name=check_name(name), external_id=external_id,
+                    metadata=dict(metadata or {}), created_at=now, updated_at=now)
+
+
 def check_name(name: str) -> str:
     name = name.strip()
     if not name or len(name) > 200:

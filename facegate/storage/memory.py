@@ -13,7 +13,7 @@ from facegate.errors import (
     FaceNotFoundError,
     IdentityNotFoundError,
 )
-from facegate.storage.base import UNSET, check_name, new_id, utcnow
+from facegate.storage.base import UNSET, check_name, new_identity, utcnow
 
 
 class MemoryStore:
@@ -35,11 +35,7 @@ class MemoryStore:
     def create_identity(
         self, *, name: str, external_id: str | None = None, metadata: dict[str, Any] | None = None
     ) -> Identity:
-        now = utcnow()
-        identity = Identity(
-            id=new_id(), name=check_name(name), external_id=external_id,
-            metadata=dict(metadata or {}), created_at=now, updated_at=now,
-        )
+        identity = new_identity(name=name, external_id=external_id, metadata=metadata)
         self.restore(identity, [])
         return identity
 

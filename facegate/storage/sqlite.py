@@ -25,7 +25,7 @@ from facegate.errors import (
     IdentityNotFoundError,
     StoreError,
 )
-from facegate.storage.base import UNSET, check_name, new_id, utcnow
+from facegate.storage.base import UNSET, check_name, new_identity, utcnow
 
 SCHEMA_VERSION = 1
 _SCHEMA = """
@@ -123,11 +123,7 @@ class SQLiteStore:
     def create_identity(
         self, *, name: str, external_id: str | None = None, metadata: dict[str, Any] | None = None
     ) -> Identity:
-        now = utcnow()
-        identity = Identity(
-            id=new_id(), name=check_name(name), external_id=external_id,
-            metadata=dict(metadata or {}), created_at=now, updated_at=now,
-        )
+        identity = new_identity(name=name, external_id=external_id, metadata=metadata)
         with self._write() as db:
             self._insert_identity(db, identity)
         return identity
