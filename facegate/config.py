@@ -63,6 +63,8 @@ class ServerSettings(BaseModel):
     api_keys: Annotated[list[SecretStr], NoDecode] = Field(default_factory=list)
     #: Model work running at once (threads); more requests wait in line.
     workers: int = Field(default=2, ge=1, le=64)
+    #: Requests waiting for a worker; one more is answered 503 OVERLOADED with Retry-After.
+    max_queue: int = Field(default=16, ge=0, le=10_000)
 
     @field_validator("api_keys", mode="before")
     @classmethod

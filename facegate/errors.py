@@ -23,6 +23,7 @@ released) and a human message. The HTTP layer maps classes to status codes in ex
     │   ├── IdentityNotFoundError       IDENTITY_NOT_FOUND
     │   └── FaceNotFoundError           FACE_NOT_FOUND
     ├── AuthError                       UNAUTHORIZED: missing or wrong API key (HTTP 401)
+    ├── OverloadedError                 OVERLOADED: every worker busy and the queue full (503)
     ├── StoreError                      STORE_ERROR: the gallery store failed (HTTP 500/503)
     └── ModelError                      MODEL_ERROR: model weights missing or broken (HTTP 500)
 
@@ -109,6 +110,10 @@ class FaceNotFoundError(NotFoundError):
 
 class AuthError(FacegateError):
     code = "UNAUTHORIZED"
+
+
+class OverloadedError(FacegateError):
+    code = "OVERLOADED"
 
 
 class StoreError(FacegateError):

@@ -39,7 +39,8 @@ def create_app(settings: Settings, *, facegate: Facegate | None = None) -> FastA
         "Euclidean between dlib descriptors: lower is closer; the default threshold is 0.6.",
     )
     app.state.facegate = app_facegate
-    app.state.runner = ModelRunner(settings.server.workers)
+    app.state.runner = ModelRunner(settings.server.workers,
+                                   max_queue=settings.server.max_queue)
     errors.install(app)
     app.include_router(health.router)
     v1 = APIRouter(dependencies=[Depends(require_api_key)])

@@ -10,11 +10,13 @@ import anyio.to_thread
 from fastapi import Depends, Header, Request
 
 from facegate.bootstrap import Facegate
-from facegate.errors import AuthError
+from facegate.errors import AuthError, OverloadedError
 from facegate.services.gallery import GalleryService
 from facegate.services.recognition import RecognitionService
 
 T = TypeVar("T")
+#: Seconds a refused client is asked to wait (one face takes well under a second).
+RETRY_AFTER_S = 1
 
 
 def get_facegate(request: Request) -> Facegate:
@@ -44,13 +46,28 @@ def require_api_key(
 
 
 class ModelRunner:
-    """Runs model work on worker threads, at most ``workers`` at once, off the event loop."""
+    """Runs model work on worker threads, at most ``workers`` at once, off the event loop.
 
-    def __init__(self, workers: int) -> None:
+    At most ``max_queue`` more requests wait for a worker; past that the request is refused at
+    once with 503 OVERLOADED and ``Retry-After``, so latency never piles up behind a full queue.
+    """
+
+    def __init__(self, workers: int, *, max_queue: int) -> None:
         self._limiter = anyio.CapacityLimiter(workers)
+        self._capacity = workers + max_queue
+        self._admitted = 0
 
     async def __call__(self, fn: Callable[[], T]) -> T:
-        return await anyio.to_thread.run_sync(fn, limiter=self._limiter)
+        if self._admitted >= self._capacity:
+            raise OverloadedError(
+                "the server is busy with other faces; retry shortly",
+                details={"retry_after_s": RETRY_AFTER_S},
+            )
+        self._admitted += 1  # the event loop is single-threaded: no lock needed
+        try:
+            return await anyio.to_thread.run_sync(fn, limiter=self._limiter)
+        finally:
+            self._admitted -= 1
 
 
 def get_runner(request: Request) -> ModelRunner:

@@ -31,6 +31,7 @@ STATUS: dict[type[errors.FacegateError], int] = {
     errors.InputError: 400,
     errors.NotFoundError: 404,
     errors.AuthError: 401,
+    errors.OverloadedError: 503,
     errors.StoreError: 503,
     errors.ModelError: 500,
 }
@@ -57,9 +58,11 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(errors.FacegateError)
     async def _facegate(_: Request, exc: errors.FacegateError) -> JSONResponse:
         status = status_for(exc)
-        if status >= 500:
+        if status >= 500 and not isinstance(exc, errors.OverloadedError):
             logger.error("%s: %s", exc.code, exc.message)
         headers = {"WWW-Authenticate": "APIKey"} if status == 401 else None
+        if isinstance(exc, errors.OverloadedError):
+            headers = {"Retry-After": str(exc.details.get("retry_after_s", 1))}
         return JSONResponse(error_body(exc.code, exc.message, exc.details), status_code=status,
                             headers=headers)
 
