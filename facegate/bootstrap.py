@@ -21,6 +21,9 @@ class Facegate:
     settings: Settings
     store: GalleryStore
     models: DlibModels
+    #: Bytes-free face pipeline (detect, align, embed) the services use; benchmarks reach the
+    #: default embedder through ``pipeline.embedder``.
+    pipeline: FacePipeline
     gallery: GalleryService
     recognition: RecognitionService
 
@@ -71,7 +74,7 @@ def build(settings: Settings, *, store: GalleryStore | None = None) -> Facegate:
     indexed = IndexedGallery(store)
     policy = settings.enrollment.multiple_faces
     return Facegate(
-        settings=settings, store=store, models=models,
+        settings=settings, store=store, models=models, pipeline=pipeline,
         gallery=GalleryService(indexed, reader, multiple_faces=policy),
         recognition=RecognitionService(
             indexed, reader, threshold=settings.matching.threshold,

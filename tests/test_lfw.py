@@ -5,6 +5,7 @@ decided correctly at the default threshold at least 98.0% of the time."""
 from __future__ import annotations
 
 import csv
+import multiprocessing
 import os
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
@@ -41,7 +42,9 @@ def lfw(shared_faces: Path) -> tuple[list[tuple[str, str, bool]], dict[str, np.n
                  for r in csv.DictReader(handle)]
     images = sorted({p for a, b, _ in pairs for p in (a, b)})
     workers = max(1, min(2, os.cpu_count() or 1))
-    with ProcessPoolExecutor(max_workers=workers) as pool:
+    # spawn, not fork: this process runs server threads holding locks that a fork would copy.
+    spawn = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=workers, mp_context=spawn) as pool:
         found = {path: vector for path, vector, _ in pool.map(_descriptor, images, chunksize=32)}
     return pairs, found
 

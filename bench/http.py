@@ -1,0 +1,239 @@
+"""Requests per second and latency of ``POST /v1/identify``: ``facegate serve`` vs a minimal
+Flask + face_recognition server (gunicorn, 2 workers), with 1, 4 and 8 concurrent clients.
+
+Both servers run on 127.0.0.1 at the same time (the idle one costs nothing) against the same
+1,000-identity LFW gallery (bench/gallery.py, cached), and get the same seeded sample of LFW dev
+images, none of them an enrolled image. Each client is a thread with its own httpx client; a
+level stops after ``--requests`` requests or ``--seconds``, whichever comes first. Warm-up
+requests are timed and reported apart. Any answer other than 200 or 422 NO_FACE_FOUND is an
+error (facegate must have none).
+
+    python -m bench.http [--clients 1,4,8] [--requests 200] [--seconds 60] [--probes 200]
+                         [--identities 1000] [--warmup 8] [--seed 0]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from bench.common import (
+    CACHE,
+    LFW,
+    REPO,
+    lfw_dev_images,
+    machine,
+    ratio,
+    sample,
+    summary,
+    table,
+    write_results,
+)
+from bench.gallery import ensure_gallery
+
+Probe = tuple[str, bytes]  # (person, image bytes)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@contextmanager
+def running(name: str, command: list[str], *, env: dict[str, str], ready: str) -> Iterator[None]:
+    """Start a server, wait until ``ready`` answers 200, stop it on the way out."""
+    CACHE.mkdir(parents=True, exist_ok=True)
+    log_path = CACHE / f"{name}.log"
+    with log_path.open("wb") as log:
+        proc = subprocess.Popen(command, cwd=REPO, env={**os.environ, **env}, stdout=log,
+                                stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 180
+        while True:
+            if proc.poll() is not None:
+                raise SystemExit(f"{name} exited with {proc.returncode}; see {log_path}")
+            try:
+                if httpx.get(ready, timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if time.monotonic() > deadline:
+                raise SystemExit(f"{name} not ready after 180 s; see {log_path}")
+            time.sleep(0.5)
+        yield
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def outcome(person: str, response: httpx.Response) -> str:
+    """named right / named wrong / unknown (first face), no face, or ``error <status>``."""
+    if response.status_code == 422 and "NO_FACE_FOUND" in response.text:
+        return "no face"
+    if response.status_code != 200:
+        return f"error {response.status_code}"
+    face = response.json()["faces"][0]
+    name = (face.get("identity") or {}).get("name") or face.get("name")
+    if face["status"] != "identified":
+        return "unknown"
+    return "named right" if name == person else "named wrong"
+
+
+def load(url: str, probes: list[Probe], *, clients: int, requests: int,
+         seconds: float) -> dict[str, Any]:
+    """``clients`` threads post probes in turn until ``requests`` are sent or time is up."""
+    lock = threading.Lock()
+    issued = 0
+    latencies: list[float] = []
+    outcomes: Counter[str] = Counter()
+    deadline = time.monotonic() + seconds
+
+    def client() -> None:
+        nonlocal issued
+        with httpx.Client(timeout=60) as http:
+            while True:
+                with lock:
+                    if issued >= requests or time.monotonic() > deadline:
+                        return
+                    person, data = probes[issued % len(probes)]
+                    issued += 1
+                started = time.perf_counter()
+                try:
+                    kind = outcome(person, http.post(url, files={"image": ("p.jpg", data)}))
+                except httpx.HTTPError as exc:
+                    kind = f"error {type(exc).__name__}"
+                ms = (time.perf_counter() - started) * 1000.0
+                with lock:
+                    latencies.append(ms)
+                    outcomes[kind] += 1
+
+    threads = [threading.Thread(target=client) for _ in range(clients)]
+    started = time.perf_counter()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    wall = time.perf_counter() - started
+    errors = sum(n for kind, n in outcomes.items() if kind.startswith("error"))
+    return {"clients": clients, "requests": len(latencies), "wall_s": round(wall, 2),
+            "requests_per_s": round(len(latencies) / wall, 2), "latency_ms": summary(latencies),
+            "errors": errors, "outcomes": dict(sorted(outcomes.items()))}
+
+
+def servers(gallery: Any) -> dict[str, dict[str, Any]]:
+    """How to start each server, and where to find it."""
+    python = sys.executable
+    ports = {"baseline": free_port(), "facegate": free_port()}
+    gunicorn = [python, "-m", "gunicorn", "--workers", "2", "--bind",
+                f"127.0.0.1:{ports['baseline']}", "--timeout", "120", "--log-level", "warning",
+                "bench.baseline_server:app"]
+    facegate = [python, "-m", "facegate", "serve", "--host", "127.0.0.1",
+                "--port", str(ports["facegate"]), "--data-dir",
+                os.path.relpath(gallery.data_dir, REPO)]
+    encodings = os.path.relpath(gallery.encodings, REPO)
+    return {
+        "baseline": {"command": gunicorn, "env": {"BENCH_GALLERY": encodings},
+                     "base": f"http://127.0.0.1:{ports['baseline']}", "ready": "/healthz"},
+        "facegate": {"command": facegate, "env": {"FACEGATE_LOG_LEVEL": "warning"},
+                     "base": f"http://127.0.0.1:{ports['facegate']}", "ready": "/readyz"},
+    }
+
+
+def probes_for(gallery: Any, count: int, *, seed: int) -> list[Probe]:
+    images = [p for p in lfw_dev_images()
+              if p.relative_to(LFW).as_posix() not in gallery.enrolled]
+    return [(p.parent.name, p.read_bytes()) for p in sample(images, count, seed=seed)]
+
+
+def run_all(args: argparse.Namespace, gallery: Any, probes: list[Probe]) -> dict[str, Any]:
+    specs = servers(gallery)
+    warmups: dict[str, Any] = {}
+    levels: list[dict[str, Any]] = []
+    with running("baseline", specs["baseline"]["command"], env=specs["baseline"]["env"],
+                 ready=specs["baseline"]["base"] + specs["baseline"]["ready"]), \
+         running("facegate", specs["facegate"]["command"], env=specs["facegate"]["env"],
+                 ready=specs["facegate"]["base"] + specs["facegate"]["ready"]):
+        urls = {name: spec["base"] + "/v1/identify" for name, spec in specs.items()}
+        for name, url in urls.items():  # 2 clients, so both of gunicorn's workers warm up
+            warmups[name] = load(url, probes[::-1], clients=2, requests=args.warmup,
+                                 seconds=args.seconds)
+        for index, clients in enumerate(int(c) for c in args.clients.split(",")):
+            order = list(urls) if index % 2 == 0 else list(urls)[::-1]
+            for name in order:
+                result = load(urls[name], probes, clients=clients, requests=args.requests,
+                              seconds=args.seconds)
+                levels.append({"server": name, **result})
+                print(f"{name} x{clients}: {result['requests_per_s']} req/s", flush=True)
+    return {"warmup": warmups, "levels": levels,
+            "commands": {n: " ".join(Path(a).name if a == sys.executable else a
+                                     for a in s["command"]) for n, s in specs.items()}}
+
+
+def tables(data: dict[str, Any]) -> list[str]:
+    by = {(lv["server"], lv["clients"]): lv for lv in data["levels"]}
+    rows, answers = [], []
+    for (server, clients), lv in sorted(by.items(), key=lambda kv: (kv[0][1], kv[0][0])):
+        base = by.get(("baseline", clients))
+        speed = ratio(lv["requests_per_s"], base["requests_per_s"]) if base else "-"
+        lat = lv["latency_ms"]
+        rows.append([clients, server, lv["requests"], lv["requests_per_s"], lat.get("p50"),
+                     lat.get("p95"), lat.get("p99"), lv["errors"],
+                     speed if server == "facegate" else ""])
+        answers.append([clients, server, ", ".join(f"{k} {v}" for k, v in lv["outcomes"].items())])
+    warm = [[name, w["requests"], w["latency_ms"].get("p50"), w["latency_ms"].get("max"),
+             w["errors"]] for name, w in data["warmup"].items()]
+    return [
+        table(["clients", "server", "requests", "req/s", "p50 ms", "p95 ms", "p99 ms", "errors",
+               "throughput vs baseline"], rows),
+        table(["clients", "server", "answers (first face of each probe)"], answers),
+        "Warm-up (2 clients, excluded above):",
+        table(["server", "requests", "p50 ms", "max ms", "errors"], warm),
+    ]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--clients", default="1,4,8", help="concurrency levels")
+    parser.add_argument("--requests", type=int, default=200, help="requests per level, at most")
+    parser.add_argument("--seconds", type=float, default=60, help="time per level, at most")
+    parser.add_argument("--probes", type=int, default=200, help="seeded LFW dev images sent")
+    parser.add_argument("--identities", type=int, default=1000, help="gallery size")
+    parser.add_argument("--warmup", type=int, default=8, help="warm-up requests per server")
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args()
+    facts = machine()
+    gallery = ensure_gallery(args.identities, seed=args.seed)
+    probes = probes_for(gallery, args.probes, seed=args.seed)
+    data = run_all(args, gallery, probes)
+    notes = (f"{len(probes)} seeded LFW dev probes (seed {args.seed}, none enrolled), gallery of "
+             f"{gallery.identities} LFW identities (one image each); baseline: "
+             f"`{data['commands']['baseline']}`; facegate: `{data['commands']['facegate']}` "
+             "with its default settings. Loopback only.")
+    parts = tables(data)
+    print(*parts, notes, sep="\n\n")
+    path = write_results("http", title="bench/http: POST /v1/identify, baseline vs facegate",
+                         facts=facts, tables=[*parts, notes],
+                         data={"config": vars(args), "gallery_identities": gallery.identities,
+                               **data})
+    print(f"\nwrote {path} and {path.with_suffix('.md')}")
+
+
+if __name__ == "__main__":
+    main()
