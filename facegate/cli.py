@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import sys
 import zipfile
 from pathlib import Path
@@ -308,7 +309,9 @@ def import_cmd(file: ExistingFile, data_dir: DataDir = None) -> None:
 
 
 def main() -> None:
+    """Entry point: logs at FACEGATE_LOG_LEVEL (default INFO when serving, else WARNING)."""
     serving = len(sys.argv) > 1 and sys.argv[1] == "serve"
-    logging.basicConfig(level=logging.INFO if serving else logging.WARNING, stream=sys.stderr,
+    level = os.environ.get("FACEGATE_LOG_LEVEL", "INFO" if serving else "WARNING").upper()
+    logging.basicConfig(level=getattr(logging, level, logging.INFO), stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     app()
