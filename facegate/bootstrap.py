@@ -2,16 +2,23 @@
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any, TypeVar
 
-from facegate.config import Settings
+from facegate.config import RuntimeSettings, Settings
 from facegate.pipeline.detect import FaceFinder
+from facegate.pipeline.embed import Embedder
 from facegate.pipeline.faces import FacePipeline
 from facegate.runtime.dlib_backend import DlibCnnDetector, DlibModels
+from facegate.runtime.onnx_backend import OnnxEmbedder
 from facegate.services.faces import FaceReader
 from facegate.services.gallery import GalleryService, IndexedGallery
 from facegate.services.recognition import RecognitionService
 from facegate.storage.base import GalleryStore, open_store
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,27 +34,46 @@ class Facegate:
     gallery: GalleryService
     recognition: RecognitionService
 
+    def warm_up(self) -> None:
+        """Load every model now (servers do this before they report ready)."""
+        self.models.warm_up()
+        self.pipeline.embedder.warm_up()
+
     def close(self) -> None:
         self.store.close()
 
 
-_MODELS: DlibModels | None = None
-_CNN: DlibCnnDetector | None = None
+_SHARED: dict[object, Any] = {}
+_SHARED_LOCK = threading.Lock()
+
+
+def _shared(key: object, make: Callable[[], T]) -> T:
+    """One instance per process and key: models are large and read-only once loaded."""
+    with _SHARED_LOCK:
+        if key not in _SHARED:
+            _SHARED[key] = make()
+        shared: T = _SHARED[key]
+        return shared
 
 
 def shared_models() -> DlibModels:
-    """One set of loaded models per process (they are large and read-only once loaded)."""
-    global _MODELS
-    if _MODELS is None:
-        _MODELS = DlibModels()
-    return _MODELS
+    """dlib's HOG detector, 5-point landmarks, face chips and (fallback) ResNet embedder."""
+    return _shared("dlib", DlibModels)
 
 
 def shared_cnn_detector() -> DlibCnnDetector:
-    global _CNN
-    if _CNN is None:
-        _CNN = DlibCnnDetector()
-    return _CNN
+    return _shared("dlib-cnn", DlibCnnDetector)
+
+
+def shared_embedder(runtime: RuntimeSettings) -> Embedder:
+    """The descriptor model chosen by ``runtime.embedder``: ONNX Runtime (default) or dlib."""
+    if runtime.embedder == "dlib":
+        return shared_models()
+    key = ("onnx", tuple(runtime.providers), runtime.intra_op_threads, runtime.model_cache)
+    return _shared(key, lambda: OnnxEmbedder(
+        cache_dir=runtime.model_cache, providers=runtime.providers,
+        intra_op_threads=runtime.intra_op_threads,
+    ))
 
 
 def build(settings: Settings, *, store: GalleryStore | None = None) -> Facegate:
@@ -65,7 +91,7 @@ def build(settings: Settings, *, store: GalleryStore | None = None) -> Facegate:
             pad_retry=detection.pad_retry, fallback_max_side=detection.fallback_max_side,
             min_face_px=detection.min_face_px,
         ),
-        landmarker=models, aligner=models, embedder=models,
+        landmarker=models, aligner=models, embedder=shared_embedder(settings.runtime),
     )
     reader = FaceReader(
         pipeline, max_upload_bytes=settings.image.max_upload_bytes,

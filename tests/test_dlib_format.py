@@ -8,6 +8,7 @@ import logging
 import math
 from collections import Counter
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -173,6 +174,14 @@ def test_a_stale_or_damaged_cache_is_rebuilt(tmp_path: Path, tamper: str) -> Non
         sidecar.write_text(json.dumps({**record, "converter": -1}))
     assert load_onnx_model(tmp_path) == good
     assert path.read_bytes() == good and json.loads(sidecar.read_text()) == record
+
+
+def test_concurrent_conversions_leave_one_whole_model(tmp_path: Path) -> None:
+    with ThreadPoolExecutor(max_workers=3) as pool:
+        results = list(pool.map(lambda _: load_onnx_model(tmp_path), range(3)))
+    assert results[0] == results[1] == results[2] == ensure_onnx_model(tmp_path).read_bytes()
+    assert sorted(p.name for p in tmp_path.iterdir()) == [f"{MODEL_STEM}.onnx",
+                                                          f"{MODEL_STEM}.sha256"]
 
 
 def test_an_unwritable_cache_converts_in_memory(tmp_path: Path,

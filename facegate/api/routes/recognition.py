@@ -103,6 +103,6 @@ async def embed(request: Request, facegate: FacegateDep, run: RunnerDep) -> dict
     if not faces:
         raise NoFaceError("no face was found in the image")
     return {"image": {"width": image.width, "height": image.height},
-            "model": facegate.models.model_name, "metric": "euclidean",
+            "model": facegate.pipeline.embedder.model_name, "metric": "euclidean",
             "faces": [views.face(f, descriptor=True) for f in faces],
             "timings_ms": views.timings(timings)}
