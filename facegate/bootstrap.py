@@ -89,7 +89,7 @@ def build(settings: Settings, *, store: GalleryStore | None = None) -> Facegate:
             fallback=shared_cnn_detector() if detection.fallback_max_side > 0 else None,
             max_side=detection.max_side, upsample_below=detection.upsample_below,
             pad_retry=detection.pad_retry, fallback_max_side=detection.fallback_max_side,
-            min_face_px=detection.min_face_px,
+            min_face_px=detection.min_face_px, fast_side=detection.fast_side,
         ),
         landmarker=models, aligner=models, embedder=shared_embedder(settings.runtime),
     )

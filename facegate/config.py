@@ -35,6 +35,9 @@ class DetectionSettings(BaseModel):
     #: When HOG finds nothing even padded, photos up to this long side (face crops, not scenes)
     #: get dlib's CNN detector as a last resort (about 2 s on a 150x150 crop); 0 turns it off.
     fallback_max_side: int = Field(default=320, ge=0, le=1024)
+    #: Enrol and verify first look on a copy this long, not upsampled (0: off): fast for the
+    #: large face of an authentication photo; small background faces are not counted.
+    fast_side: int = Field(default=640, ge=0, le=4096)
     #: Faces whose shorter box side is below this (original pixels) are ignored.
     min_face_px: int = Field(default=20, ge=1)
 

@@ -147,18 +147,19 @@ def _tight_crop(rgb: RGBImage, face: Face, *, shrink: float) -> tuple[RGBImage, 
 def test_tight_face_crop_still_yields_its_face(
     name: str, shrink: float, photo: Photo, analyzed: Analyzed
 ) -> None:
-    reference = analyzed(name)[0]
+    # The crop is cut around the full pass's box (the fast pass draws a looser one).
+    reference = pipeline(fast_side=0).analyze(photo(name))[0]
     crop, expected_marks = _tight_crop(photo(name), reference, shrink=shrink)
     found = pipeline().analyze(crop)
     assert len(found) == 1
     box = found[0].detection.box
-    assert inside(box, 150, 150) and iou(box, Box(0, 0, 150, 150)) > 0.7
+    assert inside(box, 150, 150) and iou(box, Box(0, 0, 150, 150)) > 0.6
     misplaced = [np.hypot(x - ex, y - ey) for (x, y), (ex, ey)
                  in zip(found[0].detection.landmarks, expected_marks, strict=True)]
     assert max(misplaced) < 12  # landmarks mapped back from the padded copy
     assert distance(found[0].descriptor, reference.descriptor) < 0.5
-    if shrink:  # these crops are too tight for HOG: only the padded retry finds them
-        assert pipeline(pad_retry=0.0).analyze(crop) == []
+    if shrink:  # these crops are too tight for the full HOG pass: only the padded retry finds them
+        assert pipeline(pad_retry=0.0, fast_side=0).analyze(crop) == []
 
 
 def test_quality_signals_are_plausible(photo: Photo, analyzed: Analyzed) -> None:

@@ -25,14 +25,19 @@ class FacePipeline:
         """Every face in the photo, largest first, with its chip; descriptors left empty."""
         return self._faces(rgb, timings=timings, embed=False)
 
-    def analyze(self, rgb: RGBImage, *, timings: Timings | None = None) -> list[Face]:
-        """Every face in the photo, largest first, with chip and descriptor (one batched call)."""
-        return self._faces(rgb, timings=timings, embed=True)
+    def analyze(
+        self, rgb: RGBImage, *, timings: Timings | None = None, every_face: bool = True
+    ) -> list[Face]:
+        """Faces with chip and descriptor (one batched call), largest first: every face, or with
+        ``every_face=False`` the clearly visible ones an authentication photo is about."""
+        return self._faces(rgb, timings=timings, embed=True, every_face=every_face)
 
-    def _faces(self, rgb: RGBImage, *, timings: Timings | None, embed: bool) -> list[Face]:
+    def _faces(
+        self, rgb: RGBImage, *, timings: Timings | None, embed: bool, every_face: bool = True
+    ) -> list[Face]:
         timings = timings if timings is not None else Timings()
         started = time.perf_counter()
-        boxes = self.finder.locate(rgb)
+        boxes = self.finder.locate(rgb, every_face=every_face)
         height, width = rgb.shape[:2]
         points = [self.landmarker.landmarks(rgb, box) for box, _ in boxes]
         detections = [

@@ -37,8 +37,13 @@ class FaceReader:
     def one_face(
         self, data: bytes, timings: Timings, *, multiple_faces: MultipleFaces
     ) -> tuple[DecodedImage, Face]:
-        """The photo's single face; with ``largest``, the largest of several."""
-        image, faces = self.faces(data, timings)
+        """The photo's single face; with ``largest``, the largest of several.
+
+        Detection looks for the clearly visible faces an authentication photo holds (see
+        ``FaceFinder``): a small face far in the background is not counted as a second face.
+        """
+        image = self.decode(data, timings)
+        faces = self.pipeline.analyze(image.rgb, timings=timings, every_face=False)
         return image, pick_one(faces, multiple_faces=multiple_faces)
 
 
