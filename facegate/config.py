@@ -37,7 +37,7 @@ class DetectionSettings(BaseModel):
     fallback_max_side: int = Field(default=320, ge=0, le=1024)
     #: Enrol and verify first look on a copy this long, not upsampled (0: off): fast for the
     #: large face of an authentication photo; small background faces are not counted.
-    fast_side: int = Field(default=640, ge=0, le=4096)
+    fast_side: int = Field(default=480, ge=0, le=4096)
     #: Faces whose shorter box side is below this (original pixels) are ignored.
     min_face_px: int = Field(default=20, ge=1)
 
