@@ -12,10 +12,17 @@ import ipaddress
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
+from pydantic import BaseModel, BeforeValidator, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 DEFAULT_PORT = 8600
+
+
+def _split_commas(value: object) -> object:
+    """``"a, b"`` from an environment variable → ``["a", "b"]``; lists pass through."""
+    if isinstance(value, str):
+        return [item.strip() for item in value.split(",") if item.strip()]
+    return value
 
 
 class ImageSettings(BaseModel):
@@ -60,7 +67,7 @@ class RuntimeSettings(BaseModel):
     embedder: Literal["onnx", "dlib"] = "onnx"
     #: ONNX Runtime execution providers in order of preference, e.g. ``CUDAExecutionProvider``,
     #: ``OpenVINOExecutionProvider``; one that is missing is logged and skipped, CPU comes last.
-    providers: Annotated[list[str], NoDecode] = Field(
+    providers: Annotated[list[str], NoDecode, BeforeValidator(_split_commas)] = Field(
         default_factory=lambda: ["CPUExecutionProvider"])
     #: Threads one descriptor call may use; empty means every core this process may use.
     intra_op_threads: int | None = Field(default=None, ge=1, le=256)
@@ -68,12 +75,6 @@ class RuntimeSettings(BaseModel):
     #: ~/.cache/facegate/models.
     model_cache: Path | None = None
 
-    @field_validator("providers", mode="before")
-    @classmethod
-    def _split_providers(cls, value: object) -> object:
-        if isinstance(value, str):
-            return [name.strip() for name in value.split(",") if name.strip()]
-        return value
 
 
 class StorageSettings(BaseModel):
@@ -85,18 +86,12 @@ class ServerSettings(BaseModel):
     host: str = "127.0.0.1"
     port: int = Field(default=DEFAULT_PORT, ge=1, le=65535)
     #: When non-empty, every /v1 request must carry one of these in ``X-API-Key``.
-    api_keys: Annotated[list[SecretStr], NoDecode] = Field(default_factory=list)
+    api_keys: Annotated[list[SecretStr], NoDecode, BeforeValidator(_split_commas)] = Field(
+        default_factory=list)
     #: Model work running at once (threads); more requests wait in line.
     workers: int = Field(default=2, ge=1, le=64)
     #: Requests waiting for a worker; one more is answered 503 OVERLOADED with Retry-After.
     max_queue: int = Field(default=16, ge=0, le=10_000)
-
-    @field_validator("api_keys", mode="before")
-    @classmethod
-    def _split_keys(cls, value: object) -> object:
-        if isinstance(value, str):
-            return [key.strip() for key in value.split(",") if key.strip()]
-        return value
 
     @field_validator("api_keys")
     @classmethod
