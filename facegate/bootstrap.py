@@ -12,7 +12,7 @@ from facegate.pipeline.detect import FaceFinder
 from facegate.pipeline.embed import Embedder
 from facegate.pipeline.faces import FacePipeline
 from facegate.runtime.dlib_backend import DlibCnnDetector, DlibModels
-from facegate.runtime.onnx_backend import OnnxEmbedder
+from facegate.runtime.onnx_backend import OnnxEmbedder, available_cores
 from facegate.services.faces import FaceReader
 from facegate.services.gallery import GalleryService, IndexedGallery
 from facegate.services.recognition import RecognitionService
@@ -65,18 +65,26 @@ def shared_cnn_detector() -> DlibCnnDetector:
     return _shared("dlib-cnn", DlibCnnDetector)
 
 
-def shared_embedder(runtime: RuntimeSettings) -> Embedder:
-    """The descriptor model chosen by ``runtime.embedder``: ONNX Runtime (default) or dlib."""
+def shared_embedder(runtime: RuntimeSettings, *, concurrency: int = 1) -> Embedder:
+    """The descriptor model chosen by ``runtime.embedder``: ONNX Runtime (default) or dlib.
+
+    ONNX Runtime's threads per call default to the cores shared by ``concurrency`` callers
+    (a server's workers), so concurrent requests do not oversubscribe the CPU.
+    """
     if runtime.embedder == "dlib":
         return shared_models()
-    key = ("onnx", tuple(runtime.providers), runtime.intra_op_threads, runtime.model_cache)
+    threads = runtime.intra_op_threads or max(1, available_cores() // concurrency)
+    key = ("onnx", tuple(runtime.providers), threads, runtime.model_cache)
     return _shared(key, lambda: OnnxEmbedder(
-        cache_dir=runtime.model_cache, providers=runtime.providers,
-        intra_op_threads=runtime.intra_op_threads,
+        cache_dir=runtime.model_cache, providers=runtime.providers, intra_op_threads=threads,
     ))
 
 
-def build(settings: Settings, *, store: GalleryStore | None = None) -> Facegate:
+def build(
+    settings: Settings, *, store: GalleryStore | None = None, concurrency: int = 1
+) -> Facegate:
+    """Everything wired from ``settings``; ``concurrency``: how many model calls will run at
+    once (a server passes its worker count)."""
     if store is None:
         if not settings.storage.url:
             settings.data_dir.mkdir(parents=True, exist_ok=True)
@@ -91,7 +99,8 @@ def build(settings: Settings, *, store: GalleryStore | None = None) -> Facegate:
             pad_retry=detection.pad_retry, fallback_max_side=detection.fallback_max_side,
             min_face_px=detection.min_face_px, fast_side=detection.fast_side,
         ),
-        landmarker=models, aligner=models, embedder=shared_embedder(settings.runtime),
+        landmarker=models, aligner=models,
+        embedder=shared_embedder(settings.runtime, concurrency=concurrency),
     )
     reader = FaceReader(
         pipeline, max_upload_bytes=settings.image.max_upload_bytes,

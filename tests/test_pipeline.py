@@ -4,6 +4,7 @@ downscaled detection, tight crops (pad and retry) and quality signals."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -175,3 +176,46 @@ def test_quality_signals_are_plausible(photo: Photo, analyzed: Analyzed) -> None
     assert darker.quality.brightness < sharp.quality.brightness * 0.7
     small = analyzed("group6.jpg")[-1]
     assert small.quality.size_px < sharp.quality.size_px
+
+
+class CountingDetector:
+    """The real HOG detector, recording each scan's image size and upsampling."""
+
+    def __init__(self) -> None:
+        self.scans: list[tuple[tuple[int, ...], int]] = []
+
+    def detect(self, rgb: RGBImage, *, upsample: int) -> list[tuple[Box, float]]:
+        self.scans.append((rgb.shape[:2], upsample))
+        return shared_models().detect(rgb, upsample=upsample)
+
+
+def test_small_photo_is_scanned_once_upsampled(photo: Photo, analyzed: Analyzed) -> None:
+    box = analyzed("obama.jpg")[0].detection.box
+    margin = box.width // 2
+    portrait = Image.fromarray(photo("obama.jpg")).crop(
+        (box.left - margin, box.top - margin, box.right + margin, box.bottom + margin))
+    # At most half of fast_side: the fast pass upsamples, which is exactly the full pass.
+    small = np.asarray(portrait.resize((200, 200), BILINEAR))
+    counting = CountingDetector()
+    finder = FaceFinder(counting)
+    assert len(finder.locate(small, every_face=True)) == 1
+    assert counting.scans == [((200, 200), 1)]
+    # Larger than half of fast_side: a fast pass as it is, then the upsampled full pass.
+    counting.scans.clear()
+    medium = np.asarray(portrait.resize((300, 300), BILINEAR))
+    assert len(finder.locate(medium, every_face=True)) == 1
+    assert counting.scans == [((300, 300), 0), ((300, 300), 1)]
+    counting.scans.clear()
+    assert len(finder.locate(medium, every_face=False)) == 1
+    assert counting.scans == [((300, 300), 0)]
+
+
+def test_concurrent_calls_give_what_one_call_at_a_time_gives(photo: Photo) -> None:
+    names = ["group6.jpg", "obama.jpg", "biden.jpg", "obama2.jpg"] * 2
+    one_at_a_time = [pipeline().analyze(photo(name)) for name in names]
+    with ThreadPoolExecutor(max_workers=4) as pool:  # each thread borrows its own dlib models
+        concurrent = list(pool.map(lambda name: pipeline().analyze(photo(name)), names))
+    for alone, together in zip(one_at_a_time, concurrent, strict=True):
+        assert [f.detection for f in alone] == [f.detection for f in together]
+        assert all(np.array_equal(a.descriptor, b.descriptor)
+                   for a, b in zip(alone, together, strict=True))

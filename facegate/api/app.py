@@ -22,7 +22,7 @@ logger = logging.getLogger(__name__)
 
 def create_app(settings: Settings, *, facegate: Facegate | None = None) -> FastAPI:
     """The API over a gallery built from ``settings`` (or the given, already built one)."""
-    app_facegate = facegate or build(settings)
+    app_facegate = facegate or build(settings, concurrency=settings.server.workers)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:

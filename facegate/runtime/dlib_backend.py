@@ -1,16 +1,17 @@
 """dlib-backed implementations of the pipeline protocols (HOG detector, 5-point landmarks,
 face chips, ResNet descriptor).
 
-Models load lazily on first use, once, under a lock. dlib's network keeps per-call scratch state,
-so every model call is serialised by that model's own lock: two requests may detect and embed at
-the same time, but never run one dlib object on two threads.
+Models load lazily on first use. A dlib object keeps per-call scratch state, so it never runs on
+two threads at once: concurrent calls each borrow their own instance from the model's pool, and
+since dlib releases the GIL while it computes, they run in parallel on separate cores.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
@@ -29,24 +30,39 @@ from facegate.runtime.weights import (
 logger = logging.getLogger(__name__)
 
 
-class _Lazy:
-    """A model built on first use, under a lock, and used under that lock."""
+class _Pool:
+    """Instances of one model, built on first use; each call borrows one for itself.
+
+    dlib objects keep scratch state per call, so an instance never runs on two threads at once;
+    concurrent calls each get their own instance (built when none is free), so they run in
+    parallel (dlib releases the GIL while it computes).
+    """
 
     def __init__(self, name: str, build: Any) -> None:
         self.name = name
         self._build = build
-        self._model: Any = None
-        self.lock = threading.Lock()
+        self._free: list[Any] = []
+        self._lock = threading.Lock()
 
-    def get(self) -> Any:
-        """The model; call with ``self.lock`` held."""
-        if self._model is None:
-            try:
-                self._model = self._build()
-            except RuntimeError as exc:  # dlib reports unreadable weights as RuntimeError
-                raise ModelError(f"could not load {self.name}: {exc}") from exc
-            logger.info("loaded %s", self.name)
-        return self._model
+    @contextmanager
+    def borrow(self) -> Iterator[Any]:
+        with self._lock:
+            model = self._free.pop() if self._free else None
+        if model is None:
+            model = self._make()
+        try:
+            yield model
+        finally:
+            with self._lock:
+                self._free.append(model)
+
+    def _make(self) -> Any:
+        try:
+            model = self._build()
+        except RuntimeError as exc:  # dlib reports unreadable weights as RuntimeError
+            raise ModelError(f"could not load {self.name}: {exc}") from exc
+        logger.info("loaded %s", self.name)
+        return model
 
 
 def _dlib() -> Any:
@@ -62,26 +78,26 @@ class DlibModels:
 
     def __init__(self) -> None:
         dlib = _dlib()
-        self._detector = _Lazy("dlib HOG face detector", dlib.get_frontal_face_detector)
-        self._shapes = _Lazy(
+        self._detector = _Pool("dlib HOG face detector", dlib.get_frontal_face_detector)
+        self._shapes = _Pool(
             "dlib 5-point shape predictor",
             lambda: dlib.shape_predictor(str(weights_path(SHAPE_PREDICTOR_5))),
         )
-        self._resnet = _Lazy(
+        self._resnet = _Pool(
             "dlib ResNet face descriptor",
             lambda: dlib.face_recognition_model_v1(str(weights_path(FACE_RECOGNITION_RESNET))),
         )
 
     def warm_up(self) -> None:
         """Load every model now (servers call this before they report ready)."""
-        for lazy in (self._detector, self._shapes, self._resnet):
-            with lazy.lock:
-                lazy.get()
+        for pool in (self._detector, self._shapes, self._resnet):
+            with pool.borrow():
+                pass
 
     # Detector
     def detect(self, rgb: RGBImage, *, upsample: int) -> list[tuple[Box, float]]:
-        with self._detector.lock:
-            rects, scores, _ = self._detector.get().run(rgb, upsample, 0.0)
+        with self._detector.borrow() as model:
+            rects, scores, _ = model.run(_gray(rgb), upsample, 0.0)
         return [
             (Box(r.left(), r.top(), r.right() + 1, r.bottom() + 1), float(s))
             for r, s in zip(rects, scores, strict=True)
@@ -90,8 +106,8 @@ class DlibModels:
     # Landmarker
     def landmarks(self, rgb: RGBImage, box: Box) -> tuple[tuple[float, float], ...]:
         rect = _dlib().rectangle(box.left, box.top, box.right - 1, box.bottom - 1)
-        with self._shapes.lock:
-            shape = self._shapes.get()(rgb, rect)
+        with self._shapes.borrow() as model:
+            shape = model(rgb, rect)
         return tuple((float(p.x), float(p.y)) for p in shape.parts())
 
     # Aligner
@@ -111,8 +127,8 @@ class DlibModels:
     def embed(self, chips: Sequence[RGBImage]) -> NDArray[np.float32]:
         if not chips:
             return np.zeros((0, DESCRIPTOR_SIZE), dtype=np.float32)
-        with self._resnet.lock:
-            vectors = self._resnet.get().compute_face_descriptor(list(chips))
+        with self._resnet.borrow() as model:
+            vectors = model.compute_face_descriptor(list(chips))
         return np.asarray([np.asarray(v) for v in vectors], dtype=np.float32)
 
 
@@ -122,16 +138,22 @@ class DlibCnnDetector:
 
     def __init__(self) -> None:
         dlib = _dlib()
-        self._cnn = _Lazy(
+        self._cnn = _Pool(
             "dlib CNN face detector",
             lambda: dlib.cnn_face_detection_model_v1(str(weights_path(MMOD_DETECTOR))),
         )
 
     def detect(self, rgb: RGBImage, *, upsample: int) -> list[tuple[Box, float]]:
-        with self._cnn.lock:
-            found = self._cnn.get()(rgb, upsample)
+        with self._cnn.borrow() as model:
+            found = model(rgb, upsample)
         return [
             (Box(d.rect.left(), d.rect.top(), d.rect.right() + 1, d.rect.bottom() + 1),
              float(d.confidence))
             for d in found
         ]
+
+
+def _gray(rgb: RGBImage) -> NDArray[np.uint8]:
+    """Luma (ITU-R 601), what HOG needs."""
+    weights = np.array([299, 587, 114], dtype=np.uint32)
+    return ((rgb @ weights + 500) // 1000).astype(np.uint8)
