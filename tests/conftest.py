@@ -1,7 +1,8 @@
 """Shared fixtures: real faces from the registry cache, the shared face sets, live HTTP servers.
 
 Nothing here mocks the model or the database: servers are real uvicorn servers on loopback, the
-gallery is a real SQLite file in a temporary folder.
+gallery is a real SQLite file in a temporary folder or a real PostgreSQL database
+(``postgres_url``).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from typing import Any
 import httpx
 import pytest
 import uvicorn
+from pgtest import PostgresCluster
 
 from facegate.api.app import create_app
 from facegate.config import Settings
@@ -148,3 +150,19 @@ def spawn_server(data_dir: Path, port: int, *extra: str) -> subprocess.Popen[byt
         time.sleep(0.1)
     process.kill()
     raise RuntimeError("facegate serve did not become ready")
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[PostgresCluster]:
+    """A real PostgreSQL + pgvector server for the whole session (see tests/pgtest.py)."""
+    cluster = PostgresCluster()
+    yield cluster
+    cluster.stop()
+
+
+@pytest.fixture
+def postgres_url(postgres: PostgresCluster) -> Iterator[str]:
+    """The URL of a fresh, empty database on the session's PostgreSQL, dropped afterwards."""
+    name = postgres.create_database()
+    yield postgres.url(name)
+    postgres.drop_database(name)

@@ -8,6 +8,7 @@ identity behind.
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
@@ -23,6 +24,18 @@ class _Unset:
 
 
 UNSET: Any = _Unset()
+
+
+@dataclass(frozen=True, slots=True)
+class Changes:
+    """What happened to the descriptors between two change markers, as the current state of
+    every face sample that changed: ``upserts`` still exist (``(face_id, identity_id,
+    descriptor)``), ``removed`` face ids do not. Applying it to an index that was in step at the
+    old marker (or has some of the later writes already) brings it in step at ``marker``."""
+
+    marker: int
+    upserts: list[tuple[str, str, Descriptor]]
+    removed: list[str]
 
 
 class GalleryStore(Protocol):
@@ -78,14 +91,21 @@ class GalleryStore(Protocol):
         ...
 
     def change_marker(self) -> int:
-        """A number that changes when *another* process or replica has written to the store."""
+        """A number that changes when *another* process or replica has changed descriptors
+        (it may also move for this store's own writes)."""
+        ...
+
+    def changes_since(self, marker: int) -> Changes | None:
+        """The descriptor changes since ``marker``, or None when the store cannot tell (no change
+        log, or the log no longer reaches back that far): then reload ``descriptors()``."""
         ...
 
     def close(self) -> None: ...
 
 
 def open_store(url: str) -> GalleryStore:
-    """``sqlite:///relative/or//absolute/path.db`` or ``memory://``."""
+    """``sqlite:///relative/or//absolute/path.db``, ``postgresql://…`` (or ``postgres://…``, any
+    libpq URL) or ``memory://``."""
     if url.startswith("sqlite:///"):
         from facegate.storage.sqlite import SQLiteStore
 
@@ -94,8 +114,13 @@ def open_store(url: str) -> GalleryStore:
         from facegate.storage.memory import MemoryStore
 
         return MemoryStore()
+    if url.startswith(("postgresql://", "postgres://")):
+        from facegate.storage.postgres import PostgresStore
+
+        return PostgresStore(url)
     raise ValidationError(
-        f"unsupported storage URL {url.split(':', 1)[0]!r}: use sqlite:///PATH or memory://"
+        f"unsupported storage URL {url.split(':', 1)[0]!r}: use sqlite:///PATH, "
+        "postgresql://USER@HOST/DB or memory://"
     )
 
 

@@ -13,7 +13,7 @@ from facegate.errors import (
     FaceNotFoundError,
     IdentityNotFoundError,
 )
-from facegate.storage.base import UNSET, check_name, new_identity, utcnow
+from facegate.storage.base import UNSET, Changes, check_name, new_identity, utcnow
 
 
 class MemoryStore:
@@ -145,6 +145,9 @@ class MemoryStore:
 
     def change_marker(self) -> int:
         return 0
+
+    def changes_since(self, marker: int) -> Changes | None:
+        return None  # no change log: the marker moving means a reload
 
     def close(self) -> None:
         pass

@@ -25,7 +25,7 @@ from facegate.errors import (
     IdentityNotFoundError,
     StoreError,
 )
-from facegate.storage.base import UNSET, check_name, new_identity, utcnow
+from facegate.storage.base import UNSET, Changes, check_name, new_identity, utcnow
 
 SCHEMA_VERSION = 1
 _SCHEMA = """
@@ -270,6 +270,9 @@ class SQLiteStore:
 
     def change_marker(self) -> int:
         return int(self._read("PRAGMA data_version")[0][0])
+
+    def changes_since(self, marker: int) -> Changes | None:
+        return None  # no change log: the marker moving means a reload
 
     def integrity_problems(self) -> list[str]:
         """SQLite's own integrity check plus orphan checks; empty when all is well."""
