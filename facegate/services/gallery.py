@@ -23,8 +23,9 @@ class IndexedGallery:
     """A store plus its in-memory search index.
 
     The index is loaded at start and updated by every write made through this object. When another
-    process (a CLI enrol, another replica) writes, the store's change marker moves and the index is
-    reloaded before the next search.
+    process (a CLI enrol, another replica) writes, the store's change marker moves, and before the
+    next search the index applies the store's delta since its marker (``changes_since``: only the
+    changed face samples) or, when the store keeps no change log, reloads everything.
     """
 
     def __init__(self, store: GalleryStore) -> None:
@@ -35,10 +36,19 @@ class IndexedGallery:
         self.refresh()
 
     def refresh(self) -> None:
-        """Reload the index if the store changed behind our back (cheap when it did not)."""
+        """Catch up with the store's changes (one cheap query when there are none)."""
         if self.store.change_marker() == self._marker:
             return
         with self._lock:
+            changes = None if self._marker is None else self.store.changes_since(self._marker)
+            if changes is not None:
+                # the current state of each changed sample: replaying our own writes is harmless
+                for face_id in changes.removed:
+                    self.index.remove(face_id)
+                for face_id, identity_id, descriptor in changes.upserts:
+                    self.index.add(face_id, identity_id, descriptor)
+                self._marker = changes.marker
+                return
             marker = self.store.change_marker()
             if marker != self._marker:
                 rows = self.store.descriptors()

@@ -39,6 +39,8 @@ Conn = psycopg.Connection[tuple[Any, ...]]
 
 #: Change-log versions kept; a replica further behind than this reloads the whole index.
 CHANGE_LOG_VERSIONS = 10_000
+#: Old change-log entries are pruned on every this many versions.
+PRUNE_EVERY = 100
 #: A delta touching more face samples than this is replaced by a full reload.
 MAX_DELTA_FACES = 50_000
 
@@ -244,13 +246,14 @@ class PostgresStore:
     def nearest(self, probe: Descriptor, k: int, ef_search: int | None = None
                 ) -> list[tuple[str, str, float]]:
         """The ``k`` nearest face samples by Euclidean distance through the HNSW index
-        (approximate: ``ef_search`` candidates, pgvector's default 40 when None), nearest first,
-        as ``(face_id, identity_id, distance)``."""
+        (approximate: ``ef_search`` candidates, at least ``k``; pgvector's default 40 when None),
+        nearest first, as ``(face_id, identity_id, distance)``."""
         vector = vector_text(probe)
         with self._conn() as conn, conn.transaction(), conn.cursor(binary=True) as cur:
             cur.execute("SET LOCAL enable_seqscan = off")  # the index even for small galleries
-            if ef_search is not None:
-                cur.execute("SELECT set_config('hnsw.ef_search', %s, true)", (str(ef_search),))
+            if ef_search is not None or k > 40:
+                cur.execute("SELECT set_config('hnsw.ef_search', %s, true)",
+                            (str(min(1000, max(ef_search or 40, k))),))
             rows = cur.execute(
                 "SELECT id, identity_id, descriptor <-> %s::vector FROM faces "
                 "ORDER BY descriptor <-> %s::vector LIMIT %s", (vector, vector, k)).fetchall()
@@ -284,7 +287,7 @@ def _log_changes(conn: Conn, face_ids: list[str]) -> None:
     conn.execute("INSERT INTO face_changes (version, face_id) SELECT %s, unnest(%s::text[])",
                  (version, face_ids))
     horizon = version - CHANGE_LOG_VERSIONS
-    if horizon > 0 and version % 100 == 0:
+    if horizon > 0 and version % PRUNE_EVERY == 0:
         conn.execute("DELETE FROM face_changes WHERE version <= %s", (horizon,))
         conn.execute("UPDATE gallery_state SET pruned_through = %s", (horizon,))
 
