@@ -8,8 +8,8 @@ connection; a level stops after ``--requests`` requests or ``--seconds``, whiche
 first. Warm-up requests are timed and reported apart. Any answer other than 200 or 422
 NO_FACE_FOUND is an error (facegate must have none).
 
-    python -m bench.http [--clients 1,4,8] [--requests 400] [--seconds 60] [--probes 200]
-                         [--identities 1000] [--warmup 8] [--seed 0]
+    python -m bench.http [--clients 1,4,8] [--requests 400] [--rounds 4] [--seconds 60]
+                         [--probes 200] [--identities 1000] [--warmup 8] [--seed 0]
 """
 
 from __future__ import annotations
@@ -155,11 +155,32 @@ def load(url: str, probes: list[Probe], *, clients: int, requests: int,
         thread.start()
     for thread in threads:
         thread.join()
-    wall = time.perf_counter() - started
+    return measured(clients, time.perf_counter() - started, latencies, outcomes)
+
+
+def measured(clients: int, wall: float, latencies: list[float],
+             outcomes: Counter[str]) -> dict[str, Any]:
     errors = sum(n for kind, n in outcomes.items() if kind.startswith("error"))
     return {"clients": clients, "requests": len(latencies), "wall_s": round(wall, 2),
             "requests_per_s": round(len(latencies) / wall, 2), "latency_ms": summary(latencies),
-            "errors": errors, "outcomes": dict(sorted(outcomes.items()))}
+            "errors": errors, "outcomes": dict(sorted(outcomes.items())),
+            "_latencies": latencies, "_wall": wall}
+
+
+def public(result: dict[str, Any]) -> dict[str, Any]:
+    """What goes into the results file (not the raw latencies)."""
+    return {key: value for key, value in result.items() if not key.startswith("_")}
+
+
+def merged(clients: int, rounds: list[dict[str, Any]]) -> dict[str, Any]:
+    """One level's rounds as one measurement: all requests over the summed wall time."""
+    outcomes: Counter[str] = Counter()
+    for one in rounds:
+        outcomes.update(one["outcomes"])
+    result = measured(clients, sum(r["_wall"] for r in rounds),
+                      [ms for r in rounds for ms in r["_latencies"]], outcomes)
+    result["rounds_requests_per_s"] = [r["requests_per_s"] for r in rounds]
+    return result
 
 
 def servers(gallery: Any) -> dict[str, dict[str, Any]]:
@@ -199,14 +220,21 @@ def run_all(args: argparse.Namespace, gallery: Any, probes: list[Probe]) -> dict
         for name, url in urls.items():  # 2 clients, so both of gunicorn's workers warm up
             warmups[name] = load(url, probes[::-1], clients=2, requests=args.warmup,
                                  seconds=args.seconds)
-        for index, clients in enumerate(int(c) for c in args.clients.split(",")):
-            order = list(urls) if index % 2 == 0 else list(urls)[::-1]
-            for name in order:
-                result = load(urls[name], probes, clients=clients, requests=args.requests,
-                              seconds=args.seconds)
-                levels.append({"server": name, **result})
-                print(f"{name} x{clients}: {result['requests_per_s']} req/s", flush=True)
-    return {"warmup": warmups, "levels": levels,
+        for clients in (int(c) for c in args.clients.split(",")):
+            # Rounds alternate between the servers (ABBA...), so a change in what else this
+            # shared machine is doing falls on both alike.
+            rounds: dict[str, list[dict[str, Any]]] = {name: [] for name in urls}
+            for index in range(args.rounds):
+                for name in (list(urls) if index % 2 == 0 else list(urls)[::-1]):
+                    rounds[name].append(load(
+                        urls[name], probes, clients=clients,
+                        requests=args.requests // args.rounds, seconds=args.seconds))
+            for name, done in rounds.items():
+                result = merged(clients, done)
+                levels.append({"server": name, **public(result)})
+                print(f"{name} x{clients}: {result['requests_per_s']} req/s (rounds "
+                      f"{result['rounds_requests_per_s']})", flush=True)
+    return {"warmup": {name: public(w) for name, w in warmups.items()}, "levels": levels,
             "commands": {n: " ".join(Path(a).name if a == sys.executable else a
                                      for a in s["command"]) for n, s in specs.items()}}
 
@@ -237,7 +265,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--clients", default="1,4,8", help="concurrency levels")
     parser.add_argument("--requests", type=int, default=400, help="requests per level, at most")
-    parser.add_argument("--seconds", type=float, default=60, help="time per level, at most")
+    parser.add_argument("--rounds", type=int, default=4,
+                        help="rounds per level, alternating the servers; requests split evenly")
+    parser.add_argument("--seconds", type=float, default=60, help="time per round, at most")
     parser.add_argument("--probes", type=int, default=200, help="seeded LFW dev images sent")
     parser.add_argument("--identities", type=int, default=1000, help="gallery size")
     parser.add_argument("--warmup", type=int, default=8, help="warm-up requests per server")

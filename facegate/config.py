@@ -88,8 +88,12 @@ class ServerSettings(BaseModel):
     #: When non-empty, every /v1 request must carry one of these in ``X-API-Key``.
     api_keys: Annotated[list[SecretStr], NoDecode, BeforeValidator(_split_commas)] = Field(
         default_factory=list)
-    #: Model work running at once (threads); more requests wait in line.
+    #: Model work running at once; more requests wait in line.
     workers: int = Field(default=2, ge=1, le=64)
+    #: ``process``: the model work runs in ``workers`` worker processes (no GIL contention
+    #: with the HTTP loop; a crash in native code fails one request, not the server).
+    #: ``thread``: on threads of the server process (less memory, faster start).
+    isolation: Literal["process", "thread"] = "process"
     #: Requests waiting for a worker; one more is answered 503 OVERLOADED with Retry-After.
     max_queue: int = Field(default=16, ge=0, le=10_000)
 

@@ -22,7 +22,10 @@ logger = logging.getLogger(__name__)
 
 def create_app(settings: Settings, *, facegate: Facegate | None = None) -> FastAPI:
     """The API over a gallery built from ``settings`` (or the given, already built one)."""
-    app_facegate = facegate or build(settings, concurrency=settings.server.workers)
+    server = settings.server
+    app_facegate = facegate or build(
+        settings, concurrency=server.workers,
+        worker_processes=server.workers if server.isolation == "process" else 0)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:

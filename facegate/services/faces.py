@@ -5,46 +5,118 @@ from __future__ import annotations
 import io
 import time
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, Protocol
 
 from PIL import Image
 
 from facegate.domain import Face, RGBImage, Timings
-from facegate.errors import MultipleFacesError, NoFaceError
+from facegate.errors import ModelError, MultipleFacesError, NoFaceError
 from facegate.pipeline.faces import FacePipeline
-from facegate.pipeline.image import DecodedImage, decode_image
+from facegate.pipeline.image import decode_image
 
 MultipleFaces = Literal["reject", "largest"]
+#: What a read finds: ``every`` face with descriptors, the ``clear`` faces an authentication
+#: photo is about (see ``FaceFinder``) with descriptors, or every face ``located`` without them.
+ReadMode = Literal["every", "clear", "located"]
+
+
+@dataclass(frozen=True, slots=True)
+class Photo:
+    """What the use cases keep of an uploaded photo once its faces are read (not its pixels)."""
+
+    format: str
+    sha256: str
+    width: int
+    height: int
+
+
+@dataclass(frozen=True, slots=True)
+class Reading:
+    photo: Photo
+    faces: list[Face]
+    timings: Timings
+
+
+class ReadElsewhere(Protocol):
+    """Runs ``read_here(data, mode)`` somewhere else (a worker process) and returns its result."""
+
+    def __call__(self, data: bytes, mode: ReadMode) -> Reading: ...
 
 
 @dataclass(frozen=True, slots=True)
 class FaceReader:
+    """Photo bytes → faces: decode with limits, then the face pipeline.
+
+    With ``elsewhere`` the work runs there (the server's worker processes, see
+    ``bootstrap.FaceWorkers``), which must hold an equal reader installed with
+    ``serve_reads_here``; ``pipeline`` then only names the model.
+    """
+
     pipeline: FacePipeline
     max_upload_bytes: int
     max_pixels: int
+    elsewhere: ReadElsewhere | None = None
 
-    def decode(self, data: bytes, timings: Timings) -> DecodedImage:
+    @property
+    def model_name(self) -> str:
+        return self.pipeline.embedder.model_name
+
+    def read(self, data: bytes, mode: ReadMode, timings: Timings) -> Reading:
+        reading = self.elsewhere(data, mode) if self.elsewhere else self.read_here(data, mode)
+        for stage, ms in reading.timings.stages.items():
+            timings.add(stage, ms)
+        return reading
+
+    def read_here(self, data: bytes, mode: ReadMode) -> Reading:
+        timings = Timings()
         started = time.perf_counter()
         image = decode_image(data, max_bytes=self.max_upload_bytes, max_pixels=self.max_pixels)
         timings.add("decode", (time.perf_counter() - started) * 1000.0)
-        return image
+        if mode == "located":
+            faces = self.pipeline.detect(image.rgb, timings=timings)
+        else:
+            faces = self.pipeline.analyze(image.rgb, timings=timings,
+                                          every_face=mode == "every")
+        photo = Photo(format=image.format, sha256=image.sha256, width=image.width,
+                      height=image.height)
+        return Reading(photo=photo, faces=faces, timings=timings)
 
-    def faces(self, data: bytes, timings: Timings) -> tuple[DecodedImage, list[Face]]:
+    def faces(self, data: bytes, timings: Timings) -> tuple[Photo, list[Face]]:
         """Every face in the photo, largest first, with descriptors."""
-        image = self.decode(data, timings)
-        return image, self.pipeline.analyze(image.rgb, timings=timings)
+        reading = self.read(data, "every", timings)
+        return reading.photo, reading.faces
+
+    def located(self, data: bytes, timings: Timings) -> tuple[Photo, list[Face]]:
+        """Every face with box, landmarks and quality, without descriptors (cheaper)."""
+        reading = self.read(data, "located", timings)
+        return reading.photo, reading.faces
 
     def one_face(
         self, data: bytes, timings: Timings, *, multiple_faces: MultipleFaces
-    ) -> tuple[DecodedImage, Face]:
+    ) -> tuple[Photo, Face]:
         """The photo's single face; with ``largest``, the largest of several.
 
         Detection looks for the clearly visible faces an authentication photo holds (see
         ``FaceFinder``): a small face far in the background is not counted as a second face.
         """
-        image = self.decode(data, timings)
-        faces = self.pipeline.analyze(image.rgb, timings=timings, every_face=False)
-        return image, pick_one(faces, multiple_faces=multiple_faces)
+        reading = self.read(data, "clear", timings)
+        return reading.photo, pick_one(reading.faces, multiple_faces=multiple_faces)
+
+
+_HERE: FaceReader | None = None
+
+
+def serve_reads_here(reader: FaceReader) -> None:
+    """Make this (worker) process answer ``read_in_this_process`` with ``reader``."""
+    global _HERE
+    _HERE = reader
+
+
+def read_in_this_process(data: bytes, mode: ReadMode) -> Reading:
+    """A worker process's entry point (picklable by name)."""
+    if _HERE is None:
+        raise ModelError("this process has no face reader installed")
+    return _HERE.read_here(data, mode)
 
 
 def pick_one(faces: list[Face], *, multiple_faces: MultipleFaces) -> Face:

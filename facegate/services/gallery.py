@@ -146,7 +146,7 @@ class GalleryService:
             id=new_id(), identity_id=identity_id, descriptor=face.descriptor,
             chip_jpeg=chip_jpeg(face.chip), image_sha256=image.sha256,
             detection_score=face.detection.score, created_at=utcnow(),
-            model=self._reader.pipeline.embedder.model_name, box=face.detection.box,
+            model=self._reader.model_name, box=face.detection.box,
         )
         self._add(sample)
         return EnrolledFace(sample=sample, face=face)
@@ -157,7 +157,7 @@ class GalleryService:
         sample = FaceSample(
             id=new_id(), identity_id=identity_id, descriptor=vector, chip_jpeg=b"",
             image_sha256=hashlib.sha256(vector.tobytes()).hexdigest(), detection_score=None,
-            created_at=utcnow(), model=self._reader.pipeline.embedder.model_name,
+            created_at=utcnow(), model=self._reader.model_name,
         )
         self._add(sample)
         return EnrolledFace(sample=sample, face=None)

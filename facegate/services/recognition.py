@@ -15,8 +15,7 @@ from facegate.domain import (
 )
 from facegate.errors import EmptyIdentityError, ValidationError
 from facegate.matching import decide, distance, is_match
-from facegate.pipeline.image import DecodedImage
-from facegate.services.faces import FaceReader, MultipleFaces
+from facegate.services.faces import FaceReader, MultipleFaces, Photo
 from facegate.services.gallery import IndexedGallery, parse_descriptor
 
 
@@ -31,13 +30,13 @@ class RecognitionService:
         self.top_k = top_k
         self._multiple_faces = multiple_faces
 
-    def detect(self, data: bytes) -> tuple[DecodedImage, list[Face], Timings]:
+    def detect(self, data: bytes) -> tuple[Photo, list[Face], Timings]:
         """Every face with box, landmarks and quality (no descriptors: cheaper)."""
         timings = Timings()
-        image = self._reader.decode(data, timings)
-        return image, self._reader.pipeline.detect(image.rgb, timings=timings), timings
+        photo, faces = self._reader.located(data, timings)
+        return photo, faces, timings
 
-    def embed(self, data: bytes) -> tuple[DecodedImage, list[Face], Timings]:
+    def embed(self, data: bytes) -> tuple[Photo, list[Face], Timings]:
         """Every face with its descriptor."""
         timings = Timings()
         image, faces = self._reader.faces(data, timings)
