@@ -1,4 +1,5 @@
-"""The ``facegate`` command: serve, enrol, identify, verify, people, client, export, import."""
+"""The ``facegate`` command: serve, enrol, identify, verify, people, client, export, import
+(``db migrate`` and ``migrate-store`` live in ``cli_store.py``)."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Column, Table
 
+from facegate.cli_store import db_app, migrate_store
 from facegate.config import DEFAULT_PORT, Settings
 from facegate.errors import FacegateError
 
@@ -24,6 +26,8 @@ people_app = typer.Typer(help="List, show and delete enrolled people.", no_args_
 client_app = typer.Typer(help="Talk to a running facegate server.", no_args_is_help=True)
 app.add_typer(people_app, name="people")
 app.add_typer(client_app, name="client")
+app.add_typer(db_app, name="db")
+app.command("migrate-store")(migrate_store)
 out = Console(soft_wrap=True, highlight=False)
 err = Console(stderr=True, soft_wrap=True, highlight=False)
 
