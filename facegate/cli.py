@@ -68,6 +68,8 @@ def serve(
     data_dir: DataDir = None,
     api_key: Annotated[list[str] | None, typer.Option(help="required X-API-Key (repeatable)")] \
         = None,
+    storage_url: Annotated[str | None, typer.Option(
+        help="gallery URL: sqlite:///PATH or postgresql://… [FACEGATE_STORAGE__URL]")] = None,
 ) -> None:
     """Serve the REST API (OpenAPI docs at /docs)."""
     import uvicorn
@@ -75,7 +77,8 @@ def serve(
     from facegate.api.app import create_app
 
     server = {"host": host, "port": port, "api_keys": api_key or None}
-    settings = load_settings(data_dir=data_dir, server=server)
+    storage = {"url": storage_url} if storage_url else None
+    settings = load_settings(data_dir=data_dir, server=server, storage=storage)
     logging.getLogger("facegate").info("serving on http://%s:%d (gallery %s)",
                                        settings.server.host, settings.server.port,
                                        settings.storage_url.split("://")[0])
