@@ -78,7 +78,8 @@ class RuntimeSettings(BaseModel):
 
 
 class StorageSettings(BaseModel):
-    #: ``sqlite:///path``, ``memory://``; empty means ``sqlite:///<data_dir>/gallery.sqlite3``.
+    #: ``sqlite:///path``, ``postgresql://user:password@host/db`` (several replicas share one),
+    #: ``memory://``; empty means ``sqlite:///<data_dir>/gallery.sqlite3``.
     url: str = ""
 
 
