@@ -20,6 +20,7 @@ from facegate.pipeline.detect import FaceFinder
 from facegate.pipeline.embed import Embedder
 from facegate.pipeline.faces import FacePipeline
 from facegate.runtime.dlib_backend import DlibCnnDetector, DlibModels
+from facegate.runtime.dlib_landmarks68 import DlibLandmarks68
 from facegate.runtime.onnx_backend import OnnxEmbedder, available_cores
 from facegate.services.faces import (
     FaceReader,
@@ -29,6 +30,7 @@ from facegate.services.faces import (
     serve_reads_here,
 )
 from facegate.services.gallery import GalleryService, IndexedGallery
+from facegate.services.liveness import LivenessService
 from facegate.services.recognition import RecognitionService
 from facegate.storage.base import GalleryStore, open_store
 
@@ -119,6 +121,14 @@ def face_reader(settings: Settings, *, concurrency: int = 1) -> FaceReader:
     )
     return FaceReader(pipeline, max_upload_bytes=settings.image.max_upload_bytes,
                       max_pixels=settings.image.max_pixels)
+
+
+def liveness_service(settings: Settings, *, concurrency: int = 1) -> LivenessService:
+    """Blink and session checks, run in the calling thread with dlib's 68-point landmarks."""
+    reader = face_reader(settings, concurrency=concurrency)
+    return LivenessService(reader.pipeline, _shared("dlib-68-liveness", DlibLandmarks68),
+                           max_upload_bytes=settings.image.max_upload_bytes,
+                           max_pixels=settings.image.max_pixels)
 
 
 def build(

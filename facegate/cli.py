@@ -16,6 +16,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Column, Table
 
+from facegate.cli_liveness import liveness
 from facegate.cli_store import db_app, migrate_store
 from facegate.config import DEFAULT_PORT, Settings
 from facegate.errors import FacegateError
@@ -28,6 +29,7 @@ app.add_typer(people_app, name="people")
 app.add_typer(client_app, name="client")
 app.add_typer(db_app, name="db")
 app.command("migrate-store")(migrate_store)
+app.command("liveness")(liveness)
 out = Console(soft_wrap=True, highlight=False)
 err = Console(stderr=True, soft_wrap=True, highlight=False)
 

@@ -18,10 +18,16 @@ released) and a human message. The HTTP layer maps classes to status codes in ex
     │   ├── MultipleFacesError          MULTIPLE_FACES: several faces where exactly one was needed
     │   ├── DuplicateFaceError          DUPLICATE_FACE: image already enrolled for this identity
     │   ├── ConflictError               CONFLICT: e.g. an external id that is already taken
-    │   └── EmptyIdentityError          IDENTITY_HAS_NO_FACES: verify against an empty identity
+    │   ├── EmptyIdentityError          IDENTITY_HAS_NO_FACES: verify against an empty identity
+    │   ├── VideoDecodeError            INVALID_VIDEO: a video OpenCV cannot decode
+    │   └── TooManyFramesError          TOO_MANY_FRAMES: more frames than a liveness check reads
     ├── NotFoundError                   (HTTP 404)
     │   ├── IdentityNotFoundError       IDENTITY_NOT_FOUND
     │   └── FaceNotFoundError           FACE_NOT_FOUND
+    ├── LivenessError                   a liveness session cannot be used
+    │   ├── SessionNotFoundError        LIVENESS_SESSION_NOT_FOUND (HTTP 404)
+    │   ├── SessionExpiredError         LIVENESS_SESSION_EXPIRED (HTTP 410)
+    │   └── SessionUsedError            LIVENESS_SESSION_USED: frames already posted once (409)
     ├── AuthError                       UNAUTHORIZED: missing or wrong API key (HTTP 401)
     ├── OverloadedError                 OVERLOADED: every worker busy and the queue full (503)
     ├── StoreError                      STORE_ERROR: the gallery store failed (HTTP 500/503)
@@ -94,6 +100,33 @@ class ConflictError(InputError):
 
 class EmptyIdentityError(InputError):
     code = "IDENTITY_HAS_NO_FACES"
+
+
+class VideoDecodeError(InputError):
+    code = "INVALID_VIDEO"
+
+
+class TooManyFramesError(InputError):
+    code = "TOO_MANY_FRAMES"
+
+
+class LivenessError(FacegateError):
+    """A liveness session that cannot take frames (a sequence that is not live is a result,
+    not an error: it comes back with ``live: false`` and its reasons)."""
+
+    code = "LIVENESS_ERROR"
+
+
+class SessionNotFoundError(LivenessError):
+    code = "LIVENESS_SESSION_NOT_FOUND"
+
+
+class SessionExpiredError(LivenessError):
+    code = "LIVENESS_SESSION_EXPIRED"
+
+
+class SessionUsedError(LivenessError):
+    code = "LIVENESS_SESSION_USED"
 
 
 class NotFoundError(FacegateError):

@@ -1,0 +1,168 @@
+"""Blink liveness on the real clips of ``../shared/faces/blink`` and ``eyes`` (issue 6), plus the
+pure sequence rules. Real models throughout: dlib HOG, dlib's 68 landmarks, the ONNX descriptor.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from liveness_frames import folder_files, frame_number, held_photo, video_frames
+
+from facegate.bootstrap import liveness_service
+from facegate.config import Settings
+from facegate.pipeline.liveness.blinks import BlinkRules, find_events, relative_openness
+from facegate.pipeline.liveness.geometry import STILL_CLOSED_EAR
+from facegate.services.liveness import LivenessService
+
+pytestmark = pytest.mark.shared
+
+
+@pytest.fixture(scope="module")
+def service() -> LivenessService:
+    return liveness_service(Settings())
+
+
+@pytest.fixture(scope="module")
+def blink_dir(shared_faces: Path) -> Path:
+    return shared_faces / "blink"
+
+
+def _read(service: LivenessService, files: list[Path]) -> list[np.ndarray]:
+    return service.decode_frames([f.read_bytes() for f in files])
+
+
+def test_d18_has_exactly_one_blink_at_frames_93_to_99(service: LivenessService,
+                                                       blink_dir: Path) -> None:
+    files = folder_files(blink_dir / "frames" / "liveportrait_d18_blink")
+    report = service.blink(_read(service, files))
+    assert report.live, report.reasons
+    assert [e.kind for e in report.events] == ["blink"]
+    blink = report.events[0]
+    span = (frame_number(files[blink.start]), frame_number(files[blink.end]))
+    closed = (frame_number(files[blink.closed_start]), frame_number(files[blink.closed_end]))
+    assert 93 <= span[0] <= 94 and 97 <= span[1] <= 99, span  # the clip's own frame numbers
+    assert closed[0] >= 93 and closed[1] <= 99 and closed[1] - closed[0] >= 2, closed
+    assert blink.eye == "both" and blink.depth < 0.55
+
+
+def test_d19_winks_are_winks_not_blinks(service: LivenessService, blink_dir: Path) -> None:
+    files = folder_files(blink_dir / "frames" / "liveportrait_d19_winks")
+    report = service.blink(_read(service, files))
+    assert not report.blinks
+    winks = [e for e in report.events if e.kind == "wink"]
+    assert winks, "the wink in frames 7-18 was missed"
+    assert all(5 <= frame_number(files[w.closed_start]) <= 20 for w in winks)
+    assert {w.eye for w in winks} == {"left"}  # the person's left eye (the image's right)
+    assert not report.live and [r.code for r in report.reasons] == ["NO_BLINK"]
+
+
+def test_tpsmm_partial_blink_is_no_full_blink(service: LivenessService, blink_dir: Path) -> None:
+    frames, fps = video_frames(blink_dir / "videos" / "tpsmm_driving.mp4")
+    report = service.blink(frames, fps=fps)
+    assert report.blinks == []
+    assert "NO_BLINK" in [r.code for r in report.reasons]
+    assert sum(f.geometry is not None for f in report.frames) >= 0.95 * len(frames)
+
+
+def test_one_photo_repeated_is_not_live(service: LivenessService, blink_dir: Path) -> None:
+    photo = blink_dir / "frames" / "liveportrait_d18_blink" / "frame_0090.jpg"
+    report = service.blink(service.decode_frames([photo.read_bytes()] * 15))
+    assert not report.live
+    assert {"FRAMES_IDENTICAL", "NO_BLINK"} <= {r.code for r in report.reasons}
+
+
+@pytest.mark.parametrize("photo", ["blink/frames/liveportrait_d18_blink/frame_0090.jpg",
+                                   "eyes/open/classinsights_personA_open.jpg",
+                                   "eyes/closed/classinsights_personA_closed.jpg"])
+def test_a_moved_and_scaled_photo_is_not_live(service: LivenessService, shared_faces: Path,
+                                              photo: str) -> None:
+    frames = service.decode_frames(held_photo(shared_faces / photo, count=15, seed=6))
+    report = service.blink(frames)
+    assert not report.live and report.blinks == []
+    assert sum(f.geometry is not None for f in report.frames) == 15  # a face was seen
+
+
+def test_identity_change_several_faces_and_too_few_frames(service: LivenessService,
+                                                          blink_dir: Path) -> None:
+    d18 = _read(service, folder_files(blink_dir / "frames" / "liveportrait_d18_blink")[:10])
+    d19 = _read(service, folder_files(blink_dir / "frames" / "liveportrait_d19_winks")[:10])
+    codes = {r.code for r in service.blink(d18 + d19).reasons}
+    assert "IDENTITY_CHANGED" in codes
+    pair = [np.hstack([a, b]) for a, b in zip(d18, d19, strict=True)]
+    report = service.blink(pair)
+    assert "MULTIPLE_FACES" in {r.code for r in report.reasons}
+    assert "TOO_FEW_FRAMES" in {r.code for r in service.blink(d18[:3]).reasons}
+
+
+def test_no_face(service: LivenessService, shared_faces: Path) -> None:
+    scene = sorted((shared_faces / "negatives").iterdir())[0]
+    report = service.blink(service.decode_frames([scene.read_bytes()] * 8))
+    assert "NO_FACE" in {r.code for r in report.reasons} and not report.live
+
+
+def test_eye_openness_separates_open_from_closed_stills(service: LivenessService,
+                                                        shared_faces: Path) -> None:
+    ratios: dict[str, list[float]] = {"open": [], "closed": []}
+    for state in ratios:
+        for path in sorted((shared_faces / "eyes" / state).iterdir()):
+            geometry = service.analyze(service.decode_frames([path.read_bytes()])).frames[0]
+            assert geometry.geometry is not None, f"no face in {path.name}"
+            ratios[state].append(min(geometry.geometry.right_eye, geometry.geometry.left_eye))
+    correct = sum(r >= STILL_CLOSED_EAR for r in ratios["open"]) + \
+        sum(r < STILL_CLOSED_EAR for r in ratios["closed"])
+    total = len(ratios["open"]) + len(ratios["closed"])
+    # Measured: 22/22 at 0.25, and every open still above every closed one (docs/liveness.md).
+    assert correct / total >= 0.95, (correct, total)
+    assert min(ratios["open"]) > max(ratios["closed"])
+
+
+def test_opencv_frame_indices_match_the_frame_files(blink_dir: Path) -> None:
+    frames, fps = video_frames(blink_dir / "videos" / "liveportrait_d18.mp4")
+    assert fps == pytest.approx(30.0)
+    stored = np.asarray(_pil(blink_dir / "frames" / "liveportrait_d18_blink" / "frame_0093.jpg"))
+    errors = [float(np.abs(stored.astype(int) - frames[i].astype(int)).mean())
+              for i in (92, 93, 94)]
+    assert errors.index(min(errors)) == 1, errors
+
+
+def _pil(path: Path) -> object:
+    from PIL import Image
+
+    return Image.open(path).convert("RGB")
+
+
+def test_cli_json_on_a_frames_folder(blink_dir: Path) -> None:
+    folder = blink_dir / "frames" / "liveportrait_d18_blink"
+    done = subprocess.run([sys.executable, "-m", "facegate", "liveness", str(folder), "--json"],
+                          capture_output=True, text=True, timeout=300, check=False)
+    assert done.returncode == 0, done.stderr[-2000:]
+    body = json.loads(done.stdout)
+    assert body["live"] is True and len(body["blinks"]) == 1 and body["winks"] == []
+    assert body["files"][body["blinks"][0]["closed_start"]] >= "frame_0093.jpg"
+    assert len(body["frames"]) == 32 and body["frames"][0]["right_eye"] > 0.2
+
+
+# -- the sequence rules alone (no model) --------------------------------------------------------
+
+def _events(right: list[float], left: list[float], fps: float = 30.0) -> list[tuple[str, str]]:
+    series = relative_openness(np.array(right), np.array(left), BlinkRules())
+    return [(e.kind, e.eye) for e in find_events(series, fps=fps, rules=BlinkRules())]
+
+
+def test_rules_blink_wink_and_squint() -> None:
+    open_ = [0.3] * 10
+    assert _events(open_ + [0.12, 0.1, 0.12] + open_, open_ + [0.13, 0.1, 0.11] + open_) == \
+        [("blink", "both")]
+    assert _events(open_ + [0.29, 0.28, 0.29] + open_, open_ + [0.1, 0.1, 0.1] + open_) == \
+        [("wink", "left")]
+    squint = [0.12] * 20  # 0.67 s closed: longer than a blink
+    assert _events(open_ + squint + open_, open_ + squint + open_) == []
+    assert _events([0.1] * 3 + open_, [0.1] * 3 + open_) == []  # never seen open before
+    narrow = [0.15] * 10  # naturally narrow eyes: judged against their own baseline
+    assert _events(narrow + [0.06, 0.05] + narrow, narrow + [0.06, 0.05] + narrow) == \
+        [("blink", "both")]
