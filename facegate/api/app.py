@@ -13,9 +13,10 @@ from facegate import __version__
 from facegate.api import errors
 from facegate.api.deps import ModelRunner, require_api_key
 from facegate.api.errors import error_body
-from facegate.api.routes import health, identities, recognition
-from facegate.bootstrap import Facegate, build
+from facegate.api.routes import health, identities, liveness, recognition
+from facegate.bootstrap import Facegate, build, liveness_service
 from facegate.config import Settings
+from facegate.services.liveness_sessions import SessionBook
 
 logger = logging.getLogger(__name__)
 
@@ -44,11 +45,15 @@ def create_app(settings: Settings, *, facegate: Facegate | None = None) -> FastA
     app.state.facegate = app_facegate
     app.state.runner = ModelRunner(settings.server.workers,
                                    max_queue=settings.server.max_queue)
+    # Liveness runs in-process on the model threads (docs/liveness.md); sessions in memory.
+    app.state.liveness = liveness_service(settings, concurrency=server.workers)
+    app.state.liveness_sessions = SessionBook(app.state.liveness)
     errors.install(app)
     app.include_router(health.router)
     v1 = APIRouter(dependencies=[Depends(require_api_key)])
     v1.include_router(identities.router)
     v1.include_router(recognition.router)
+    v1.include_router(liveness.router)
     app.include_router(v1)
     limit = settings.image.max_upload_bytes
     # Two images (verify) in base64 plus form overhead is the largest honest body.

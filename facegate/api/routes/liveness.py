@@ -1,0 +1,84 @@
+"""/v1/liveness: the blink check and challenge-response sessions (see docs/liveness.md)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request
+from pydantic import BaseModel, ConfigDict, Field
+
+from facegate.api.deps import FacegateDep, RunnerDep
+from facegate.api.sequence_inputs import read_sequence
+from facegate.services import liveness_report
+from facegate.services.liveness import LivenessService
+from facegate.services.liveness_sessions import SessionBook
+
+router = APIRouter(prefix="/v1/liveness", tags=["liveness"])
+
+
+class SequenceIn(BaseModel):
+    """``frames`` (images, in order) or one ``video``; ``fps`` of the frames (default 30)."""
+
+    model_config = ConfigDict(extra="forbid")
+    fps: float | None = Field(default=None, gt=0.0, le=240.0)
+
+
+class SessionFramesIn(SequenceIn):
+    nonce: str = Field(min_length=1, max_length=200)
+
+
+def _liveness(request: Request) -> LivenessService:
+    service: LivenessService = request.app.state.liveness
+    return service
+
+
+def _sessions(request: Request) -> SessionBook:
+    book: SessionBook = request.app.state.liveness_sessions
+    return book
+
+
+@router.post("/blink", openapi_extra={"requestBody": {"required": True, "content": {
+    "multipart/form-data": {"schema": {"type": "object", "properties": {
+        "frames": {"type": "array", "items": {"type": "string", "format": "binary"}},
+        "video": {"type": "string", "format": "binary"}, "fps": {"type": "number"}}}},
+    "application/json": {"schema": {"type": "object", "properties": {
+        "frames": {"type": "array", "items": {"type": "string", "format": "byte"}},
+        "video": {"type": "string", "format": "byte"}, "fps": {"type": "number"}}}}}}})
+async def blink(request: Request, facegate: FacegateDep, run: RunnerDep) -> dict[str, Any]:
+    """Live when one face, the same person throughout, blinks fully (both eyes close and open
+    within 0.5 s). Returns the blink and wink events with 0-based frame indices, per-frame eye
+    openness, and the reasons when not live (codes in docs/liveness.md)."""
+    body, frames, video = await read_sequence(request, SequenceIn, facegate.settings)
+    service = _liveness(request)
+
+    def work() -> dict[str, Any]:
+        rgb, fps = service.decode_video(video) if video is not None else (
+            service.decode_frames(frames), body.fps)
+        return liveness_report.sequence(service.blink(rgb, fps=body.fps or fps))
+
+    return await run(work)
+
+
+@router.post("/sessions", status_code=201)
+async def create_session(request: Request) -> dict[str, Any]:
+    """A new session: its id, a nonce to send back with the frames, the actions to perform in
+    order (drawn at random from blink, turn_left, turn_right, smile) and when it expires."""
+    return liveness_report.session(_sessions(request).create())
+
+
+@router.post("/sessions/{session_id}/frames")
+async def session_frames(session_id: str, request: Request, facegate: FacegateDep,
+                         run: RunnerDep) -> dict[str, Any]:
+    """The frames of the person performing the session's actions (once per session). Live when
+    every action was seen in order, by one face, the same person, in frames never sent before;
+    ``best`` holds the best frame's descriptor for a following verify or identify."""
+    body, frames, video = await read_sequence(request, SessionFramesIn, facegate.settings)
+    book, service = _sessions(request), _liveness(request)
+    session = book.claim(session_id, body.nonce)
+
+    def work() -> dict[str, Any]:
+        rgb, fps = service.decode_video(video) if video is not None else (
+            service.decode_frames(frames), body.fps)
+        return liveness_report.session_result(book.check(session, rgb, fps=body.fps or fps))
+
+    return await run(work)

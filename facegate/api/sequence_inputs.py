@@ -1,0 +1,91 @@
+"""Request bodies that carry a frame sequence: repeated ``frames`` file parts or one ``video``
+part (multipart), or ``frames`` as a list of base64 strings or ``video`` as one (JSON)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any, TypeVar
+
+import pydantic
+from fastapi import Request
+from starlette.datastructures import UploadFile
+
+from facegate.api.inputs import _b64, _form_value, _read_limited
+from facegate.config import Settings
+from facegate.errors import UnsupportedMediaTypeError, ValidationError
+
+M = TypeVar("M", bound=pydantic.BaseModel)
+MAX_FRAMES = 300
+
+
+async def read_sequence(
+    request: Request, model: type[M], settings: Settings
+) -> tuple[M, list[bytes], bytes | None]:
+    """The parsed fields, the frames' bytes in order, and the video's bytes (one of the two)."""
+    limit = settings.image.max_upload_bytes
+    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if content_type == "multipart/form-data":
+        raw, frames, video = await _multipart(request, limit)
+    elif content_type in ("application/json", ""):
+        raw, frames, video = await _json(request, limit)
+    else:
+        raise UnsupportedMediaTypeError(
+            f"send multipart/form-data or application/json, not {content_type!r}")
+    if (video is None) == (not frames):
+        raise ValidationError("send either 'frames' (images in order) or one 'video'")
+    try:
+        return model.model_validate(raw), frames, video
+    except pydantic.ValidationError as exc:
+        problems = [{"field": ".".join(str(p) for p in e["loc"]), "problem": e["msg"]}
+                    for e in exc.errors()]
+        raise ValidationError("the request is not valid", details={"problems": problems}) \
+            from exc
+
+
+async def _multipart(request: Request, limit: int
+                     ) -> tuple[dict[str, Any], list[bytes], bytes | None]:
+    try:
+        form = await request.form(max_files=MAX_FRAMES + 1, max_fields=16)
+    except Exception as exc:  # starlette raises several types for broken multipart bodies
+        raise ValidationError(f"the multipart body could not be parsed: {exc}") from exc
+    raw: dict[str, Any] = {}
+    frames: list[bytes] = []
+    video: bytes | None = None
+    try:
+        for key, value in form.multi_items():
+            if isinstance(value, UploadFile):
+                if key == "frames":
+                    frames.append(await _read_limited(value, limit))
+                elif key == "video" and video is None:
+                    video = await _read_limited(value, limit)
+                else:
+                    raise ValidationError(f"unexpected file field {key!r}")
+            else:
+                raw[key] = _form_value(value)
+    finally:
+        await form.close()
+    return raw, frames, video
+
+
+async def _json(request: Request, limit: int
+                ) -> tuple[dict[str, Any], list[bytes], bytes | None]:
+    body = await request.body()
+    if not body:
+        raise ValidationError("the request body is empty")
+    try:
+        raw = json.loads(body)
+    except ValueError as exc:
+        raise ValidationError(f"the body is not valid JSON: {exc}") from exc
+    if not isinstance(raw, dict):
+        raise ValidationError("the JSON body must be an object")
+    listed = raw.pop("frames", None) or []
+    if not isinstance(listed, list) or not all(isinstance(v, str) for v in listed):
+        raise ValidationError("'frames' must be a list of base64 strings")
+    if len(listed) > MAX_FRAMES:
+        raise ValidationError(f"at most {MAX_FRAMES} frames")
+    frames = [_b64(f"frames[{i}]", value, limit) for i, value in enumerate(listed)]
+    video_text = raw.pop("video", None)
+    if video_text is not None and not isinstance(video_text, str):
+        raise ValidationError("'video' must be a base64 string")
+    video = _b64("video", video_text, limit) if video_text else None
+    return raw, frames, video
