@@ -61,6 +61,13 @@ def test_d19_winks_are_winks_not_blinks(service: LivenessService, blink_dir: Pat
     assert not report.live and [r.code for r in report.reasons] == ["NO_BLINK"]
 
 
+def test_a_smile_narrowing_the_eyes_is_not_a_blink(service: LivenessService,
+                                                    blink_dir: Path) -> None:
+    frames, fps = video_frames(blink_dir / "videos" / "liveportrait_d19.mp4")
+    report = service.blink(frames[60:115], fps=fps)  # both eyes narrow for 0.67 s at 82-101
+    assert report.blinks == [], report.events
+
+
 def test_tpsmm_partial_blink_is_no_full_blink(service: LivenessService, blink_dir: Path) -> None:
     frames, fps = video_frames(blink_dir / "videos" / "tpsmm_driving.mp4")
     report = service.blink(frames, fps=fps)
@@ -162,6 +169,8 @@ def test_rules_blink_wink_and_squint() -> None:
         [("wink", "left")]
     squint = [0.12] * 20  # 0.67 s closed: longer than a blink
     assert _events(open_ + squint + open_, open_ + squint + open_) == []
+    slow = [0.2] * 8 + [0.12] * 3 + [0.2] * 8  # narrowed for 0.63 s around a short closure
+    assert _events(open_ + slow + open_, open_ + slow + open_) == []
     assert _events([0.1] * 3 + open_, [0.1] * 3 + open_) == []  # never seen open before
     narrow = [0.15] * 10  # naturally narrow eyes: judged against their own baseline
     assert _events(narrow + [0.06, 0.05] + narrow, narrow + [0.06, 0.05] + narrow) == \

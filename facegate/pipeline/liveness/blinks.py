@@ -10,8 +10,9 @@ frame, do not look like closed eyes. On that relative scale:
   other is at least ``wink_gap`` more open;
 - an event is a run of such frames (one missing face or one ambiguous frame does not split it),
   extended to its onset and offset while the mean relative openness stays under ``open_again``;
-  it counts only when the eyes were open before it and open again after it, and when it lasts at
-  most ``max_closed_s`` (longer is a squint or a nap, not a blink).
+  it counts only when the eyes were open before it and open again after it, when they stay
+  closed at most ``max_closed_s`` and the whole event, onset to reopening, lasts at most
+  ``max_event_s`` (longer is a squint, a smile narrowing the eyes, or a nap: not a blink).
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ class BlinkRules:
     wink_gap: float = 0.15
     open_again: float = 0.75
     max_closed_s: float = 0.5
+    max_event_s: float = 0.6
     baseline_percentile: float = 80.0
     #: Frames that are neither closed nor open inside one closure (without a face, or half
     #: closed) that do not split it.
@@ -134,6 +136,8 @@ def _event(states: list[str], mean: NDArray[np.float64], series: EyeSeries, firs
     end = last
     while end + 1 < len(mean) and np.isfinite(mean[end + 1]) and mean[end + 1] < rules.open_again:
         end += 1
+    if (end - start + 1) / fps > rules.max_event_s:
+        return None
     opened_before = "open" in states[:start]
     opened_after = "open" in states[end + 1:]
     if not (opened_before and opened_after):
