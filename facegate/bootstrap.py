@@ -16,10 +16,13 @@ from typing import Any, TypeVar
 
 from facegate.config import RuntimeSettings, Settings
 from facegate.errors import ModelError
+from facegate.matching import CohortRule
+from facegate.pipeline.augment import AugmentedEmbedder
 from facegate.pipeline.detect import FaceFinder
 from facegate.pipeline.embed import Embedder
 from facegate.pipeline.faces import FacePipeline
-from facegate.runtime.dlib_backend import DlibCnnDetector, DlibModels
+from facegate.pipeline.pad import PadSmall
+from facegate.runtime.dlib_backend import Dlib68Landmarker, DlibCnnDetector, DlibModels
 from facegate.runtime.dlib_landmarks68 import DlibLandmarks68
 from facegate.runtime.onnx_backend import OnnxEmbedder, available_cores
 from facegate.services.faces import (
@@ -60,6 +63,8 @@ class Facegate:
             return
         self.models.warm_up()
         self.pipeline.embedder.warm_up()
+        if self.pipeline.align_landmarker is not None:
+            shared_landmarks68().warm_up()
 
     def close(self) -> None:
         if self.workers is not None:
@@ -83,6 +88,10 @@ def _shared(key: object, make: Callable[[], T]) -> T:
 def shared_models() -> DlibModels:
     """dlib's HOG detector, 5-point landmarks, face chips and (fallback) ResNet embedder."""
     return _shared("dlib", DlibModels)
+
+
+def shared_landmarks68() -> Dlib68Landmarker:
+    return _shared("dlib-68", Dlib68Landmarker)
 
 
 def shared_cnn_detector() -> DlibCnnDetector:
@@ -110,14 +119,18 @@ def face_reader(settings: Settings, *, concurrency: int = 1) -> FaceReader:
     detection = settings.detection
     pipeline = FacePipeline(
         finder=FaceFinder(
-            models,
+            PadSmall(models, fraction=detection.pad_first,
+                     max_side=detection.fallback_max_side) if detection.pad_first > 0 else models,
             fallback=shared_cnn_detector() if detection.fallback_max_side > 0 else None,
             max_side=detection.max_side, upsample_below=detection.upsample_below,
             pad_retry=detection.pad_retry, fallback_max_side=detection.fallback_max_side,
             min_face_px=detection.min_face_px, fast_side=detection.fast_side,
         ),
         landmarker=models, aligner=models,
-        embedder=shared_embedder(settings.runtime, concurrency=concurrency),
+        align_landmarker=shared_landmarks68() if settings.alignment.landmarks == "68" else None,
+        embedder=AugmentedEmbedder(shared_embedder(settings.runtime, concurrency=concurrency),
+                                   flip=settings.augmentation.flip,
+                                   jitter=settings.augmentation.jitter),
     )
     return FaceReader(pipeline, max_upload_bytes=settings.image.max_upload_bytes,
                       max_pixels=settings.image.max_pixels)
@@ -157,6 +170,8 @@ def build(
         recognition=RecognitionService(
             indexed, reader, threshold=settings.matching.threshold,
             top_k=settings.matching.top_k, multiple_faces="reject",
+            cohort=CohortRule(size=settings.matching.cohort_size)
+            if settings.matching.rule == "cohort" else None,
         ),
         workers=workers,
     )
@@ -225,6 +240,8 @@ def _serve_in_worker(settings: Settings, count: int) -> None:
     reader = face_reader(settings, concurrency=count)
     shared_models().warm_up()
     reader.pipeline.embedder.warm_up()
+    if reader.pipeline.align_landmarker is not None:
+        shared_landmarks68().warm_up()
     serve_reads_here(reader)
 
 

@@ -1,5 +1,6 @@
 """The ``facegate`` command: serve, enrol, identify, verify, people, client, export, import
-(``db migrate`` and ``migrate-store`` live in ``cli_store.py``)."""
+(``db migrate`` and ``migrate-store`` live in ``cli_store.py``, ``evaluate`` and ``calibrate``
+in ``cli_evaluate.py``)."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Column, Table
 
+from facegate.cli_evaluate import calibrate, evaluate_app
 from facegate.cli_liveness import liveness
 from facegate.cli_store import db_app, migrate_store
 from facegate.config import DEFAULT_PORT, Settings
@@ -29,6 +31,8 @@ app.add_typer(people_app, name="people")
 app.add_typer(client_app, name="client")
 app.add_typer(db_app, name="db")
 app.command("migrate-store")(migrate_store)
+app.add_typer(evaluate_app, name="evaluate")
+app.command("calibrate")(calibrate)
 app.command("liveness")(liveness)
 out = Console(soft_wrap=True, highlight=False)
 err = Console(stderr=True, soft_wrap=True, highlight=False)

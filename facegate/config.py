@@ -9,13 +9,25 @@ from facegate.
 from __future__ import annotations
 
 import ipaddress
+import json
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, BeforeValidator, Field, SecretStr, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    Field,
+    PrivateAttr,
+    SecretStr,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 DEFAULT_PORT = 8600
+#: Written by ``facegate calibrate --apply`` in the data folder; its threshold applies when
+#: none is given by the environment or the command line.
+CALIBRATION_FILE = "calibration.json"
 
 
 def _split_commas(value: object) -> object:
@@ -45,15 +57,39 @@ class DetectionSettings(BaseModel):
     #: Enrol and verify first look on a copy this long, not upsampled (0: off): fast for the
     #: large face of an authentication photo; small background faces are not counted.
     fast_side: int = Field(default=480, ge=0, le=4096)
+    #: Photos up to ``fallback_max_side`` (face crops) are padded by this fraction of each side
+    #: before the first HOG scan, not only when it finds nothing (0: off).
+    pad_first: float = Field(default=0.0, ge=0.0, le=2.0)
     #: Faces whose shorter box side is below this (original pixels) are ignored.
     min_face_px: int = Field(default=20, ge=1)
 
 
+class AlignmentSettings(BaseModel):
+    #: Landmarks a face chip is aligned on: ``68`` (dlib's 68-point model, ~2 ms more per face;
+    #: with augmentation +0.3 points of LFW accuracy) or ``5`` (the five points faces report).
+    landmarks: Literal["68", "5"] = "68"
+
+
+class AugmentationSettings(BaseModel):
+    #: Average each face's descriptor with its mirror image's (one more descriptor per face).
+    flip: bool = True
+    #: Also average this many slightly rotated/scaled/shifted copies of the chip (each with its
+    #: mirror when ``flip``): per face, (1 + jitter) x (2 if flip) descriptors of ~5 ms each.
+    jitter: int = Field(default=4, ge=0, le=100)
+
+
 class MatchingSettings(BaseModel):
-    #: Euclidean distance at or below which two dlib descriptors are the same person.
+    #: Euclidean distance at or below which two dlib descriptors are the same person
+    #: (``facegate calibrate --apply`` stores a measured one in ``<data_dir>/calibration.json``).
     threshold: float = Field(default=0.6, gt=0.0, le=2.0)
     #: Candidates returned per face by identify.
     top_k: int = Field(default=3, ge=1, le=100)
+    #: Identify's open-set rule: ``cohort`` holds the cohort-adjusted distance (the other
+    #: enrolled people as the cohort, ``matching.CohortRule``) against the threshold,
+    #: ``distance`` the plain best distance. Verification (1:1) always uses the plain distance.
+    rule: Literal["cohort", "distance"] = "cohort"
+    #: Nearest other identities the cohort rule averages.
+    cohort_size: int = Field(default=10, ge=1, le=1000)
 
 
 class EnrollmentSettings(BaseModel):
@@ -115,12 +151,38 @@ class Settings(BaseSettings):
     data_dir: Path = Path("data")
     image: ImageSettings = Field(default_factory=ImageSettings)
     detection: DetectionSettings = Field(default_factory=DetectionSettings)
+    alignment: AlignmentSettings = Field(default_factory=AlignmentSettings)
+    augmentation: AugmentationSettings = Field(default_factory=AugmentationSettings)
     matching: MatchingSettings = Field(default_factory=MatchingSettings)
     enrollment: EnrollmentSettings = Field(default_factory=EnrollmentSettings)
     storage: StorageSettings = Field(default_factory=StorageSettings)
     runtime: RuntimeSettings = Field(default_factory=RuntimeSettings)
     server: ServerSettings = Field(default_factory=ServerSettings)
     log_level: str = "INFO"
+    _calibrated: bool = PrivateAttr(default=False)
+
+    @property
+    def threshold_source(self) -> str:
+        """Where ``matching.threshold`` came from: ``default``, ``environment`` (or a command
+        option) or ``calibration`` (``<data_dir>/calibration.json``)."""
+        if "threshold" in self.matching.model_fields_set:
+            return "calibration" if self._calibrated else "environment"
+        return "default"
+
+    @model_validator(mode="after")
+    def _calibrated_threshold(self) -> Settings:
+        """A threshold stored by ``facegate calibrate --apply`` applies unless one is given."""
+        path = self.data_dir / CALIBRATION_FILE
+        if "threshold" in self.matching.model_fields_set or not path.is_file():
+            return self
+        try:
+            threshold = float(json.loads(path.read_text(encoding="utf-8"))["threshold"])
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            raise ValueError(f"{path} is not a readable calibration file: {exc}") from exc
+        self.matching = self.matching.model_copy(update={"threshold": threshold})
+        self.matching.model_fields_set.add("threshold")
+        self._calibrated = True
+        return self
 
     @property
     def storage_url(self) -> str:

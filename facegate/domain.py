@@ -132,6 +132,9 @@ class Decision:
     #: The best candidate when its distance is at most the threshold, else None (``unknown``).
     identity: Candidate | None
     threshold: float
+    #: What was held against the threshold when not the best plain distance: the
+    #: cohort-adjusted distance (``matching.CohortRule``), None under the plain rule.
+    adjusted_distance: float | None = None
 
     @property
     def known(self) -> bool:

@@ -35,12 +35,61 @@ def is_match(distance_value: float, threshold: float) -> bool:
     return distance_value <= threshold
 
 
-def decide(candidates: list[Candidate], threshold: float) -> Decision:
-    """The best candidate if it is within the threshold, else unknown."""
+def decide(candidates: list[Candidate], threshold: float, *,
+           adjusted_distance: float | None = None) -> Decision:
+    """The best candidate if it is within the threshold, else unknown.
+
+    With ``adjusted_distance`` (``CohortRule.adjusted``), that value is held against the
+    threshold instead of the best candidate's plain distance.
+    """
     best = candidates[0] if candidates else None
-    if best is not None and is_match(best.distance, threshold):
-        return Decision(identity=best, threshold=threshold)
-    return Decision(identity=None, threshold=threshold)
+    if best is not None and is_match(
+            best.distance if adjusted_distance is None else adjusted_distance, threshold):
+        return Decision(identity=best, threshold=threshold, adjusted_distance=adjusted_distance)
+    return Decision(identity=None, threshold=threshold, adjusted_distance=adjusted_distance)
+
+
+@dataclass(frozen=True, slots=True)
+class CohortRule:
+    """Open-set identification by a cohort-adjusted distance (the gallery is the cohort).
+
+    With hundreds of people enrolled, a stranger is often within 0.6 of *someone*: the nearest
+    of many impostor distances is small. This rule adds to the best plain distance ``d1``
+    two corrections measured against the other enrolled people::
+
+        adjusted = d1 + probe_weight    * (reference - mean of the probe's `size` nearest
+                                           other identities)
+                      + identity_weight * (reference - mean of the matched sample's `size`
+                                           nearest other identities)
+
+    A probe that lies close to many people (a face the model cannot tell apart well), or a
+    matched person who resembles many others, must come closer to be accepted. Missing cohort
+    members (a gallery with fewer than ``size + 1`` people) count as ``reference``, so in a
+    small gallery the adjusted distance is the plain distance, and it tightens smoothly as the
+    gallery grows. It stays in distance units: the same threshold (0.6) applies. On the LFW
+    open-set protocol (746 people) it cut FNIR at FPIR 1% from 42.7% to ~23% (docs/accuracy.md).
+    """
+
+    size: int = 10
+    probe_weight: float = 0.5
+    identity_weight: float = 0.5
+    reference: float = 0.7
+
+    def cohort_mean(self, distances: list[float]) -> float:
+        """Mean of the ``size`` smallest distances, missing ones counted as ``reference``."""
+        nearest = sorted(distances)[: self.size]
+        return (sum(nearest) + (self.size - len(nearest)) * self.reference) / self.size
+
+    def adjusted(self, best: float, *, probe_cohort: list[float],
+                 identity_cohort: list[float]) -> float:
+        """The adjusted distance of a best match at plain distance ``best``.
+
+        ``probe_cohort``: the probe's distances to the other identities (not the best one);
+        ``identity_cohort``: the matched sample's distances to identities other than its own.
+        """
+        return (best + self.probe_weight * (self.reference - self.cohort_mean(probe_cohort))
+                + self.identity_weight
+                * (self.reference - self.cohort_mean(identity_cohort)))
 
 
 

@@ -69,6 +69,8 @@ def identify(result: IdentifyResult) -> dict[str, Any]:
                 "identity": candidate(f.decision.identity) if f.decision.identity else None,
                 "candidates": [candidate(c) for c in f.candidates],
                 "threshold": f.decision.threshold,
+                "adjusted_distance": None if f.decision.adjusted_distance is None
+                else round(f.decision.adjusted_distance, 6),
             }
             for f in result.faces
         ],

@@ -20,6 +20,9 @@ class FacePipeline:
     landmarker: Landmarker
     aligner: Aligner
     embedder: Embedder
+    #: When set, chips are aligned on this landmarker's points (dlib's 68) for each box, while
+    #: faces still report ``landmarker``'s five points.
+    align_landmarker: Landmarker | None = None
 
     def detect(self, rgb: RGBImage, *, timings: Timings | None = None) -> list[Face]:
         """Every face in the photo, largest first, with its chip; descriptors left empty."""
@@ -50,6 +53,8 @@ class FacePipeline:
         ]
         timings.add("detect", _ms_since(started))
         started = time.perf_counter()
+        if self.align_landmarker is not None:
+            points = [self.align_landmarker.landmarks(rgb, box) for box, _ in boxes]
         chips = [self.aligner.chip(rgb, marks) for marks in points]
         timings.add("align", _ms_since(started))
         started = time.perf_counter()

@@ -6,6 +6,7 @@ import time
 
 from facegate.domain import (
     Candidate,
+    Decision,
     Descriptor,
     Face,
     FaceIdentification,
@@ -13,8 +14,8 @@ from facegate.domain import (
     Timings,
     VerifyResult,
 )
-from facegate.errors import EmptyIdentityError, ValidationError
-from facegate.matching import decide, distance, is_match
+from facegate.errors import EmptyIdentityError, FacegateError, ValidationError
+from facegate.matching import CohortRule, decide, distance, is_match
 from facegate.services.faces import FaceReader, MultipleFaces, Photo
 from facegate.services.gallery import IndexedGallery, parse_descriptor
 
@@ -22,13 +23,15 @@ from facegate.services.gallery import IndexedGallery, parse_descriptor
 class RecognitionService:
     def __init__(
         self, gallery: IndexedGallery, reader: FaceReader, *, threshold: float, top_k: int,
-        multiple_faces: MultipleFaces,
+        multiple_faces: MultipleFaces, cohort: CohortRule | None = None,
     ) -> None:
         self._gallery = gallery
         self._reader = reader
         self.threshold = threshold
         self.top_k = top_k
         self._multiple_faces = multiple_faces
+        #: Identify's open-set rule: the cohort-adjusted distance, or None for the plain one.
+        self.cohort = cohort
 
     def detect(self, data: bytes) -> tuple[Photo, list[Face], Timings]:
         """Every face with box, landmarks and quality (no descriptors: cheaper)."""
@@ -54,15 +57,35 @@ class RecognitionService:
         image, faces = self._reader.faces(data, timings)
         started = time.perf_counter()
         self._gallery.refresh()
-        per_face = [self._candidates(face.descriptor, k=top_k) for face in faces]
+        wanted = top_k if self.cohort is None else max(top_k, self.cohort.size + 1)
+        per_face = [self._candidates(face.descriptor, k=wanted) for face in faces]
         results = [
-            FaceIdentification(face=face, candidates=candidates,
-                               decision=decide(candidates, threshold))
+            FaceIdentification(face=face, candidates=candidates[:top_k],
+                               decision=self._decide(candidates, threshold))
             for face, candidates in zip(faces, per_face, strict=True)
         ]
         timings.add("match", (time.perf_counter() - started) * 1000.0)
         return IdentifyResult(faces=results, image_width=image.width,
                               image_height=image.height, timings=timings)
+
+    def _decide(self, candidates: list[Candidate], threshold: float) -> Decision:
+        """The open-set decision; under the cohort rule the other candidates are the probe's
+        cohort and the matched sample's nearest other identities the identity's."""
+        if self.cohort is None or not candidates:
+            return decide(candidates, threshold)
+        best = candidates[0]
+        identity_cohort: list[float] = []
+        try:
+            sample = self._gallery.store.get_face(best.identity_id, best.face_id)
+        except FacegateError:  # deleted by another replica since the index loaded
+            sample = None
+        if sample is not None:
+            hits = self._gallery.index.search(sample.descriptor, k=self.cohort.size + 1)
+            identity_cohort = [h.distance for h in hits if h.identity_id != best.identity_id]
+        adjusted = self.cohort.adjusted(
+            best.distance, probe_cohort=[c.distance for c in candidates[1:]],
+            identity_cohort=identity_cohort)
+        return decide(candidates, threshold, adjusted_distance=adjusted)
 
     def _candidates(self, probe: Descriptor, *, k: int) -> list[Candidate]:
         hits = self._gallery.index.search(probe, k=k)

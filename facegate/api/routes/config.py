@@ -1,0 +1,28 @@
+"""/v1/config: the settings that decide answers (threshold and where it came from, rule, the
+face pipeline's options), so operators and clients can see what the server holds to."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter
+
+from facegate.api.deps import FacegateDep
+
+router = APIRouter(prefix="/v1", tags=["config"])
+
+
+@router.get("/config")
+def config(facegate: FacegateDep) -> dict[str, Any]:
+    """The matching threshold and its source (``default``, ``environment`` or ``calibration``),
+    the open-set rule, and the detection, alignment and augmentation settings. No secrets."""
+    settings = facegate.settings
+    return {
+        "model": facegate.pipeline.embedder.model_name,
+        "metric": "euclidean",
+        "matching": {**settings.matching.model_dump(mode="json"),
+                     "threshold_source": settings.threshold_source},
+        "detection": settings.detection.model_dump(mode="json"),
+        "alignment": settings.alignment.model_dump(mode="json"),
+        "augmentation": settings.augmentation.model_dump(mode="json"),
+    }

@@ -1,0 +1,158 @@
+"""Descriptors of many image files through facegate's own pipeline, cached per image.
+
+Each image is read the way enrolment and verification read a photo: its clearly visible faces,
+largest first, and the largest one's descriptor (``None`` when no face is found or the file is
+not a usable image). Results are cached in a SQLite file keyed by the file's SHA-256 and a
+fingerprint of every setting that changes a descriptor, so a second run, or a run with other
+matching options, costs no model time. The cache holds descriptors: biometric data, kept in the
+data folder (or the given cache folder) like the gallery itself.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import multiprocessing
+import sqlite3
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from facegate.config import Settings
+from facegate.domain import DESCRIPTOR_MODEL, DESCRIPTOR_SIZE
+from facegate.errors import FacegateError
+
+logger = logging.getLogger(__name__)
+
+Descriptors = dict[Path, NDArray[np.float32] | None]
+Progress = Callable[[int], None]
+
+
+def fingerprint(settings: Settings) -> str:
+    """A short hash of every setting that changes which face is found or its descriptor."""
+    relevant = {
+        "model": DESCRIPTOR_MODEL,
+        "detection": settings.detection.model_dump(mode="json"),
+        "embedder": settings.runtime.embedder,
+        "max_pixels": settings.image.max_pixels,
+    }
+    for section in ("alignment", "augmentation"):  # present once the pipeline has them
+        value = getattr(settings, section, None)
+        if value is not None:
+            relevant[section] = value.model_dump(mode="json")
+    text = json.dumps(relevant, sort_keys=True)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def default_cache_dir(settings: Settings) -> Path:
+    return settings.data_dir / "cache"
+
+
+class DescriptorCache:
+    """``(settings fingerprint, image SHA-256) → descriptor or no face`` in one SQLite file."""
+
+    def __init__(self, folder: Path) -> None:
+        folder.mkdir(parents=True, exist_ok=True)
+        self._db = sqlite3.connect(folder / "descriptors.sqlite3")
+        self._db.execute("CREATE TABLE IF NOT EXISTS descriptors (fingerprint TEXT, sha256 TEXT,"
+                         " descriptor BLOB, PRIMARY KEY (fingerprint, sha256))")
+
+    def get(self, key: str, digests: Iterable[str]) -> dict[str, NDArray[np.float32] | None]:
+        found: dict[str, NDArray[np.float32] | None] = {}
+        for digest in digests:
+            row = self._db.execute("SELECT descriptor FROM descriptors WHERE fingerprint = ? "
+                                   "AND sha256 = ?", (key, digest)).fetchone()
+            if row is not None:
+                found[digest] = None if row[0] is None else \
+                    np.frombuffer(row[0], dtype=np.float32).copy()
+        return found
+
+    def put(self, key: str, digest: str, descriptor: NDArray[np.float32] | None) -> None:
+        blob = None if descriptor is None else descriptor.astype(np.float32).tobytes()
+        self._db.execute("INSERT OR REPLACE INTO descriptors VALUES (?, ?, ?)",
+                         (key, digest, blob))
+
+    def commit(self) -> None:
+        self._db.commit()
+
+    def close(self) -> None:
+        self._db.commit()
+        self._db.close()
+
+
+def describe(
+    paths: Iterable[Path], settings: Settings, *, cache_dir: Path | None = None,
+    workers: int = 1, progress: Progress | None = None,
+) -> Descriptors:
+    """Each image's main-face descriptor (``None``: no face or not an image), cached."""
+    digests = {path: hashlib.sha256(path.read_bytes()).hexdigest() for path in sorted(set(paths))}
+    key = fingerprint(settings)
+    cache = DescriptorCache(cache_dir or default_cache_dir(settings))
+    try:
+        known = cache.get(key, set(digests.values()))
+        result: Descriptors = {p: known[d] for p, d in digests.items() if d in known}
+        if progress is not None:
+            progress(len(result))
+        todo = [p for p in digests if p not in result]
+        logger.info("%d images: %d cached, %d to describe", len(digests), len(result), len(todo))
+        for done, (path, descriptor) in enumerate(_compute(todo, settings, workers), start=1):
+            result[path] = descriptor
+            cache.put(key, digests[path], descriptor)
+            if done % 256 == 0:
+                cache.commit()
+            if progress is not None:
+                progress(1)
+    finally:
+        cache.close()
+    return result
+
+
+def _compute(paths: list[Path], settings: Settings, workers: int) \
+        -> Iterator[tuple[Path, NDArray[np.float32] | None]]:
+    if not paths:
+        return
+    if workers <= 1 or len(paths) < 8:
+        _start_worker(settings)
+        yield from map(_describe_one, paths)
+        return
+    # spawn, not fork: the caller may hold threads and locks a fork would copy.
+    with ProcessPoolExecutor(max_workers=workers, initializer=_start_worker,
+                             initargs=(settings,),
+                             mp_context=multiprocessing.get_context("spawn")) as pool:
+        yield from pool.map(_describe_one, paths, chunksize=16)
+
+
+_WORKER: dict[str, Any] = {}
+
+
+def _start_worker(settings: Settings) -> None:
+    from facegate.bootstrap import build
+
+    memory = settings.model_copy(update={"storage": settings.storage.model_copy(
+        update={"url": "memory://"})})
+    _WORKER["facegate"] = build(memory)
+    _WORKER["max_bytes"] = settings.image.max_upload_bytes
+    _WORKER["max_pixels"] = settings.image.max_pixels
+
+
+def _describe_one(path: Path) -> tuple[Path, NDArray[np.float32] | None]:
+    from facegate.pipeline.image import decode_image
+
+    try:
+        image = decode_image(path.read_bytes(), max_bytes=_WORKER["max_bytes"],
+                             max_pixels=_WORKER["max_pixels"])
+        faces = _WORKER["facegate"].pipeline.analyze(image.rgb, every_face=False)
+    except (FacegateError, OSError) as exc:
+        logger.warning("%s: %s", path.name, exc)
+        return path, None
+    if not faces:
+        return path, None
+    descriptor: NDArray[np.float32] = faces[0].descriptor
+    if descriptor.shape != (DESCRIPTOR_SIZE,):
+        return path, None
+    return path, descriptor
