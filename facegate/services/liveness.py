@@ -175,20 +175,18 @@ class LivenessService:
         return reading
 
     def _embed_some(self, frames: list[RGBImage], readings: list[FrameReading]) -> None:
+        """Descriptors of every ``descriptor_every``-th frame with a face, and the last: read by
+        the same pipeline as verify and identify (alignment, augmentation), so the best
+        frame's descriptor can be held against the gallery."""
         with_face = [r for r in readings if r.box is not None]
         chosen = with_face[::self.rules.descriptor_every]
         if with_face and with_face[-1] not in chosen:
             chosen.append(with_face[-1])
-        chips = []
         for reading in chosen:
-            assert reading.box is not None  # chosen from readings with a box
-            rgb = frames[reading.index]
-            chips.append(self.pipeline.aligner.chip(
-                rgb, self.pipeline.landmarker.landmarks(rgb, reading.box)))
-        if chips:
-            vectors = self.pipeline.embedder.embed(chips)
-            for reading, vector in zip(chosen, vectors, strict=True):
-                reading.descriptor = vector
+            faces = self.pipeline.analyze(frames[reading.index], every_face=False)
+            if faces and reading.box is not None:
+                face = max(faces, key=lambda f: _overlap(f.detection.box, reading.box))
+                reading.descriptor = face.descriptor
 
     def _common_reasons(self, readings: list[FrameReading]) -> list[Reason]:
         rules, reasons = self.rules, []
@@ -216,6 +214,13 @@ class LivenessService:
             reasons.append(Reason(FRAMES_IDENTICAL, f"{len(repeats)} frames repeat the one "
                                   "before them exactly", repeats))
         return reasons
+
+
+def _overlap(a: Box, b: Box | None) -> int:
+    if b is None:
+        return 0
+    return Box(max(a.left, b.left), max(a.top, b.top), min(a.right, b.right),
+               min(a.bottom, b.bottom)).area
 
 
 def _best(readings: list[FrameReading], series: EyeSeries) -> int | None:
