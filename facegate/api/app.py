@@ -13,7 +13,14 @@ from facegate import __version__
 from facegate.api import errors
 from facegate.api.deps import ModelRunner, require_api_key
 from facegate.api.errors import error_body
-from facegate.api.routes import config, health, identities, liveness, recognition
+from facegate.api.routes import (
+    config,
+    health,
+    identities,
+    liveness,
+    liveness_recognition,
+    recognition,
+)
 from facegate.bootstrap import Facegate, build, liveness_service
 from facegate.config import Settings
 from facegate.services.liveness_sessions import SessionBook
@@ -54,6 +61,7 @@ def create_app(settings: Settings, *, facegate: Facegate | None = None) -> FastA
     v1.include_router(identities.router)
     v1.include_router(recognition.router)
     v1.include_router(liveness.router)
+    v1.include_router(liveness_recognition.router)
     v1.include_router(config.router)
     app.include_router(v1)
     limit = settings.image.max_upload_bytes

@@ -19,15 +19,20 @@ MAX_FRAMES = 300
 
 
 async def read_sequence(
-    request: Request, model: type[M], settings: Settings
+    request: Request, model: type[M], settings: Settings, *,
+    images: dict[str, bytes] | None = None,
 ) -> tuple[M, list[bytes], bytes | None]:
-    """The parsed fields, the frames' bytes in order, and the video's bytes (one of the two)."""
+    """The parsed fields, the frames' bytes in order, and the video's bytes (one of the two).
+
+    Single image fields the route also takes (e.g. verify's ``image2``) are put in ``images``
+    when given; without it any other file field is refused.
+    """
     limit = settings.image.max_upload_bytes
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if content_type == "multipart/form-data":
-        raw, frames, video = await _multipart(request, limit)
+        raw, frames, video = await _multipart(request, limit, images)
     elif content_type in ("application/json", ""):
-        raw, frames, video = await _json(request, limit)
+        raw, frames, video = await _json(request, limit, images)
     else:
         raise UnsupportedMediaTypeError(
             f"send multipart/form-data or application/json, not {content_type!r}")
@@ -42,7 +47,7 @@ async def read_sequence(
             from exc
 
 
-async def _multipart(request: Request, limit: int
+async def _multipart(request: Request, limit: int, images: dict[str, bytes] | None
                      ) -> tuple[dict[str, Any], list[bytes], bytes | None]:
     try:
         form = await request.form(max_files=MAX_FRAMES + 1, max_fields=16)
@@ -58,6 +63,8 @@ async def _multipart(request: Request, limit: int
                     frames.append(await _read_limited(value, limit))
                 elif key == "video" and video is None:
                     video = await _read_limited(value, limit)
+                elif images is not None and key in images:
+                    images[key] = await _read_limited(value, limit)
                 else:
                     raise ValidationError(f"unexpected file field {key!r}")
             else:
@@ -67,7 +74,7 @@ async def _multipart(request: Request, limit: int
     return raw, frames, video
 
 
-async def _json(request: Request, limit: int
+async def _json(request: Request, limit: int, images: dict[str, bytes] | None
                 ) -> tuple[dict[str, Any], list[bytes], bytes | None]:
     body = await request.body()
     if not body:
@@ -88,4 +95,8 @@ async def _json(request: Request, limit: int
     if video_text is not None and not isinstance(video_text, str):
         raise ValidationError("'video' must be a base64 string")
     video = _b64("video", video_text, limit) if video_text else None
+    for key in images or {}:
+        value = raw.pop(key, None)
+        if isinstance(value, str) and images is not None:
+            images[key] = _b64(key, value, limit)
     return raw, frames, video

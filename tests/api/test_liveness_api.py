@@ -181,3 +181,38 @@ def test_expired_unknown_and_wrong_nonce(http: httpx.Client, book: SessionBook,
         (404, "LIVENESS_SESSION_NOT_FOUND")
     wrong = _post_frames(http, {**_session(book, "blink"), "nonce": "guess"}, frames, 15)
     assert (wrong.status_code, wrong.json()["error"]["code"]) == (409, "LIVENESS_ERROR")
+
+
+def _enrol(http: httpx.Client, name: str, photo: Path) -> str:
+    identity = http.post("/v1/identities", json={"name": name}).json()
+    added = http.post(f"/v1/identities/{identity['id']}/faces",
+                      files={"image": (photo.name, photo.read_bytes(), "image/jpeg")})
+    assert added.status_code == 201, added.text
+    return str(identity["id"])
+
+
+def test_identify_and_verify_with_liveness_in_one_call(http: httpx.Client,
+                                                       blink_dir: Path) -> None:
+    d18_dir = blink_dir / "frames" / "liveportrait_d18_blink"
+    d19_dir = blink_dir / "frames" / "liveportrait_d19_winks"
+    d18_id = _enrol(http, "d18 speaker", d18_dir / "frame_0080.jpg")
+    d19_id = _enrol(http, "d19 speaker", d19_dir / "frame_0030.jpg")
+    d18 = [f.read_bytes() for f in folder_files(d18_dir)]
+    found = http.post("/v1/identify?liveness=blink", files=_files(d18)).json()
+    assert found["live"] is True and found["liveness"]["blinks"]
+    [face] = found["identify"]["faces"]
+    assert face["status"] == "identified" and face["identity"]["identity_id"] == d18_id
+    same = http.post("/v1/verify?liveness=blink", files=_files(d18),
+                     data={"identity_id": d18_id}).json()
+    assert same["live"] is True and same["match"] is True
+    other = http.post("/v1/verify?liveness=blink", files=_files(d18),
+                      data={"identity_id": d19_id}).json()
+    assert other["live"] is True and other["match"] is False
+    winks = [f.read_bytes() for f in folder_files(d19_dir)][:40]
+    spoof = http.post("/v1/liveness/verify", json={
+        "frames": [base64.b64encode(f).decode() for f in winks], "identity_id": d19_id}).json()
+    assert spoof["live"] is False and spoof["match"] is False and spoof["verify"] is None
+    assert "NO_BLINK" in [r["code"] for r in spoof["liveness"]["reasons"]]
+    plain = http.post("/v1/verify", files={"image": ("a.jpg", d18[0], "image/jpeg")},
+                      data={"identity_id": d18_id}).json()
+    assert plain["match"] is True  # without ?liveness the route is unchanged

@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 
 from facegate.api import views
 from facegate.api.deps import FacegateDep, RunnerDep
 from facegate.api.inputs import read_body
 from facegate.api.openapi import image_body
+from facegate.api.routes.liveness_recognition import identify_live, verify_live
 from facegate.errors import NoFaceError, ValidationError
 
 router = APIRouter(prefix="/v1", tags=["recognition"])
+#: ``blink``: the body is a frame sequence that must pass the blink check first.
+LivenessQuery = Annotated[Literal["blink"] | None, Query()]
 
 
 class ImageIn(BaseModel):
@@ -47,9 +50,13 @@ async def _image(request: Request, facegate: Any, model: type[BaseModel],
 
 
 @router.post("/identify", openapi_extra=image_body(IdentifyIn, "image"))
-async def identify(request: Request, facegate: FacegateDep, run: RunnerDep) -> dict[str, Any]:
+async def identify(request: Request, facegate: FacegateDep, run: RunnerDep,
+                   liveness: LivenessQuery = None) -> dict[str, Any]:
     """Every face in the photo with its top-k identities and a decision: the identity, or
-    ``unknown`` when the nearest is farther than the threshold. No face → 422 NO_FACE_FOUND."""
+    ``unknown`` when the nearest is farther than the threshold. No face → 422 NO_FACE_FOUND.
+    With ``?liveness=blink``: ``frames`` or a ``video`` instead of ``image`` (docs/liveness.md)."""
+    if liveness is not None:
+        return await identify_live(request, facegate, run)
     body, images = await _image(request, facegate, IdentifyIn, "image")
     recognition = facegate.recognition
     result = await run(lambda: recognition.identify(
@@ -60,8 +67,12 @@ async def identify(request: Request, facegate: FacegateDep, run: RunnerDep) -> d
 
 
 @router.post("/verify", openapi_extra=image_body(VerifyIn, "image", "image2"))
-async def verify(request: Request, facegate: FacegateDep, run: RunnerDep) -> dict[str, Any]:
-    """1:1 — ``image`` vs ``image2``, vs an enrolled ``identity_id``, or vs a ``descriptor``."""
+async def verify(request: Request, facegate: FacegateDep, run: RunnerDep,
+                 liveness: LivenessQuery = None) -> dict[str, Any]:
+    """1:1 — ``image`` vs ``image2``, vs an enrolled ``identity_id``, or vs a ``descriptor``.
+    With ``?liveness=blink``: ``frames`` or a ``video`` instead of ``image`` (docs/liveness.md)."""
+    if liveness is not None:
+        return await verify_live(request, facegate, run)
     body, images = await _image(request, facegate, VerifyIn, "image", "image2")
     references = [("image2" in images), body.identity_id is not None,
                   body.descriptor is not None]

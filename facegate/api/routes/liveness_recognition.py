@@ -1,0 +1,119 @@
+"""Identify and verify with liveness in one call: a frame sequence (or a video) instead of one
+photo. The sequence must pass the blink check (one face, the same person throughout, a full
+blink); its best frame (eyes open, most frontal) is then identified or verified exactly as
+``/v1/identify`` and ``/v1/verify`` would read that frame as a photo.
+
+Reached as ``POST /v1/identify?liveness=blink`` and ``POST /v1/verify?liveness=blink`` (and
+``/v1/liveness/identify``, ``/v1/liveness/verify``). When the sequence is not live, nobody is
+named: ``identify``/``verify`` are null and ``live`` is false with the reasons.
+"""
+
+from __future__ import annotations
+
+import io
+from typing import Any, Literal
+
+from fastapi import APIRouter, Request
+from PIL import Image
+from pydantic import BaseModel, ConfigDict, Field
+
+from facegate.api import views
+from facegate.api.deps import FacegateDep, RunnerDep
+from facegate.api.sequence_inputs import read_sequence
+from facegate.bootstrap import Facegate
+from facegate.domain import RGBImage
+from facegate.errors import ValidationError
+from facegate.services import liveness_report
+from facegate.services.liveness import LivenessService, SequenceReport
+
+router = APIRouter(prefix="/v1/liveness", tags=["liveness"])
+
+
+class LiveIdentifyIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    fps: float | None = Field(default=None, gt=0.0, le=240.0)
+    threshold: float | None = Field(default=None, gt=0.0, le=2.0)
+    top_k: int | None = Field(default=None, ge=1, le=100)
+
+
+class LiveVerifyIn(BaseModel):
+    """The sequence's best frame against exactly one of ``image2``, ``identity_id`` or
+    ``descriptor``."""
+
+    model_config = ConfigDict(extra="forbid")
+    fps: float | None = Field(default=None, gt=0.0, le=240.0)
+    identity_id: str | None = None
+    descriptor: list[float] | None = None
+    threshold: float | None = Field(default=None, gt=0.0, le=2.0)
+    multiple_faces: Literal["reject", "largest"] | None = None
+
+
+def _png(rgb: RGBImage) -> bytes:
+    buffer = io.BytesIO()
+    Image.fromarray(rgb).save(buffer, format="PNG", compress_level=1)
+    return buffer.getvalue()
+
+
+def _checked(service: LivenessService, frames: list[bytes], video: bytes | None,
+             fps: float | None) -> tuple[SequenceReport, bytes | None]:
+    """The blink report and, when live, the best frame as lossless image bytes."""
+    rgb, rate = service.decode_video(video) if video is not None else (
+        service.decode_frames(frames), fps)
+    report = service.blink(rgb, fps=fps or rate)
+    if not report.live or report.best_frame is None:
+        return report, None
+    return report, _png(rgb[report.best_frame])
+
+
+@router.post("/identify")
+async def identify_live(request: Request, facegate: FacegateDep,
+                        run: RunnerDep) -> dict[str, Any]:
+    """Who is this, if live? ``frames`` or ``video`` as in ``/v1/liveness/blink``."""
+    body, frames, video = await read_sequence(request, LiveIdentifyIn, facegate.settings)
+    service: LivenessService = request.app.state.liveness
+    recognition = facegate.recognition
+
+    def work() -> dict[str, Any]:
+        report, best = _checked(service, frames, video, body.fps)
+        result = None if best is None else recognition.identify(
+            best, threshold=body.threshold, top_k=body.top_k)
+        return {"live": report.live, "liveness": liveness_report.sequence(report),
+                "identify": None if result is None else views.identify(result)}
+
+    return await run(work)
+
+
+@router.post("/verify")
+async def verify_live(request: Request, facegate: FacegateDep,
+                      run: RunnerDep) -> dict[str, Any]:
+    """Is this live person the one of ``image2``, ``identity_id`` or ``descriptor``?"""
+    second: dict[str, bytes] = {"image2": b""}
+    body, frames, video = await read_sequence(request, LiveVerifyIn, facegate.settings,
+                                              images=second)
+    references = [bool(second["image2"]), body.identity_id is not None,
+                  body.descriptor is not None]
+    if sum(references) != 1:
+        raise ValidationError("send exactly one of 'image2', 'identity_id' or 'descriptor'")
+    service: LivenessService = request.app.state.liveness
+
+    def work() -> dict[str, Any]:
+        report, best = _checked(service, frames, video, body.fps)
+        verified = None if best is None else _verify(facegate, best, second["image2"], body)
+        return {"live": report.live, "match": bool(verified and verified["match"]),
+                "liveness": liveness_report.sequence(report), "verify": verified}
+
+    return await run(work)
+
+
+def _verify(facegate: Facegate, probe: bytes, image2: bytes,
+            body: LiveVerifyIn) -> dict[str, Any]:
+    recognition = facegate.recognition
+    options: dict[str, Any] = {"threshold": body.threshold,
+                               "multiple_faces": body.multiple_faces}
+    if image2:
+        return views.verify(recognition.verify_images(probe, image2, **options), mode="image")
+    if body.identity_id is not None:
+        return views.verify(recognition.verify_identity(probe, body.identity_id, **options),
+                            mode="identity")
+    return views.verify(recognition.verify_descriptor(probe, body.descriptor or [], **options),
+                        mode="descriptor")
