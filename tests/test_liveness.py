@@ -4,6 +4,7 @@ pure sequence rules. Real models throughout: dlib HOG, dlib's 68 landmarks, the 
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import subprocess
 import sys
@@ -15,9 +16,10 @@ from liveness_frames import folder_files, frame_number, held_photo, video_frames
 
 from facegate.bootstrap import liveness_service
 from facegate.config import Settings
+from facegate.errors import TooManyPixelsError, VideoDecodeError
 from facegate.pipeline.liveness.blinks import BlinkRules, find_events, relative_openness
 from facegate.pipeline.liveness.geometry import STILL_CLOSED_EAR
-from facegate.services.liveness import LivenessService
+from facegate.services.liveness import LivenessRules, LivenessService
 
 pytestmark = pytest.mark.shared
 
@@ -126,6 +128,18 @@ def test_eye_openness_separates_open_from_closed_stills(service: LivenessService
     # Measured: 22/22 at 0.25, and every open still above every closed one (docs/liveness.md).
     assert correct / total >= 0.95, (correct, total)
     assert min(ratios["open"]) > max(ratios["closed"])
+
+
+def test_a_sequence_has_a_pixel_budget(service: LivenessService, blink_dir: Path) -> None:
+    small = dataclasses.replace(service, rules=LivenessRules(max_sequence_pixels=1_000_000))
+    files = folder_files(blink_dir / "frames" / "liveportrait_d18_blink")
+    assert len(small.decode_frames([f.read_bytes() for f in files[:4]])) == 4  # 4 x 480x480
+    with pytest.raises(TooManyPixelsError):
+        small.decode_frames([f.read_bytes() for f in files[:5]])
+    with pytest.raises(TooManyPixelsError):
+        small.decode_video((blink_dir / "videos" / "liveportrait_d18.mp4").read_bytes())
+    with pytest.raises(VideoDecodeError):
+        small.decode_video(b"\x00\x00\x00\x18ftypmp42 truncated")
 
 
 def test_opencv_frame_indices_match_the_frame_files(blink_dir: Path) -> None:

@@ -13,12 +13,13 @@ from facegate.errors import TooManyFramesError, TooManyPixelsError, VideoDecodeE
 
 
 def decode_video(
-    data: bytes, *, max_frames: int, max_pixels: int
+    data: bytes, *, max_frames: int, max_pixels: int, max_total_pixels: int | None = None
 ) -> tuple[list[RGBImage], float]:
     """Every frame of a short video (RGB uint8) and its frame rate (0.0 when unknown).
 
     VideoDecodeError when OpenCV cannot read a frame of it; TooManyFramesError past
-    ``max_frames``; TooManyPixelsError when a frame is over ``max_pixels``.
+    ``max_frames``; TooManyPixelsError when a frame is over ``max_pixels`` or all frames
+    together over ``max_total_pixels`` (checked before the frame past it is kept).
     """
     import cv2
 
@@ -48,6 +49,11 @@ def decode_video(
                     raise TooManyFramesError(
                         f"the video has more than {max_frames} frames",
                         details={"limit_frames": max_frames})
+                if max_total_pixels is not None \
+                        and (len(frames) + 1) * width * height > max_total_pixels:
+                    raise TooManyPixelsError(
+                        f"the video's frames hold more than {max_total_pixels} pixels in all",
+                        details={"limit_sequence_pixels": max_total_pixels})
                 frames.append(np.ascontiguousarray(frame[:, :, ::-1], dtype=np.uint8))
         finally:
             capture.release()

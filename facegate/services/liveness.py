@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from facegate.domain import Box, Descriptor, RGBImage, Timings
-from facegate.errors import TooManyFramesError, ValidationError
+from facegate.errors import TooManyFramesError, TooManyPixelsError, ValidationError
 from facegate.pipeline.faces import FacePipeline
 from facegate.pipeline.image import decode_image
 from facegate.pipeline.liveness.blinks import (
@@ -50,6 +50,8 @@ ACTIONS_NOT_PERFORMED = "ACTIONS_NOT_PERFORMED"
 class LivenessRules:
     min_frames: int = 8
     max_frames: int = 300
+    #: Decoded pixels of a whole sequence (100 M: 300 frames of 640x480, ~300 MB as RGB).
+    max_sequence_pixels: int = 100_000_000
     #: Frames per second assumed for a frame list (a video brings its own).
     default_fps: float = 30.0
     #: A descriptor on every n-th frame with a face (and the last), for the same-person check.
@@ -112,16 +114,33 @@ class LivenessService:
 
     # -- inputs -----------------------------------------------------------------------------
     def decode_frames(self, images: list[bytes]) -> list[RGBImage]:
+        """Each image decoded with the photo limits, and all of them within
+        ``max_sequence_pixels`` (checked from each header before it is decoded)."""
         if len(images) > self.rules.max_frames:
             raise TooManyFramesError(f"at most {self.rules.max_frames} frames are read",
                                      details={"limit_frames": self.rules.max_frames})
-        return [decode_image(data, max_bytes=self.max_upload_bytes,
-                             max_pixels=self.max_pixels).rgb for data in images]
+        frames: list[RGBImage] = []
+        left = self.rules.max_sequence_pixels
+        for data in images:
+            self._check_budget(left)
+            rgb = decode_image(data, max_bytes=self.max_upload_bytes,
+                               max_pixels=min(self.max_pixels, max(left, 1))).rgb
+            left -= rgb.shape[0] * rgb.shape[1]
+            frames.append(rgb)
+        return frames
 
     def decode_video(self, data: bytes) -> tuple[list[RGBImage], float]:
         frames, fps = decode_video(data, max_frames=self.rules.max_frames,
-                                   max_pixels=self.max_pixels)
+                                   max_pixels=self.max_pixels,
+                                   max_total_pixels=self.rules.max_sequence_pixels)
         return frames, fps or self.rules.default_fps
+
+    def _check_budget(self, left: int) -> None:
+        if left <= 0:
+            raise TooManyPixelsError(
+                f"the frames hold more than {self.rules.max_sequence_pixels} pixels in all; "
+                "send fewer or smaller frames",
+                details={"limit_sequence_pixels": self.rules.max_sequence_pixels})
 
     # -- the blink check ----------------------------------------------------------------------
     def blink(self, frames: list[RGBImage], *, fps: float | None = None) -> SequenceReport:
