@@ -30,6 +30,8 @@ from facegate.services.liveness import (
 )
 
 REPLAYED_FRAMES = "REPLAYED_FRAMES"
+#: Seconds after which expired sessions, used session ids and seen frames are forgotten.
+FORGET_AFTER_S = 3600.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,12 +126,13 @@ class SessionBook:
                              report=report, reasons=reasons)
 
     def _forget_old(self, now: float) -> None:
-        """Drop expired sessions and, past ``max_open`` or an hour, old records."""
-        for book in (self._open,):
-            while book and (len(book) > self.max_open
-                            or next(iter(book.values())).expires_at < now - 3600):
-                book.popitem(last=False)
+        """Forget sessions expired over ``FORGET_AFTER_S`` ago (until then they answer
+        SESSION_EXPIRED), the oldest past ``max_open``, and used ids and frame hashes older
+        than that."""
+        while self._open and (len(self._open) > self.max_open or
+                              next(iter(self._open.values())).expires_at < now - FORGET_AFTER_S):
+            self._open.popitem(last=False)
         for record in (self._used, self._frames_seen):
             while record and (len(record) > 50 * self.max_open
-                              or next(iter(record.values())) < now - 3600):
+                              or next(iter(record.values())) < now - FORGET_AFTER_S):
                 record.popitem(last=False)
