@@ -136,6 +136,8 @@ def evaluate_identification(
     out.print(f"rank-1        {_pct(report.rank1)}")
     for fpir, (fnir, threshold) in report.fnir_at_fpir.items():
         out.print(f"FNIR @ FPIR {fpir:g}  {_pct(fnir)} (threshold {threshold:.4f})")
+    threshold, fpir, fnir = report.at_threshold
+    out.print(f"at the server's threshold {threshold}: FPIR {_pct(fpir)}, FNIR {_pct(fnir)}")
     out.print(f"no face found in {len(report.no_face)} images (a mated probe without a face is "
               "a miss, a stranger's a correct rejection)")
     for path in written:

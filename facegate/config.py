@@ -65,9 +65,10 @@ class DetectionSettings(BaseModel):
 
 
 class AlignmentSettings(BaseModel):
-    #: Landmarks a face chip is aligned on: ``68`` (dlib's 68-point model, ~2 ms more per face;
-    #: with augmentation +0.3 points of LFW accuracy) or ``5`` (the five points faces report).
-    landmarks: Literal["68", "5"] = "68"
+    #: Landmarks a face chip is aligned on: ``68`` (dlib's 68-point model, ~2 ms more per face),
+    #: ``5`` (the five points faces report), or ``both``: one chip each, descriptors combined
+    #: (twice the descriptors; the most accurate, see docs/accuracy.md).
+    landmarks: Literal["both", "68", "5"] = "both"
 
 
 class AugmentationSettings(BaseModel):

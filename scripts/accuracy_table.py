@@ -27,16 +27,15 @@ BEGIN, END = "<!-- table:{name} begin -->", "<!-- table:{name} end -->"
 PLAIN = {"FACEGATE_ALIGNMENT__LANDMARKS": "5", "FACEGATE_AUGMENTATION__FLIP": "false",
          "FACEGATE_AUGMENTATION__JITTER": "0"}
 PAIRS_ROWS: list[tuple[str, dict[str, str]]] = [
-    ("5-point alignment, no augmentation (before)", PLAIN),
+    ("5-point alignment, one descriptor (before)", PLAIN),
     ("5-point + flip", {**PLAIN, "FACEGATE_AUGMENTATION__FLIP": "true"}),
-    ("5-point + flip + 4 jitters", {**PLAIN, "FACEGATE_AUGMENTATION__FLIP": "true",
-                                    "FACEGATE_AUGMENTATION__JITTER": "4"}),
-    ("68-point alignment, no augmentation", {**PLAIN, "FACEGATE_ALIGNMENT__LANDMARKS": "68"}),
-    ("68-point + flip", {"FACEGATE_AUGMENTATION__JITTER": "0"}),
-    ("**68-point + flip + 4 jitters (default)**", {}),
-    ("68-point + flip + 4 jitters, crops padded before detection",
-     {"FACEGATE_DETECTION__PAD_FIRST": "0.5"}),
-    ("68-point + flip + 8 jitters", {"FACEGATE_AUGMENTATION__JITTER": "8"}),
+    ("68-point, one descriptor", {**PLAIN, "FACEGATE_ALIGNMENT__LANDMARKS": "68"}),
+    ("68-point + flip", {"FACEGATE_ALIGNMENT__LANDMARKS": "68",
+                         "FACEGATE_AUGMENTATION__JITTER": "0"}),
+    ("both alignments + flip", {"FACEGATE_AUGMENTATION__JITTER": "0"}),
+    ("5-point + flip + 4 jitters", {"FACEGATE_ALIGNMENT__LANDMARKS": "5"}),
+    ("68-point + flip + 4 jitters", {"FACEGATE_ALIGNMENT__LANDMARKS": "68"}),
+    ("**both alignments + flip + 4 jitters (default)**", {}),
 ]
 OPENSET_ROWS: list[tuple[str, dict[str, str], str]] = [
     ("plain descriptors, nearest distance", PLAIN, "distance"),

@@ -29,6 +29,8 @@ from facegate.errors import FacegateError
 
 logger = logging.getLogger(__name__)
 
+#: Bumped whenever pipeline code (not only settings) changes the descriptors.
+CACHE_VERSION = 2
 Descriptors = dict[Path, NDArray[np.float32] | None]
 Progress = Callable[[int], None]
 
@@ -36,6 +38,7 @@ Progress = Callable[[int], None]
 def fingerprint(settings: Settings) -> str:
     """A short hash of every setting that changes which face is found or its descriptor."""
     relevant = {
+        "version": CACHE_VERSION,
         "model": DESCRIPTOR_MODEL,
         "detection": settings.detection.model_dump(mode="json"),
         "embedder": settings.runtime.embedder,

@@ -112,6 +112,8 @@ class OpenSetReport:
     cmc: Floats
     fnir_at_fpir: dict[float, tuple[float, float]]
     no_face: list[str]
+    #: ``(threshold, FPIR, FNIR)`` at the server's configured threshold.
+    at_threshold: tuple[float, float, float] = (0.0, 0.0, 0.0)
 
     def as_dict(self) -> dict[str, object]:
         return {
@@ -122,6 +124,8 @@ class OpenSetReport:
                                                      strict=False)},
             "fnir_at_fpir": {f"{fpir:g}": {"fnir": fnir, "threshold": threshold}
                              for fpir, (fnir, threshold) in self.fnir_at_fpir.items()},
+            "at_threshold": dict(zip(("threshold", "fpir", "fnir"), self.at_threshold,
+                                     strict=True)),
             "no_face": {"count": len(self.no_face), "images": self.no_face,
                         "scored_as": "a mated probe without a face is a miss, a non-mated one "
                                      "a correct rejection"},
@@ -149,3 +153,11 @@ def fnir_at_fpir(mated_scores: Floats, mated_correct: NDArray[np.bool_], non_mat
         threshold = float(np.nextafter(impostor[allowed], -np.inf))
     accepted = mated_correct & (mated_scores <= threshold)
     return float(1.0 - np.mean(accepted)), threshold
+
+
+def rates_at(mated_scores: Floats, mated_correct: NDArray[np.bool_], non_mated_scores: Floats,
+             threshold: float) -> tuple[float, float, float]:
+    """``(threshold, FPIR, FNIR)`` when scores at most ``threshold`` are accepted."""
+    fpir = float(np.mean(non_mated_scores <= threshold)) if len(non_mated_scores) else 0.0
+    fnir = float(1.0 - np.mean(mated_correct & (mated_scores <= threshold)))
+    return threshold, fpir, fnir

@@ -83,6 +83,8 @@ def evaluate_identification(root: Path, *, run: Run, rule: str = "cohort", enrol
         fnir_at_fpir={fpir: ident.fnir_at_fpir(scores.mated, scores.correct, scores.non_mated,
                                                fpir) for fpir in ident.FPIR_POINTS},
         no_face=sorted(str(p.relative_to(root)) for p, v in vectors.items() if v is None),
+        at_threshold=ident.rates_at(scores.mated, scores.correct, scores.non_mated,
+                                    run.settings.matching.threshold),
     )
     written = [] if plots_dir is None else \
         [plots.cmc_plot(ranks, out_dir=plots_dir, title=root.name)]

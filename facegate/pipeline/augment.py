@@ -2,10 +2,14 @@
 
 ``AugmentedEmbedder`` wraps any Embedder: for each aligned chip it embeds the chip, optionally
 its mirror image and ``jitter`` slightly rotated, scaled and shifted copies (each with its
-mirror, as dlib's ``num_jitters`` does), all in one batched call, and returns the mean. The
-jitter is drawn from a fixed seed, so a photo always gets the same descriptor. The mean is
-rescaled to the average length of the views it came from, so distances keep the plain
-descriptor's scale and its 0.6 threshold.
+mirror, as dlib's ``num_jitters`` does), all in one batched call, and combines them. The jitter
+is drawn from a fixed seed, so a photo always gets the same descriptor.
+
+``combine`` averages *directions*: each view is scaled to unit length, the mean is taken and
+scaled to ``DESCRIPTOR_LENGTH``, dlib's mean descriptor length (1.43 on LFW, spread 0.07). The
+Euclidean distance between such descriptors is a fixed multiple of the angle between them, on
+the plain descriptors' scale, so the 0.6 threshold keeps its meaning; on LFW it also separates
+better than raw means (FNMR at FMR 1e-3 2.2% against 3.3%, docs/accuracy.md).
 """
 
 from __future__ import annotations
@@ -24,6 +28,8 @@ from facegate.pipeline.embed import Embedder
 MAX_ROTATION_DEGREES = 3.0
 SCALE_RANGE = (0.97, 0.99)
 MAX_SHIFT = 0.02
+#: dlib's mean descriptor length (1.43 on the 3811 LFW dev crops, standard deviation 0.07).
+DESCRIPTOR_LENGTH = 1.43
 #: dlib measures the face as the chip shrunk by this many pixels on each side.
 BORDER = 3
 SEED = 20240917
@@ -85,10 +91,16 @@ class AugmentedEmbedder:
             batch.extend(views)
             if self.flip:
                 batch.extend(mirrored(view) for view in views)
-        vectors: NDArray[np.float64] = self.inner.embed(batch).astype(np.float64)
-        grouped = vectors.reshape(len(chips), self.views, -1)
-        mean = grouped.mean(axis=1)
-        length = np.linalg.norm(grouped, axis=2).mean(axis=1)
-        scale = length / np.maximum(np.linalg.norm(mean, axis=1), 1e-12)
-        rescaled: NDArray[np.float32] = (mean * scale[:, None]).astype(np.float32)
-        return rescaled
+        vectors = self.inner.embed(batch)
+        return combine(vectors.reshape(len(chips), self.views, -1))
+
+
+def combine(views: NDArray[np.float32]) -> NDArray[np.float32]:
+    """``(faces, views, 128)`` → ``(faces, 128)``: the mean direction of each face's views,
+    ``DESCRIPTOR_LENGTH`` long."""
+    grouped = views.astype(np.float64)
+    grouped /= np.maximum(np.linalg.norm(grouped, axis=2, keepdims=True), 1e-12)
+    mean = grouped.mean(axis=1)
+    mean *= DESCRIPTOR_LENGTH / np.maximum(np.linalg.norm(mean, axis=1, keepdims=True), 1e-12)
+    combined: NDArray[np.float32] = mean.astype(np.float32)
+    return combined

@@ -9,6 +9,7 @@ import numpy as np
 
 from facegate.domain import DetectedFace, Face, RGBImage, Timings
 from facegate.pipeline.align import Aligner
+from facegate.pipeline.augment import combine
 from facegate.pipeline.detect import FaceFinder, Landmarker, clip_box
 from facegate.pipeline.embed import Embedder
 from facegate.pipeline.quality import assess
@@ -23,6 +24,9 @@ class FacePipeline:
     #: When set, chips are aligned on this landmarker's points (dlib's 68) for each box, while
     #: faces still report ``landmarker``'s five points.
     align_landmarker: Landmarker | None = None
+    #: With ``align_landmarker``: also embed the chip aligned on the five points, and give each
+    #: face the mean direction of both chips' descriptors (``augment.combine``).
+    align_both: bool = False
 
     def detect(self, rgb: RGBImage, *, timings: Timings | None = None) -> list[Face]:
         """Every face in the photo, largest first, with its chip; descriptors left empty."""
@@ -53,12 +57,19 @@ class FacePipeline:
         ]
         timings.add("detect", _ms_since(started))
         started = time.perf_counter()
+        extra: list[RGBImage] = []
         if self.align_landmarker is not None:
+            if self.align_both:
+                extra = [self.aligner.chip(rgb, marks) for marks in points]
             points = [self.align_landmarker.landmarks(rgb, box) for box, _ in boxes]
         chips = [self.aligner.chip(rgb, marks) for marks in points]
         timings.add("align", _ms_since(started))
         started = time.perf_counter()
-        descriptors = self.embedder.embed(chips) if embed and chips else None
+        descriptors = None
+        if embed and chips:
+            descriptors = self.embedder.embed(chips + extra)
+            if extra:
+                descriptors = combine(descriptors.reshape(2, len(chips), -1).transpose(1, 0, 2))
         if embed:
             timings.add("embed", _ms_since(started))
         faces = [
