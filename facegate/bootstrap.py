@@ -63,7 +63,8 @@ class Facegate:
             return
         self.models.warm_up()
         self.pipeline.embedder.warm_up()
-        if self.pipeline.align_landmarker is not None:
+        alignment = self.settings.alignment
+        if alignment.landmarks != "5" or alignment.probe_landmarks != "5":
             shared_landmarks68().warm_up()
 
     def close(self) -> None:
@@ -114,10 +115,26 @@ def shared_embedder(runtime: RuntimeSettings, *, concurrency: int = 1) -> Embedd
 
 
 def face_reader(settings: Settings, *, concurrency: int = 1) -> FaceReader:
-    """Photo bytes → faces in this process, with the models ``settings`` choose."""
+    """Photo bytes → faces in this process, with the models ``settings`` choose: the probe
+    pipeline, and the enrolment pipeline when its views differ (``AlignmentSettings``)."""
+    alignment, views = settings.alignment, settings.augmentation
+    probe = _pipeline(settings, concurrency, landmarks=alignment.probe_landmarks,
+                      flip=views.probe_flip, jitter=views.probe_jitter)
+    enrol = (alignment.landmarks, views.flip, views.jitter)
+    same = enrol == (alignment.probe_landmarks, views.probe_flip, views.probe_jitter)
+    return FaceReader(
+        probe, max_upload_bytes=settings.image.max_upload_bytes,
+        max_pixels=settings.image.max_pixels,
+        enrol_pipeline=None if same else _pipeline(
+            settings, concurrency, landmarks=alignment.landmarks, flip=views.flip,
+            jitter=views.jitter))
+
+
+def _pipeline(settings: Settings, concurrency: int, *, landmarks: str, flip: bool,
+              jitter: int) -> FacePipeline:
     models = shared_models()
     detection = settings.detection
-    pipeline = FacePipeline(
+    return FacePipeline(
         finder=FaceFinder(
             PadSmall(models, fraction=detection.pad_first,
                      max_side=detection.fallback_max_side) if detection.pad_first > 0 else models,
@@ -127,14 +144,11 @@ def face_reader(settings: Settings, *, concurrency: int = 1) -> FaceReader:
             min_face_px=detection.min_face_px, fast_side=detection.fast_side,
         ),
         landmarker=models, aligner=models,
-        align_landmarker=None if settings.alignment.landmarks == "5" else shared_landmarks68(),
-        align_both=settings.alignment.landmarks == "both",
+        align_landmarker=None if landmarks == "5" else shared_landmarks68(),
+        align_both=landmarks == "both",
         embedder=AugmentedEmbedder(shared_embedder(settings.runtime, concurrency=concurrency),
-                                   flip=settings.augmentation.flip,
-                                   jitter=settings.augmentation.jitter),
+                                   flip=flip, jitter=jitter),
     )
-    return FaceReader(pipeline, max_upload_bytes=settings.image.max_upload_bytes,
-                      max_pixels=settings.image.max_pixels)
 
 
 def liveness_service(settings: Settings, *, concurrency: int = 1) -> LivenessService:
@@ -241,7 +255,7 @@ def _serve_in_worker(settings: Settings, count: int) -> None:
     reader = face_reader(settings, concurrency=count)
     shared_models().warm_up()
     reader.pipeline.embedder.warm_up()
-    if reader.pipeline.align_landmarker is not None:
+    if settings.alignment.landmarks != "5" or settings.alignment.probe_landmarks != "5":
         shared_landmarks68().warm_up()
     serve_reads_here(reader)
 

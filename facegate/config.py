@@ -65,18 +65,28 @@ class DetectionSettings(BaseModel):
 
 
 class AlignmentSettings(BaseModel):
-    #: Landmarks a face chip is aligned on: ``68`` (dlib's 68-point model, ~2 ms more per face),
-    #: ``5`` (the five points faces report), or ``both``: one chip each, descriptors combined
-    #: (twice the descriptors; the most accurate, see docs/accuracy.md).
+    """Enrolment happens once per photo and affords the most accurate descriptor; a probe
+    (identify, verify, embed, liveness) is on every request's path and gets the fast one."""
+
+    #: Landmarks an enrolled face's chip is aligned on: ``68`` (dlib's 68-point model, ~2 ms
+    #: more per face), ``5`` (the five points faces report), or ``both``: one chip each,
+    #: descriptors combined (twice the descriptors; the most accurate, see docs/accuracy.md).
     landmarks: Literal["both", "68", "5"] = "both"
+    #: The same for probes.
+    probe_landmarks: Literal["both", "68", "5"] = "5"
 
 
 class AugmentationSettings(BaseModel):
-    #: Average each face's descriptor with its mirror image's (one more descriptor per face).
+    """Views averaged into one descriptor per face, for enrolment and for probes apart."""
+
+    #: Average each enrolled face's descriptor with its mirror image's (one more per face).
     flip: bool = True
     #: Also average this many slightly rotated/scaled/shifted copies of the chip (each with its
     #: mirror when ``flip``): per face, (1 + jitter) x (2 if flip) descriptors of ~5 ms each.
     jitter: int = Field(default=4, ge=0, le=100)
+    #: The same for probes: one view by default (~5 ms of the request instead of ~100).
+    probe_flip: bool = False
+    probe_jitter: int = Field(default=0, ge=0, le=100)
 
 
 class MatchingSettings(BaseModel):

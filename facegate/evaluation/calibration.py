@@ -54,9 +54,9 @@ def labelled_distances(source: Path, *, run: Run, root: Path | None = None) \
     if source.is_dir():
         return _folder_distances(source, run=run)
     pairs = read_pairs(source, root=root or source.parent)
-    vectors = run.describe([p for pair in pairs for p in (pair.first, pair.second)])
+    enrolled, probes = run.describe_pairs(pairs)
     same = np.array([p.same for p in pairs], dtype=bool)
-    return pair_distances(pairs, vectors), same
+    return pair_distances(pairs, enrolled, probes), same
 
 
 def _folder_distances(root: Path, *, run: Run) -> tuple[metrics.Floats, metrics.Bools]:
@@ -64,20 +64,23 @@ def _folder_distances(root: Path, *, run: Run) -> tuple[metrics.Floats, metrics.
               for path in sorted(folder.iterdir()) if path.suffix.lower() in IMAGE_SUFFIXES]
     if len({name for name, _ in photos}) < 2:
         raise ValidationError(f"{root} needs at least two people (one sub-folder each)")
-    vectors = run.describe([path for _, path in photos])
-    found = [(name, vectors[path]) for name, path in photos]
-    missing = sum(1 for _, v in found if v is None)
-    usable = [(name, v) for name, v in found if v is not None]
-    matrix = np.array([v for _, v in usable], dtype=np.float64)
-    owners = np.array([name for name, _ in usable])
+    # each pair as the server verifies it: the earlier photo enrolled, the later one a probe
+    enrolled = run.describe([path for _, path in photos], "enrol")
+    probes = run.describe([path for _, path in photos])
+    found = [(name, enrolled[path], probes[path]) for name, path in photos]
+    missing = sum(1 for _, e, p in found if e is None or p is None)
+    usable = [(name, e, p) for name, e, p in found if e is not None and p is not None]
+    first = np.array([e for _, e, _ in usable], dtype=np.float64)
+    second = np.array([p for _, _, p in usable], dtype=np.float64)
+    owners = np.array([name for name, _, _ in usable])
     upper = np.triu_indices(len(usable), k=1)
-    squared = np.sum(matrix**2, axis=1)
-    gram = squared[:, None] + squared[None, :] - 2.0 * matrix @ matrix.T
+    gram = (np.sum(first**2, axis=1)[:, None] + np.sum(second**2, axis=1)[None, :]
+            - 2.0 * first @ second.T)
     distances = np.sqrt(np.maximum(gram[upper], 0.0))
     same = owners[upper[0]] == owners[upper[1]]
     if missing:  # pairs with a faceless photo: inf, counted by calibrate()
-        people = [name for name, v in found if v is None]
-        extra_same = sum(sum(1 for n, _ in found if n == person) - 1 for person in people)
+        people = [name for name, e, p in found if e is None or p is None]
+        extra_same = sum(sum(1 for n, _, _ in found if n == person) - 1 for person in people)
         extra = missing * (len(found) - 1) - missing * (missing - 1) // 2
         distances = np.concatenate([distances, np.full(extra, np.inf)])
         same = np.concatenate([same, np.arange(extra) < extra_same])

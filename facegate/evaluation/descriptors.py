@@ -18,7 +18,7 @@ import sqlite3
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 from numpy.typing import NDArray
@@ -32,22 +32,25 @@ logger = logging.getLogger(__name__)
 #: Bumped whenever pipeline code (not only settings) changes the descriptors.
 CACHE_VERSION = 2
 Descriptors = dict[Path, NDArray[np.float32] | None]
+#: A descriptor as the server computes it for a probe (verify, identify) or to enrol a photo.
+Purpose = Literal["probe", "enrol"]
 Progress = Callable[[int], None]
 
 
-def fingerprint(settings: Settings) -> str:
+def fingerprint(settings: Settings, purpose: Purpose = "probe") -> str:
     """A short hash of every setting that changes which face is found or its descriptor."""
-    relevant = {
+    relevant: dict[str, object] = {
         "version": CACHE_VERSION,
+        "purpose": purpose,
         "model": DESCRIPTOR_MODEL,
         "detection": settings.detection.model_dump(mode="json"),
         "embedder": settings.runtime.embedder,
         "max_pixels": settings.image.max_pixels,
     }
-    for section in ("alignment", "augmentation"):  # present once the pipeline has them
-        value = getattr(settings, section, None)
-        if value is not None:
-            relevant[section] = value.model_dump(mode="json")
+    alignment, views = settings.alignment, settings.augmentation
+    relevant["views"] = (
+        [alignment.landmarks, views.flip, views.jitter] if purpose == "enrol"
+        else [alignment.probe_landmarks, views.probe_flip, views.probe_jitter])
     text = json.dumps(relevant, sort_keys=True)
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
@@ -90,11 +93,12 @@ class DescriptorCache:
 
 def describe(
     paths: Iterable[Path], settings: Settings, *, cache_dir: Path | None = None,
-    workers: int = 1, progress: Progress | None = None,
+    workers: int = 1, progress: Progress | None = None, purpose: Purpose = "probe",
 ) -> Descriptors:
-    """Each image's main-face descriptor (``None``: no face or not an image), cached."""
+    """Each image's main-face descriptor (``None``: no face or not an image), cached; as the
+    server computes it for a probe (verify, identify) or to ``enrol`` into the gallery."""
     digests = {path: hashlib.sha256(path.read_bytes()).hexdigest() for path in sorted(set(paths))}
-    key = fingerprint(settings)
+    key = fingerprint(settings, purpose)
     cache = DescriptorCache(cache_dir or default_cache_dir(settings))
     try:
         known = cache.get(key, set(digests.values()))
@@ -103,7 +107,8 @@ def describe(
             progress(len(result))
         todo = [p for p in digests if p not in result]
         logger.info("%d images: %d cached, %d to describe", len(digests), len(result), len(todo))
-        for done, (path, descriptor) in enumerate(_compute(todo, settings, workers), start=1):
+        computed = _compute(todo, settings, workers, purpose)
+        for done, (path, descriptor) in enumerate(computed, start=1):
             result[path] = descriptor
             cache.put(key, digests[path], descriptor)
             if done % 256 == 0:
@@ -115,17 +120,17 @@ def describe(
     return result
 
 
-def _compute(paths: list[Path], settings: Settings, workers: int) \
+def _compute(paths: list[Path], settings: Settings, workers: int, purpose: Purpose) \
         -> Iterator[tuple[Path, NDArray[np.float32] | None]]:
     if not paths:
         return
     if workers <= 1 or len(paths) < 8:
-        _start_worker(settings)
+        _start_worker(settings, purpose)
         yield from map(_describe_one, paths)
         return
     # spawn, not fork: the caller may hold threads and locks a fork would copy.
     with ProcessPoolExecutor(max_workers=workers, initializer=_start_worker,
-                             initargs=(settings,),
+                             initargs=(settings, purpose),
                              mp_context=multiprocessing.get_context("spawn")) as pool:
         yield from pool.map(_describe_one, paths, chunksize=16)
 
@@ -133,23 +138,16 @@ def _compute(paths: list[Path], settings: Settings, workers: int) \
 _WORKER: dict[str, Any] = {}
 
 
-def _start_worker(settings: Settings) -> None:
-    from facegate.bootstrap import build
+def _start_worker(settings: Settings, purpose: Purpose) -> None:
+    from facegate.bootstrap import face_reader
 
-    memory = settings.model_copy(update={"storage": settings.storage.model_copy(
-        update={"url": "memory://"})})
-    _WORKER["facegate"] = build(memory)
-    _WORKER["max_bytes"] = settings.image.max_upload_bytes
-    _WORKER["max_pixels"] = settings.image.max_pixels
+    _WORKER["reader"] = face_reader(settings)
+    _WORKER["mode"] = "enrol" if purpose == "enrol" else "clear"
 
 
 def _describe_one(path: Path) -> tuple[Path, NDArray[np.float32] | None]:
-    from facegate.pipeline.image import decode_image
-
     try:
-        image = decode_image(path.read_bytes(), max_bytes=_WORKER["max_bytes"],
-                             max_pixels=_WORKER["max_pixels"])
-        faces = _WORKER["facegate"].pipeline.analyze(image.rgb, every_face=False)
+        faces = _WORKER["reader"].read_here(path.read_bytes(), _WORKER["mode"]).faces
     except (FacegateError, OSError) as exc:
         logger.warning("%s: %s", path.name, exc)
         return path, None

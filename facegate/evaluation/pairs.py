@@ -108,12 +108,14 @@ class PairsReport:
         }
 
 
-def pair_distances(pairs: list[Pair], descriptors: dict[Path, NDArray[np.float32] | None]) \
-        -> Floats:
-    """Euclidean distance per pair; ``inf`` when either image has no face."""
+def pair_distances(pairs: list[Pair], first: dict[Path, NDArray[np.float32] | None],
+                   second: dict[Path, NDArray[np.float32] | None] | None = None) -> Floats:
+    """Euclidean distance per pair, the first photo's descriptor from ``first``, the second's
+    from ``second`` (default: ``first`` too); ``inf`` when either image has no face."""
+    second = first if second is None else second
     out = np.full(len(pairs), np.inf, dtype=np.float64)
     for i, pair in enumerate(pairs):
-        a, b = descriptors[pair.first], descriptors[pair.second]
+        a, b = first[pair.first], second[pair.second]
         if a is not None and b is not None:
             out[i] = float(np.linalg.norm(a.astype(np.float64) - b.astype(np.float64)))
     return out

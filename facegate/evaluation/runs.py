@@ -15,8 +15,9 @@ import numpy as np
 from facegate.config import Settings
 from facegate.evaluation import identification as ident
 from facegate.evaluation import metrics, plots
-from facegate.evaluation.descriptors import describe
+from facegate.evaluation.descriptors import Descriptors, Purpose, describe
 from facegate.evaluation.pairs import (
+    Pair,
     PairsReport,
     assign_folds,
     pair_distances,
@@ -38,13 +39,20 @@ class Run:
     workers: int = 2
     progress: Progress | None = None
 
-    def describe(self, paths: list[Path]) -> dict[Path, np.typing.NDArray[np.float32] | None]:
+    def describe(self, paths: list[Path], purpose: Purpose = "probe") \
+            -> dict[Path, np.typing.NDArray[np.float32] | None]:
         unique = sorted(set(paths))
         report = self.progress
         if report is not None:
             report(0, len(unique))
         return describe(unique, self.settings, cache_dir=self.cache_dir, workers=self.workers,
-                        progress=None if report is None else (lambda n: report(n, len(unique))))
+                        progress=None if report is None else (lambda n: report(n, len(unique))),
+                        purpose=purpose)
+
+    def describe_pairs(self, pairs: list[Pair]) -> tuple[Descriptors, Descriptors]:
+        """Each pair as the server verifies it: the first photo enrolled, the second a probe."""
+        return (self.describe([pair.first for pair in pairs], "enrol"),
+                self.describe([pair.second for pair in pairs], "probe"))
 
 
 def evaluate_pairs(pairs_file: Path, *, root: Path, run: Run, folds: int | None = None,
@@ -53,9 +61,9 @@ def evaluate_pairs(pairs_file: Path, *, root: Path, run: Run, folds: int | None 
     """The pairs protocol on ``pairs_file``; plots written to ``plots_dir`` when given."""
     pairs = read_pairs(pairs_file, root=root)
     fold_of = assign_folds(pairs, folds=folds, seed=seed)
-    vectors = run.describe([p for pair in pairs for p in (pair.first, pair.second)])
-    distances = pair_distances(pairs, vectors)
-    report = summarise(pairs, distances, fold_of, vectors, root=root)
+    enrolled, probes = run.describe_pairs(pairs)
+    distances = pair_distances(pairs, enrolled, probes)
+    report = summarise(pairs, distances, fold_of, {**probes, **enrolled}, root=root)
     written: list[Path] = []
     if plots_dir is not None:
         same = np.array([p.same for p in pairs], dtype=bool)
@@ -73,7 +81,9 @@ def evaluate_identification(root: Path, *, run: Run, rule: str = "cohort", enrol
         -> tuple[ident.OpenSetReport, list[Path]]:
     """The open-set protocol built from ``root`` (one folder per person)."""
     protocol = ident.build_protocol(root, enrol_images=enrol_images, seed=seed)
-    vectors = run.describe(protocol.images)
+    enrolled = [path for paths in protocol.enrolled.values() for path in paths]
+    vectors = {**run.describe(enrolled, "enrol"),
+               **run.describe([path for _, path in protocol.mated + protocol.non_mated])}
     scores = OpenSetScores.compute(protocol, vectors, rule=rule,
                                    cohort=CohortRule(size=run.settings.matching.cohort_size))
     ranks = ident.cmc(scores.true_ranks, max_rank=min(50, len(protocol.enrolled)))

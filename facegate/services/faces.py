@@ -16,8 +16,9 @@ from facegate.pipeline.image import decode_image
 
 MultipleFaces = Literal["reject", "largest"]
 #: What a read finds: ``every`` face with descriptors, the ``clear`` faces an authentication
-#: photo is about (see ``FaceFinder``) with descriptors, or every face ``located`` without them.
-ReadMode = Literal["every", "clear", "located"]
+#: photo is about (see ``FaceFinder``) with descriptors, the same to ``enrol`` (with the
+#: enrolment pipeline's descriptors), or every face ``located`` without descriptors.
+ReadMode = Literal["every", "clear", "enrol", "located"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,6 +57,9 @@ class FaceReader:
     max_upload_bytes: int
     max_pixels: int
     elsewhere: ReadElsewhere | None = None
+    #: Descriptors for the gallery (more views per face, see ``AlignmentSettings``); None: the
+    #: probe ``pipeline``'s.
+    enrol_pipeline: FacePipeline | None = None
 
     @property
     def model_name(self) -> str:
@@ -74,6 +78,9 @@ class FaceReader:
         timings.add("decode", (time.perf_counter() - started) * 1000.0)
         if mode == "located":
             faces = self.pipeline.detect(image.rgb, timings=timings)
+        elif mode == "enrol":
+            faces = (self.enrol_pipeline or self.pipeline).analyze(
+                image.rgb, timings=timings, every_face=False)
         else:
             faces = self.pipeline.analyze(image.rgb, timings=timings,
                                           every_face=mode == "every")
@@ -92,14 +99,15 @@ class FaceReader:
         return reading.photo, reading.faces
 
     def one_face(
-        self, data: bytes, timings: Timings, *, multiple_faces: MultipleFaces
+        self, data: bytes, timings: Timings, *, multiple_faces: MultipleFaces,
+        enrol: bool = False,
     ) -> tuple[Photo, Face]:
         """The photo's single face; with ``largest``, the largest of several.
 
         Detection looks for the clearly visible faces an authentication photo holds (see
         ``FaceFinder``): a small face far in the background is not counted as a second face.
         """
-        reading = self.read(data, "clear", timings)
+        reading = self.read(data, "enrol" if enrol else "clear", timings)
         return reading.photo, pick_one(reading.faces, multiple_faces=multiple_faces)
 
 

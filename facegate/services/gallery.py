@@ -141,7 +141,7 @@ class GalleryService:
         self._store.get_identity(identity_id)  # fail before the model work
         timings = timings if timings is not None else Timings()
         image, face = self._reader.one_face(
-            data, timings, multiple_faces=multiple_faces or self._multiple_faces)
+            data, timings, multiple_faces=multiple_faces or self._multiple_faces, enrol=True)
         sample = FaceSample(
             id=new_id(), identity_id=identity_id, descriptor=face.descriptor,
             chip_jpeg=chip_jpeg(face.chip), image_sha256=image.sha256,

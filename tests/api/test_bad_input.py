@@ -270,4 +270,5 @@ def test_several_faces_where_one_is_needed(http: httpx.Client, faces: Path, pers
         "image": base64.b64encode((faces / "group6.jpg").read_bytes()).decode(),
         "identity_id": person, "multiple_faces": "largest"})
     assert verified.status_code == 200 and verified.json()["match"] is True
-    assert verified.json()["distance"] < 1e-4  # the very face just enrolled
+    # the very face just enrolled: its 20 enrolment views (docs/accuracy.md) against one probe view
+    assert verified.json()["distance"] < 0.3

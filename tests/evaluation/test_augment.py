@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from facegate.bootstrap import build
+from facegate.bootstrap import face_reader
 from facegate.config import Settings
 from facegate.pipeline.augment import DESCRIPTOR_LENGTH, AugmentedEmbedder, combine, jittered
 from facegate.pipeline.image import decode_image
@@ -18,9 +18,8 @@ def _settings(**sections: dict[str, object]) -> Settings:
 
 
 def _descriptor(settings: Settings, photo: Path) -> np.ndarray:
-    facegate = build(settings)
-    rgb = decode_image(photo.read_bytes(), max_bytes=10**8, max_pixels=10**8).rgb
-    faces = facegate.pipeline.analyze(rgb, every_face=False)
+    """The photo's face as enrolment describes it (the enrolment views)."""
+    faces = face_reader(settings).read_here(photo.read_bytes(), "enrol").faces
     assert len(faces) == 1
     return faces[0].descriptor
 
@@ -57,6 +56,10 @@ def test_descriptor_options_change_descriptors_a_little_and_the_same_way_twice(
     other = _descriptor(default, faces / "biden.jpg")
     same = _descriptor(default, faces / "obama2.jpg")
     assert np.linalg.norm(a - same) < 0.6 < np.linalg.norm(a - other)
-    facegate = build(default)
-    assert isinstance(facegate.pipeline.embedder, AugmentedEmbedder)
-    assert facegate.pipeline.embedder.views == 10 and facegate.pipeline.align_both
+    reader = face_reader(default)
+    enrol = reader.enrol_pipeline
+    assert enrol is not None and isinstance(enrol.embedder, AugmentedEmbedder)
+    assert enrol.embedder.views == 10 and enrol.align_both
+    # probes get one view of the 5-point chip by default: the request path stays fast
+    assert isinstance(reader.pipeline.embedder, AugmentedEmbedder)
+    assert reader.pipeline.embedder.views == 1 and reader.pipeline.align_landmarker is None

@@ -3,7 +3,10 @@ through facegate's own pipeline and decision rules with the default settings, co
 per session (descriptors cached in a session folder) and shared by every test here:
 
 - every image yields a face (none silently dropped);
-- the pairs protocol (5 given folds, threshold chosen on the other folds) reaches 99.2%;
+- the pairs protocol (5 given folds, threshold chosen on the other folds), each pair as the
+  server verifies it (the first photo enrolled with the enrolment views, the second a fast
+  one-view probe), reaches 98.7% (measured 98.77%; 99.37% when probes get the enrolment views
+  too, at ~20x the probe's embedding time: docs/accuracy.md);
 - ``calibrate`` at FMR 1e-3 gives a threshold with measured FMR <= 1e-3 and FNMR <= 3%;
 - open-set identification (746 enrolled people, 1725 mated probes, 1340 strangers) keeps FNIR
   at FPIR 1% at or below 32% under the default (cohort) rule, and beats the plain distance.
@@ -49,10 +52,10 @@ def test_every_lfw_image_yields_a_face(lfw_pairs: PairsReport) -> None:
     assert lfw_pairs.pairs_without_face == 0
 
 
-def test_lfw_pairs_accuracy_reaches_99_2(lfw_pairs: PairsReport) -> None:
+def test_lfw_pairs_accuracy_with_enrolled_first_photos_and_fast_probes(
+        lfw_pairs: PairsReport) -> None:
     assert (lfw_pairs.pairs, lfw_pairs.genuine, len(lfw_pairs.folds)) == (3000, 1500, 5)
-    assert lfw_pairs.mean_accuracy >= 0.992
-    # the server's fixed default threshold sits where the folds put it
+    assert lfw_pairs.mean_accuracy >= 0.987
     assert abs(lfw_pairs.threshold - Settings().matching.threshold) < 0.05
 
 
