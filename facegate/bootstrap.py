@@ -196,9 +196,11 @@ class FaceWorkers:
     """Face work (decode, detect, align, embed) in ``count`` worker processes.
 
     The server's threads wait on these processes instead of running the models themselves, so
-    Python code in the models' glue, and dlib calls that hold the GIL (the CNN detector, the
-    landmarks), never slow the event loop or each other: ~15% more requests per second than
-    the same work on threads. When a worker dies (a crash in native code, the OOM killer) a
+    dlib calls that hold the GIL (the CNN detector, the landmarks) never stall the event loop,
+    and a crash in native code takes down a worker, not the server. Shipping each photo and its
+    faces between processes costs more than it saves on 2 cores (bench/http: ~80 identify/s
+    against ~92 on threads), so it is an option (``server.isolation = process``). When a worker
+    dies (a crash in native code, the OOM killer) a
     fresh pool takes over and the photo is tried once more; a photo that kills a worker twice
     gets ModelError.
     """

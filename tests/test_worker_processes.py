@@ -1,6 +1,6 @@
-"""The server's face work in worker processes (``server.isolation = process``, the default):
-same answers as threads, a dead worker replaced without failing the request, no worker left
-behind when the server is killed."""
+"""The server's face work in worker processes (``server.isolation = process``; threads are
+the default): same answers as threads, a dead worker replaced without failing the request, no
+worker left behind when the server is killed."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import httpx
+import pytest
 from conftest import LiveServer, free_port, spawn_server
 
 
@@ -26,8 +27,8 @@ def _descriptor(server: LiveServer, faces: Path) -> list[float]:
 def test_worker_processes_answer_exactly_like_threads(
     start_server: Callable[..., LiveServer], faces: Path
 ) -> None:
-    in_processes = start_server()
-    in_threads = start_server(server={"isolation": "thread"})
+    in_processes = start_server(server={"isolation": "process"})
+    in_threads = start_server()
     workers = in_processes.app.state.facegate.workers
     assert workers is not None and len(workers.pids()) == 2
     assert in_threads.app.state.facegate.workers is None
@@ -37,7 +38,7 @@ def test_worker_processes_answer_exactly_like_threads(
 def test_a_dead_worker_is_replaced_and_the_request_still_answered(
     start_server: Callable[..., LiveServer], faces: Path
 ) -> None:
-    server = start_server()
+    server = start_server(server={"isolation": "process"})
     workers = server.app.state.facegate.workers
     before = workers.pids()
     os.kill(before[0], signal.SIGKILL)
@@ -49,7 +50,10 @@ def test_a_dead_worker_is_replaced_and_the_request_still_answered(
     assert len(after) >= 1 and before[0] not in after
 
 
-def test_killing_the_server_takes_its_workers_along(tmp_path: Path, faces: Path) -> None:
+def test_killing_the_server_takes_its_workers_along(
+    tmp_path: Path, faces: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("FACEGATE_SERVER__ISOLATION", "process")
     port = free_port()
     server = spawn_server(tmp_path / "data", port)
     try:
