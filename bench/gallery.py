@@ -33,9 +33,12 @@ class Gallery:
 def ensure_gallery(count: int, *, seed: int) -> Gallery:
     from facegate.bootstrap import build
     from facegate.config import Settings
+    from facegate.evaluation.descriptors import fingerprint
 
     model = default_embedder(build(Settings(storage={"url": "memory://"}))).model_name
-    folder = CACHE / f"gallery-lfw-{count}-seed{seed}-{model}"
+    # the enrolment settings' fingerprint: a gallery enrolled with other views is rebuilt
+    views = fingerprint(Settings(), "enrol")
+    folder = CACHE / f"gallery-lfw-{count}-seed{seed}-{model}-{views}"
     done = folder / "done.json"
     if not done.is_file():
         shutil.rmtree(folder, ignore_errors=True)
