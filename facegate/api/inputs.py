@@ -85,9 +85,8 @@ def _form_value(value: str) -> Any:
     return value
 
 
-async def _json(
-    request: Request, image_fields: tuple[str, ...], limit: int
-) -> tuple[dict[str, Any], dict[str, bytes]]:
+async def json_object(request: Request) -> dict[str, Any]:
+    """The request's JSON body, which must be an object (ValidationError otherwise)."""
     body = await request.body()
     if not body:
         raise ValidationError("the request body is empty")
@@ -97,6 +96,13 @@ async def _json(
         raise ValidationError(f"the body is not valid JSON: {exc}") from exc
     if not isinstance(raw, dict):
         raise ValidationError("the JSON body must be an object")
+    return raw
+
+
+async def _json(
+    request: Request, image_fields: tuple[str, ...], limit: int
+) -> tuple[dict[str, Any], dict[str, bytes]]:
+    raw = await json_object(request)
     images: dict[str, bytes] = {}
     for key in image_fields:
         value = raw.pop(key, None)

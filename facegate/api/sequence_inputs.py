@@ -3,14 +3,13 @@ part (multipart), or ``frames`` as a list of base64 strings or ``video`` as one 
 
 from __future__ import annotations
 
-import json
 from typing import Any, TypeVar
 
 import pydantic
 from fastapi import Request
 from starlette.datastructures import UploadFile
 
-from facegate.api.inputs import _b64, _form_value, _read_limited
+from facegate.api.inputs import _b64, _form_value, _read_limited, json_object
 from facegate.config import Settings
 from facegate.errors import UnsupportedMediaTypeError, ValidationError
 
@@ -76,15 +75,7 @@ async def _multipart(request: Request, limit: int, images: dict[str, bytes] | No
 
 async def _json(request: Request, limit: int, images: dict[str, bytes] | None
                 ) -> tuple[dict[str, Any], list[bytes], bytes | None]:
-    body = await request.body()
-    if not body:
-        raise ValidationError("the request body is empty")
-    try:
-        raw = json.loads(body)
-    except ValueError as exc:
-        raise ValidationError(f"the body is not valid JSON: {exc}") from exc
-    if not isinstance(raw, dict):
-        raise ValidationError("the JSON body must be an object")
+    raw = await json_object(request)
     listed = raw.pop("frames", None) or []
     if not isinstance(listed, list) or not all(isinstance(v, str) for v in listed):
         raise ValidationError("'frames' must be a list of base64 strings")
