@@ -102,19 +102,74 @@ class Hit:
     distance: float
 
 
+#: Galleries of at least this many rows are searched through lower bounds first (still exact).
+BOUNDED_MIN_ROWS = 16384
+#: Principal directions the lower bounds use (the matrix of bounds holds this many + 2 columns).
+BOUND_DIMS = 48
+
+
+class _Bounds:
+    """A lower bound of every row's distance to a probe, from a few principal directions.
+
+    With ``x = g - mean`` and ``y = p - mean`` and an orthonormal basis ``U`` (columns), the
+    distance splits into a part inside and a part outside the basis, and by the triangle
+    inequality ``|p - g|^2 >= |U'y - U'x|^2 + (|y_out| - |x_out|)^2``. Expanded, that is
+    ``|x|^2 + |y|^2 - 2 (U'x . U'y + |x_out| |y_out|)``: one matrix-vector product over the rows
+    ``[U'x, |x_out|, |x|^2]`` (a quarter of the descriptors' bytes). It holds for *any*
+    orthonormal basis, so results stay exact whatever the basis; principal directions of the
+    gallery only make the bounds tight. Rows follow the index's rows (same order).
+    """
+
+    def __init__(self, matrix: NDArray[np.float32], count: int, dims: int) -> None:
+        sample = matrix[:count:max(1, count // 65536)].astype(np.float64)
+        self.mean = sample.mean(axis=0)
+        _, vectors = np.linalg.eigh(np.cov(sample, rowvar=False))
+        self.basis = vectors[:, ::-1][:, :dims].copy()
+        self.rows = np.zeros((matrix.shape[0], dims + 2), dtype=np.float32)
+        self.max_sq_norm = 0.0
+        for start in range(0, count, 65536):
+            self.put(start, matrix[start:min(count, start + 65536)])
+
+    def put(self, row: int, vectors: NDArray[np.float32]) -> None:
+        described = self.describe(vectors)
+        self.rows[row:row + len(vectors)] = described
+        self.max_sq_norm = max(self.max_sq_norm, float(described[:, -1].max(initial=0.0)))
+
+    def describe(self, vectors: NDArray[np.float32]) -> NDArray[np.float64]:
+        centred = vectors.astype(np.float64) - self.mean
+        inside = centred @ self.basis
+        sq_norm = np.einsum("ij,ij->i", centred, centred)
+        outside = np.sqrt(np.clip(sq_norm - np.einsum("ij,ij->i", inside, inside), 0.0, None))
+        return np.column_stack([inside, outside, sq_norm])
+
+    def candidates(self, probe: Descriptor, count: int) -> tuple[NDArray[np.float32], float]:
+        """Per row ``bound^2 - |y|^2``, and ``|y|^2``."""
+        row = self.describe(probe[None, :])[0]
+        query = np.concatenate([-2.0 * row[:-1], [1.0]]).astype(np.float32)
+        low: NDArray[np.float32] = self.rows[:count] @ query
+        return low, float(row[-1])
+
+
 class DescriptorIndex:
     """Exact search over every enrolled descriptor, kept in memory.
 
     Rows live in one contiguous float32 matrix grown by doubling; a removed row is replaced by
-    the last one, so removal is O(1). All methods are thread-safe.
+    the last one, so removal is O(1). All methods are thread-safe. Past ``bounded_min_rows``
+    rows a search first computes a lower bound of every row's distance (``_Bounds``, a quarter
+    of the bytes to read) and then exact distances only for the rows whose bound could still
+    beat the k-th identity found: the same hits as comparing every row, far fewer bytes read.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, *, bounded_min_rows: int = BOUNDED_MIN_ROWS,
+                 bound_dims: int = BOUND_DIMS) -> None:
         self._lock = threading.Lock()
         self._matrix = np.zeros((64, DESCRIPTOR_SIZE), dtype=np.float32)
         self._face_ids: list[str] = []
         self._identity_ids: list[str] = []
         self._row_of: dict[str, int] = {}
+        self._bounded_min_rows = bounded_min_rows
+        self._bound_dims = bound_dims
+        self._bounds: _Bounds | None = None
 
     def __len__(self) -> int:
         return len(self._face_ids)
@@ -124,8 +179,11 @@ class DescriptorIndex:
         matrix = np.zeros((max(64, len(rows)), DESCRIPTOR_SIZE), dtype=np.float32)
         for i, (_, _, descriptor) in enumerate(rows):
             matrix[i] = descriptor
+        bounds = (_Bounds(matrix, len(rows), self._bound_dims)
+                  if len(rows) >= self._bounded_min_rows else None)
         with self._lock:
             self._matrix = matrix
+            self._bounds = bounds
             self._face_ids = [face_id for face_id, _, _ in rows]
             self._identity_ids = [identity_id for _, identity_id, _ in rows]
             self._row_of = {face_id: i for i, face_id in enumerate(self._face_ids)}
@@ -139,7 +197,10 @@ class DescriptorIndex:
                 grown = np.zeros((row * 2, DESCRIPTOR_SIZE), dtype=np.float32)
                 grown[:row] = self._matrix
                 self._matrix = grown
+                self._bounds = None  # rebuilt for the new size by the next search
             self._matrix[row] = descriptor
+            if self._bounds is not None:
+                self._bounds.put(row, descriptor[None, :])
             self._face_ids.append(face_id)
             self._identity_ids.append(identity_id)
             self._row_of[face_id] = row
@@ -152,6 +213,8 @@ class DescriptorIndex:
             last = len(self._face_ids) - 1
             if row != last:
                 self._matrix[row] = self._matrix[last]
+                if self._bounds is not None:
+                    self._bounds.rows[row] = self._bounds.rows[last]
                 self._face_ids[row] = self._face_ids[last]
                 self._identity_ids[row] = self._identity_ids[last]
                 self._row_of[self._face_ids[row]] = row
@@ -172,17 +235,58 @@ class DescriptorIndex:
         """
         with self._lock:
             count = len(self._face_ids)
-            found = distances(probe, self._matrix[:count])
-            face_ids = self._face_ids
-            identity_ids = self._identity_ids
-            hits: list[Hit] = []
-            seen: set[str] = set()
-            for row in np.argsort(found, kind="stable"):
-                owner = identity_ids[row]
-                if owner in seen or (identity_id is not None and owner != identity_id):
-                    continue
-                seen.add(owner)
-                hits.append(Hit(owner, face_ids[row], float(found[row])))
-                if len(hits) == k:
-                    break
-            return hits
+            if identity_id is not None:
+                rows = np.array([r for r, owner in enumerate(self._identity_ids)
+                                 if owner == identity_id], dtype=np.intp)
+                return self._rank(probe, rows, k)[0]
+            if count < self._bounded_min_rows or k <= 0:
+                return self._rank(probe, None, k)[0]
+            if self._bounds is None:
+                self._bounds = _Bounds(self._matrix, count, self._bound_dims)
+            return self._search_bounded(self._bounds, probe, count, k)
+
+    def _search_bounded(self, bounds: _Bounds, probe: Descriptor, count: int,
+                        k: int) -> list[Hit]:
+        """Exact distances for the rows whose lower bound is below a limit; the limit grows
+        until the k-th identity found is nearer than every row left out (by a margin larger
+        than float32 rounding in both computations)."""
+        low, probe_sq = bounds.candidates(probe, count)
+        margin = 1e-3 * (1.0 + bounds.max_sq_norm + probe_sq)
+        sample = low[::max(1, count // 4096)]
+        rank = min(k, sample.size - 1)
+        limit = float(np.partition(sample, rank)[rank])
+        while True:
+            rows = np.flatnonzero(low <= limit)
+            hits, kth = self._rank(probe, rows, k)
+            if kth is None:  # fewer than k identities under the limit
+                if rows.size == count:
+                    return hits
+                rank *= 4
+                limit = (float(np.partition(sample, rank)[rank]) if rank < sample.size
+                         else float("inf"))
+                continue
+            needed = kth * kth - probe_sq + margin
+            if needed <= limit:
+                return hits
+            limit = needed
+
+    def _rank(self, probe: Descriptor, rows: NDArray[np.intp] | None,
+              k: int) -> tuple[list[Hit], float | None]:
+        """Hits among ``rows`` (all rows: None), nearest first as a stable sort of the exact
+        distances orders them (ties: lower row first), and the k-th hit's distance."""
+        if rows is None:
+            found = distances(probe, self._matrix[:len(self._face_ids)])
+            rows = np.arange(found.size)
+        else:
+            found = distances(probe, self._matrix[rows])
+        hits: list[Hit] = []
+        seen: set[str] = set()
+        for at in np.argsort(found, kind="stable"):
+            owner = self._identity_ids[rows[at]]
+            if owner in seen:
+                continue
+            seen.add(owner)
+            hits.append(Hit(owner, self._face_ids[rows[at]], float(found[at])))
+            if len(hits) == k:
+                return hits, float(found[at])
+        return hits, None
