@@ -115,7 +115,7 @@ class _Bounds:
     distance splits into a part inside and a part outside the basis, and by the triangle
     inequality ``|p - g|^2 >= |U'y - U'x|^2 + (|y_out| - |x_out|)^2``. Expanded, that is
     ``|x|^2 + |y|^2 - 2 (U'x . U'y + |x_out| |y_out|)``: one matrix-vector product over the rows
-    ``[U'x, |x_out|, |x|^2]`` (a quarter of the descriptors' bytes). It holds for *any*
+    ``[U'x, |x_out|, |x|^2]`` (50 columns: 40% of the descriptors' bytes). It holds for *any*
     orthonormal basis, so results stay exact whatever the basis; principal directions of the
     gallery only make the bounds tight. Rows follow the index's rows (same order).
     """
@@ -155,7 +155,7 @@ class DescriptorIndex:
 
     Rows live in one contiguous float32 matrix grown by doubling; a removed row is replaced by
     the last one, so removal is O(1). All methods are thread-safe. Past ``bounded_min_rows``
-    rows a search first computes a lower bound of every row's distance (``_Bounds``, a quarter
+    rows a search first computes a lower bound of every row's distance (``_Bounds``, 40%
     of the bytes to read) and then exact distances only for the rows whose bound could still
     beat the k-th identity found: the same hits as comparing every row, far fewer bytes read.
     """
