@@ -177,7 +177,8 @@ def build(
     reader = face_reader(settings, concurrency=concurrency)
     if workers is not None:
         reader = dataclasses.replace(reader, elsewhere=workers)
-    indexed = IndexedGallery(store)
+    indexed = IndexedGallery(store, hnsw_above=settings.storage.hnsw_above,
+                             ef_search=settings.storage.ef_search)
     policy = settings.enrollment.multiple_faces
     return Facegate(
         settings=settings, store=store, models=shared_models(), pipeline=reader.pipeline,

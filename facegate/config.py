@@ -128,6 +128,13 @@ class StorageSettings(BaseModel):
     #: ``sqlite:///path``, ``postgresql://user:password@host/db`` (several replicas share one),
     #: ``memory://``; empty means ``sqlite:///<data_dir>/gallery.sqlite3``.
     url: str = ""
+    #: PostgreSQL only: past this many face samples (at start, or as the gallery grows) identify
+    #: searches pgvector's HNSW index (approximate, nothing held in the replica's memory) instead
+    #: of the exact in-memory index; identify's ``search`` field says which ran. 0: always HNSW.
+    hnsw_above: int = Field(default=250_000, ge=0)
+    #: HNSW candidates per search (pgvector's ``hnsw.ef_search``): higher finds the exact
+    #: answer more often and costs more (bench/results/search.md).
+    ef_search: int = Field(default=100, ge=10, le=1000)
 
 
 class ServerSettings(BaseModel):

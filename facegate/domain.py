@@ -159,11 +159,21 @@ class Timings:
 
 
 @dataclass(frozen=True, slots=True)
+class SearchMethod:
+    """How a 1:N search ran: ``exact`` (every sample compared, in memory) or ``hnsw`` (the
+    store's approximate index with ``ef_search`` candidates)."""
+
+    name: str
+    ef_search: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class IdentifyResult:
     faces: list[FaceIdentification]
     image_width: int
     image_height: int
     timings: Timings
+    search: SearchMethod = SearchMethod("exact")
 
 
 @dataclass(frozen=True, slots=True)

@@ -131,11 +131,13 @@ def facegate_command() -> list[str]:
     return [sys.executable, "-m", "facegate"]
 
 
-def spawn_server(data_dir: Path, port: int, *extra: str) -> subprocess.Popen[bytes]:
-    """``facegate serve`` as its own process (for restart and kill tests); waits until ready."""
+def spawn_server(data_dir: Path, port: int, *extra: str,
+                 env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
+    """``facegate serve`` as its own process (for restart and kill tests); waits until ready.
+    ``env``: extra environment variables (settings such as ``FACEGATE_STORAGE__HNSW_ABOVE``)."""
     process = subprocess.Popen(
         [*facegate_command(), "serve", "--port", str(port), "--data-dir", str(data_dir), *extra],
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env={**os.environ, **(env or {})},
     )
     deadline = time.monotonic() + 90
     while time.monotonic() < deadline:

@@ -74,6 +74,7 @@ def identify(result: IdentifyResult) -> dict[str, Any]:
             }
             for f in result.faces
         ],
+        "search": {"method": result.search.name, "ef_search": result.search.ef_search},
         "timings_ms": timings(result.timings),
     }
 

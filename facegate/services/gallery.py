@@ -10,10 +10,19 @@ from typing import Any
 
 import numpy as np
 
-from facegate.domain import DESCRIPTOR_SIZE, Descriptor, Face, FaceSample, Identity, Timings
+from facegate.domain import (
+    DESCRIPTOR_SIZE,
+    Descriptor,
+    Face,
+    FaceSample,
+    Identity,
+    SearchMethod,
+    Timings,
+)
 from facegate.errors import ValidationError
-from facegate.matching import DescriptorIndex
+from facegate.matching import DescriptorIndex, Hit
 from facegate.services.faces import FaceReader, MultipleFaces, chip_jpeg
+from facegate.services.hnsw import HnswSearch, supports_hnsw
 from facegate.storage.base import UNSET, GalleryStore, new_id, utcnow
 
 logger = logging.getLogger(__name__)
@@ -26,41 +35,81 @@ class IndexedGallery:
     process (a CLI enrol, another replica) writes, the store's change marker moves, and before the
     next search the index applies the store's delta since its marker (``changes_since``: only the
     changed face samples) or, when the store keeps no change log, reloads everything.
+
+    On a store with an approximate index (PostgreSQL + pgvector) past ``hnsw_above`` face samples,
+    at start or as the gallery grows, searches go to the store's HNSW index instead and nothing is
+    held here (``services/hnsw.py``); ``method`` says which is in use.
     """
 
-    def __init__(self, store: GalleryStore) -> None:
+    def __init__(self, store: GalleryStore, *, hnsw_above: int | None = None,
+                 ef_search: int = 100) -> None:
         self.store = store
         self.index = DescriptorIndex()
         self._lock = threading.Lock()
         self._marker: int | None = None
+        #: Past this many face samples a store with an approximate index (PostgreSQL) is
+        #: searched there and no descriptor is held here; None: always the exact index.
+        self._hnsw_above = hnsw_above if supports_hnsw(store) else None
+        self._hnsw = HnswSearch(store, ef_search=ef_search) \
+            if self._hnsw_above is not None else None
+        self._searcher: DescriptorIndex | HnswSearch = self.index
+        if self._hnsw_above is not None and store.counts()[1] > self._hnsw_above:
+            self._use_hnsw()
         self.refresh()
+
+    @property
+    def method(self) -> SearchMethod:
+        """How ``search`` answers: exactly from memory, or through the store's HNSW index."""
+        if isinstance(self._searcher, HnswSearch):
+            return SearchMethod("hnsw", self._searcher.ef_search)
+        return SearchMethod("exact")
+
+    def search(self, probe: Descriptor, *, k: int, identity_id: str | None = None) -> list[Hit]:
+        """The ``k`` closest identities (``DescriptorIndex.search``'s contract)."""
+        return self._searcher.search(probe, k=k, identity_id=identity_id)
+
+    def _use_hnsw(self) -> None:
+        """Hand searching to the store's index for good (until restart) and free the memory."""
+        assert self._hnsw is not None
+        self._searcher = self._hnsw
+        self.index = DescriptorIndex()
+        logger.info("gallery past %d face samples: searching the HNSW index (ef_search %d)",
+                    self._hnsw_above, self._hnsw.ef_search)
 
     def refresh(self) -> None:
         """Catch up with the store's changes (one cheap query when there are none)."""
+        if self._searcher is self._hnsw:
+            return  # the store answers every search itself: nothing held here to catch up
         if self.store.change_marker() == self._marker:
             return
         with self._lock:
-            changes = None if self._marker is None else self.store.changes_since(self._marker)
-            if changes is not None:
-                # the current state of each changed sample: replaying our own writes is harmless
-                for face_id in changes.removed:
-                    self.index.remove(face_id)
-                for face_id, identity_id, descriptor in changes.upserts:
-                    self.index.add(face_id, identity_id, descriptor)
-                self._marker = changes.marker
-                return
-            marker = self.store.change_marker()
-            if marker != self._marker:
-                rows = self.store.descriptors()
-                self.index.replace_all(rows)
-                self._marker = marker
-                logger.info("search index loaded: %d face samples", len(rows))
+            self._catch_up()
+            if self._hnsw_above is not None and len(self.index) > self._hnsw_above:
+                self._use_hnsw()
+
+    def _catch_up(self) -> None:
+        changes = None if self._marker is None else self.store.changes_since(self._marker)
+        if changes is not None:
+            # the current state of each changed sample: replaying our own writes is harmless
+            for face_id in changes.removed:
+                self.index.remove(face_id)
+            for face_id, identity_id, descriptor in changes.upserts:
+                self.index.add(face_id, identity_id, descriptor)
+            self._marker = changes.marker
+            return
+        marker = self.store.change_marker()
+        if marker != self._marker:
+            rows = self.store.descriptors()
+            self.index.replace_all(rows)
+            self._marker = marker
+            logger.info("search index loaded: %d face samples", len(rows))
 
     # Own writes hold the same lock as a reload, so a reload's snapshot never drops them.
     def add(self, sample: FaceSample) -> None:
         with self._lock:
             self.store.add_face(sample)
-            self.index.add(sample.id, sample.identity_id, sample.descriptor)
+            if self._searcher is self.index:
+                self.index.add(sample.id, sample.identity_id, sample.descriptor)
 
     def delete_identity(self, identity_id: str) -> list[str]:
         with self._lock:

@@ -66,7 +66,8 @@ class RecognitionService:
         ]
         timings.add("match", (time.perf_counter() - started) * 1000.0)
         return IdentifyResult(faces=results, image_width=image.width,
-                              image_height=image.height, timings=timings)
+                              image_height=image.height, timings=timings,
+                              search=self._gallery.method)
 
     def _decide(self, candidates: list[Candidate], threshold: float) -> Decision:
         """The open-set decision; under the cohort rule the other candidates are the probe's
@@ -80,7 +81,7 @@ class RecognitionService:
         except FacegateError:  # deleted by another replica since the index loaded
             sample = None
         if sample is not None:
-            hits = self._gallery.index.search(sample.descriptor, k=self.cohort.size + 1)
+            hits = self._gallery.search(sample.descriptor, k=self.cohort.size + 1)
             identity_cohort = [h.distance for h in hits if h.identity_id != best.identity_id]
         adjusted = self.cohort.adjusted(
             best.distance, probe_cohort=[c.distance for c in candidates[1:]],
@@ -88,7 +89,7 @@ class RecognitionService:
         return decide(candidates, threshold, adjusted_distance=adjusted)
 
     def _candidates(self, probe: Descriptor, *, k: int) -> list[Candidate]:
-        hits = self._gallery.index.search(probe, k=k)
+        hits = self._gallery.search(probe, k=k)
         names = self._gallery.store.get_identities([hit.identity_id for hit in hits])
         return [
             Candidate(identity_id=hit.identity_id, name=names[hit.identity_id].name,
@@ -127,7 +128,7 @@ class RecognitionService:
             data, timings, multiple_faces=multiple_faces or self._multiple_faces)
         started = time.perf_counter()
         self._gallery.refresh()
-        hits = self._gallery.index.search(face.descriptor, k=1, identity_id=identity_id)
+        hits = self._gallery.search(face.descriptor, k=1, identity_id=identity_id)
         if not hits:
             raise EmptyIdentityError(f"identity {identity_id!r} has no enrolled faces")
         timings.add("match", (time.perf_counter() - started) * 1000.0)
