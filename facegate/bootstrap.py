@@ -18,10 +18,11 @@ from facegate.config import RuntimeSettings, Settings
 from facegate.errors import ModelError
 from facegate.matching import CohortRule
 from facegate.pipeline.augment import AugmentedEmbedder
-from facegate.pipeline.detect import FaceFinder
+from facegate.pipeline.detect import Detector, FaceFinder
 from facegate.pipeline.embed import Embedder
 from facegate.pipeline.faces import FacePipeline
 from facegate.pipeline.pad import PadSmall
+from facegate.runtime.detector_process import DetectorProcess, exit_with_parent
 from facegate.runtime.dlib_backend import Dlib68Landmarker, DlibCnnDetector, DlibModels
 from facegate.runtime.dlib_landmarks68 import DlibLandmarks68
 from facegate.runtime.onnx_backend import OnnxEmbedder, available_cores
@@ -55,12 +56,16 @@ class Facegate:
     recognition: RecognitionService
 
     workers: FaceWorkers | None = None
+    #: The CNN fallback detector's child process, when it runs in one.
+    cnn_process: DetectorProcess | None = None
 
     def warm_up(self) -> None:
         """Load every model now (servers do this before they report ready)."""
         if self.workers is not None:
             self.workers.warm_up()
             return
+        if self.cnn_process is not None:
+            self.cnn_process.warm_up()
         self.models.warm_up()
         self.pipeline.embedder.warm_up()
         alignment = self.settings.alignment
@@ -99,6 +104,11 @@ def shared_cnn_detector() -> DlibCnnDetector:
     return _shared("dlib-cnn", DlibCnnDetector)
 
 
+def shared_cnn_process() -> DetectorProcess:
+    """dlib's CNN detector in a child process (it holds the GIL for its whole call)."""
+    return _shared("dlib-cnn-process", lambda: DetectorProcess(DlibCnnDetector))
+
+
 def shared_embedder(runtime: RuntimeSettings, *, concurrency: int = 1) -> Embedder:
     """The descriptor model chosen by ``runtime.embedder``: ONNX Runtime (default) or dlib.
 
@@ -114,11 +124,16 @@ def shared_embedder(runtime: RuntimeSettings, *, concurrency: int = 1) -> Embedd
     ))
 
 
-def face_reader(settings: Settings, *, concurrency: int = 1) -> FaceReader:
+def face_reader(settings: Settings, *, concurrency: int = 1,
+                cnn_process: bool = False) -> FaceReader:
     """Photo bytes → faces in this process, with the models ``settings`` choose: the probe
-    pipeline, and the enrolment pipeline when its views differ (``AlignmentSettings``)."""
+    pipeline, and the enrolment pipeline when its views differ (``AlignmentSettings``).
+    ``cnn_process``: the CNN fallback detector runs in a child process (``DetectorProcess``)."""
     alignment, views = settings.alignment, settings.augmentation
-    probe = _pipeline(settings, concurrency, landmarks=alignment.probe_landmarks,
+    fallback: Detector | None = None
+    if settings.detection.fallback_max_side > 0:
+        fallback = shared_cnn_process() if cnn_process else shared_cnn_detector()
+    probe = _pipeline(settings, concurrency, fallback, landmarks=alignment.probe_landmarks,
                       flip=views.probe_flip, jitter=views.probe_jitter)
     enrol = (alignment.landmarks, views.flip, views.jitter)
     same = enrol == (alignment.probe_landmarks, views.probe_flip, views.probe_jitter)
@@ -126,19 +141,19 @@ def face_reader(settings: Settings, *, concurrency: int = 1) -> FaceReader:
         probe, max_upload_bytes=settings.image.max_upload_bytes,
         max_pixels=settings.image.max_pixels,
         enrol_pipeline=None if same else _pipeline(
-            settings, concurrency, landmarks=alignment.landmarks, flip=views.flip,
+            settings, concurrency, fallback, landmarks=alignment.landmarks, flip=views.flip,
             jitter=views.jitter))
 
 
-def _pipeline(settings: Settings, concurrency: int, *, landmarks: str, flip: bool,
-              jitter: int) -> FacePipeline:
+def _pipeline(settings: Settings, concurrency: int, fallback: Detector | None, *,
+              landmarks: str, flip: bool, jitter: int) -> FacePipeline:
     models = shared_models()
     detection = settings.detection
     return FacePipeline(
         finder=FaceFinder(
             PadSmall(models, fraction=detection.pad_first,
                      max_side=detection.fallback_max_side) if detection.pad_first > 0 else models,
-            fallback=shared_cnn_detector() if detection.fallback_max_side > 0 else None,
+            fallback=fallback,
             max_side=detection.max_side, upsample_below=detection.upsample_below,
             pad_retry=detection.pad_retry, fallback_max_side=detection.fallback_max_side,
             min_face_px=detection.min_face_px, fast_side=detection.fast_side,
@@ -161,20 +176,22 @@ def liveness_service(settings: Settings, *, concurrency: int = 1) -> LivenessSer
 
 def build(
     settings: Settings, *, store: GalleryStore | None = None, concurrency: int = 1,
-    worker_processes: int = 0,
+    worker_processes: int = 0, cnn_process: bool = False,
 ) -> Facegate:
     """Everything wired from ``settings``.
 
     ``concurrency``: how many model calls will run at once (a server passes its worker count).
     ``worker_processes``: run the face work in that many worker processes (``FaceWorkers``)
-    instead of the calling threads.
+    instead of the calling threads. ``cnn_process``: the CNN fallback detector in a child
+    process, so its GIL-holding calls do not stall the calling process's other threads.
     """
     if store is None:
         if not settings.storage.url:
             settings.data_dir.mkdir(parents=True, exist_ok=True)
         store = open_store(settings.storage_url)
     workers = FaceWorkers(settings, worker_processes) if worker_processes > 0 else None
-    reader = face_reader(settings, concurrency=concurrency)
+    cnn_process = cnn_process and workers is None and settings.detection.fallback_max_side > 0
+    reader = face_reader(settings, concurrency=concurrency, cnn_process=cnn_process)
     if workers is not None:
         reader = dataclasses.replace(reader, elsewhere=workers)
     indexed = IndexedGallery(store, hnsw_above=settings.storage.hnsw_above,
@@ -189,7 +206,7 @@ def build(
             cohort=CohortRule(size=settings.matching.cohort_size)
             if settings.matching.rule == "cohort" else None,
         ),
-        workers=workers,
+        workers=workers, cnn_process=shared_cnn_process() if cnn_process else None,
     )
 
 
@@ -253,7 +270,7 @@ class FaceWorkers:
 
 def _serve_in_worker(settings: Settings, count: int) -> None:
     parent = os.getppid()
-    threading.Thread(target=_exit_with_parent, args=(parent,), daemon=True,
+    threading.Thread(target=exit_with_parent, args=(parent,), daemon=True,
                      name="facegate-parent-watch").start()
     reader = face_reader(settings, concurrency=count)
     shared_models().warm_up()
@@ -261,14 +278,6 @@ def _serve_in_worker(settings: Settings, count: int) -> None:
     if settings.alignment.landmarks != "5" or settings.alignment.probe_landmarks != "5":
         shared_landmarks68().warm_up()
     serve_reads_here(reader)
-
-
-def _exit_with_parent(parent: int) -> None:
-    """A worker whose server was killed (``kill -9``) exits instead of lingering: its task queue
-    never reports end-of-file, because every worker holds that pipe's writing end too."""
-    while os.getppid() == parent:
-        time.sleep(0.5)
-    os._exit(0)
 
 
 def _worker_pid() -> int:

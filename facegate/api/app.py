@@ -33,7 +33,8 @@ def create_app(settings: Settings, *, facegate: Facegate | None = None) -> FastA
     server = settings.server
     app_facegate = facegate or build(
         settings, concurrency=server.workers,
-        worker_processes=server.workers if server.isolation == "process" else 0)
+        worker_processes=server.workers if server.isolation == "process" else 0,
+        cnn_process=True)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
