@@ -33,6 +33,7 @@ import numpy as np
 
 from bench import search_data
 from bench.common import machine, summary, table, write_results
+from facegate.storage.pg_schema import HNSW_EF_CONSTRUCTION, HNSW_M
 
 KS = (1, 11)
 
@@ -180,8 +181,9 @@ def main() -> None:
     parser.add_argument("--pg-sizes", default=None, help="default: --sizes; 'none' skips pgvector")
     parser.add_argument("--probes", type=int, default=200)
     parser.add_argument("--baseline-probes", type=int, default=30)
-    parser.add_argument("--ef", default="40,100,200,400")
-    parser.add_argument("--hnsw", default="16,64", help="m,ef_construction (pgvector's defaults)")
+    parser.add_argument("--ef", default="100,200,400,800")
+    parser.add_argument("--hnsw", default=f"{HNSW_M},{HNSW_EF_CONSTRUCTION}",
+                        help="m,ef_construction (default: facegate's schema)")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
     sizes = [] if args.sizes == "none" else [int(s) for s in args.sizes.split(",")]

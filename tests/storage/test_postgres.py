@@ -50,14 +50,19 @@ def test_open_store_picks_postgres_for_both_schemes(postgres_url: str) -> None:
             opened.close()
 
 
+ALL_VERSIONS = [m.version for m in pg_schema.MIGRATIONS]
+
+
 def test_migrations_apply_once_and_are_recorded(postgres_url: str) -> None:
-    assert migrate_database(postgres_url) == ([1], pg_schema.LATEST)
+    assert migrate_database(postgres_url) == (ALL_VERSIONS, pg_schema.LATEST)
     assert migrate_database(postgres_url) == ([], pg_schema.LATEST)
     assert _applied(postgres_url) == [(m.version, m.name) for m in pg_schema.MIGRATIONS]
     with psycopg.connect(postgres_url) as conn:
         index = conn.execute("SELECT indexdef FROM pg_indexes WHERE indexname = "
                              "'faces_descriptor_hnsw'").fetchone()
     assert index is not None and "hnsw (descriptor vector_l2_ops)" in index[0]
+    assert f"m='{pg_schema.HNSW_M}'" in index[0].replace(" ", "")
+    assert f"ef_construction='{pg_schema.HNSW_EF_CONSTRUCTION}'" in index[0].replace(" ", "")
 
 
 def test_replicas_starting_together_do_not_race(postgres_url: str) -> None:
@@ -74,8 +79,8 @@ def test_replicas_starting_together_do_not_race(postgres_url: str) -> None:
         thread.start()
     for thread in threads:
         thread.join()
-    assert sorted(results, key=len) == [[], [], [], [1]]  # exactly one applied, none failed
-    assert _applied(postgres_url) == [(1, "gallery")]
+    assert sorted(results, key=len) == [[], [], [], ALL_VERSIONS]  # one applied, none failed
+    assert _applied(postgres_url) == [(m.version, m.name) for m in pg_schema.MIGRATIONS]
 
 
 def test_a_newer_schema_is_refused(postgres_url: str) -> None:
