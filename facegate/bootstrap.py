@@ -4,25 +4,22 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import multiprocessing
 import os
 import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from facegate.config import RuntimeSettings, Settings
-from facegate.errors import ModelError
 from facegate.matching import CohortRule
 from facegate.pipeline.augment import AugmentedEmbedder
 from facegate.pipeline.detect import Detector, FaceFinder
 from facegate.pipeline.embed import Embedder
 from facegate.pipeline.faces import FacePipeline
 from facegate.pipeline.pad import PadSmall
-from facegate.runtime.detector_process import DetectorProcess, exit_with_parent
+from facegate.runtime.child_processes import RestartingPool, watch_parent
+from facegate.runtime.detector_process import DetectorProcess
 from facegate.runtime.dlib_backend import Dlib68Landmarker, DlibCnnDetector, DlibModels
 from facegate.runtime.dlib_landmarks68 import DlibLandmarks68
 from facegate.runtime.onnx_backend import OnnxEmbedder, available_cores
@@ -218,60 +215,36 @@ class FaceWorkers:
     and a crash in native code takes down a worker, not the server. Shipping each photo and its
     faces between processes costs more than it saves on 2 cores (bench/http: ~80 identify/s
     against ~92 on threads), so it is an option (``server.isolation = process``). When a worker
-    dies (a crash in native code, the OOM killer) a
-    fresh pool takes over and the photo is tried once more; a photo that kills a worker twice
-    gets ModelError.
+    dies, a fresh pool takes over (``RestartingPool``).
     """
 
     def __init__(self, settings: Settings, count: int) -> None:
-        self._settings = settings
         self.count = count
-        self._lock = threading.Lock()
-        self._pool = self._start()
-
-    def _start(self) -> ProcessPoolExecutor:
-        return ProcessPoolExecutor(
-            max_workers=self.count, mp_context=multiprocessing.get_context("spawn"),
-            initializer=_serve_in_worker, initargs=(self._settings, self.count))
+        self._pool = RestartingPool(count, _serve_in_worker, (settings, count),
+                                    what="face worker")
 
     def __call__(self, data: bytes, mode: ReadMode) -> Reading:
-        for attempt in (1, 2):  # a worker that died idle costs one retry, not the request
-            pool = self._pool
-            try:
-                return pool.submit(read_in_this_process, data, mode).result()
-            except BrokenProcessPool as exc:
-                with self._lock:
-                    if self._pool is pool:
-                        self._pool = self._start()
-                        pool.shutdown(wait=False, cancel_futures=True)
-                        logger.error("a face worker process stopped; started new ones")
-                if attempt == 2:
-                    raise ModelError("a face worker process stopped while reading this photo"
-                                     ) from exc
-        raise AssertionError("unreachable")
+        return self._pool.call(read_in_this_process, data, mode)
 
     def warm_up(self) -> None:
         """Start every worker process and load its models (before the server says ready)."""
         started: set[int] = set()
         for _ in range(20):
-            batch = [self._pool.submit(_worker_pid) for _ in range(self.count)]
+            batch = [self._pool.executor.submit(_worker_pid) for _ in range(self.count)]
             started.update(future.result() for future in batch)
             if len(started) >= self.count:
                 return
 
     def pids(self) -> list[int]:
         """Process ids of the running workers."""
-        return sorted(process.pid for process in list(self._pool._processes.values())
-                      if process.pid is not None)
+        return self._pool.pids()
 
     def close(self) -> None:
-        self._pool.shutdown(wait=True, cancel_futures=True)
+        self._pool.close()
 
 
 def _serve_in_worker(settings: Settings, count: int) -> None:
-    parent = os.getppid()
-    threading.Thread(target=exit_with_parent, args=(parent,), daemon=True,
-                     name="facegate-parent-watch").start()
+    watch_parent()
     reader = face_reader(settings, concurrency=count)
     shared_models().warm_up()
     reader.pipeline.embedder.warm_up()

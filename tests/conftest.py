@@ -14,6 +14,8 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -152,6 +154,39 @@ def spawn_server(data_dir: Path, port: int, *extra: str,
         time.sleep(0.1)
     process.kill()
     raise RuntimeError("facegate serve did not become ready")
+
+
+@contextmanager
+def spawned(specs: list[tuple[Path, list[str], dict[str, str]]], *,
+            together: bool = False) -> Iterator[list[httpx.Client]]:
+    """``facegate serve`` processes (data dir, extra arguments, environment each) and an HTTP
+    client for each; ``together``: started at the same moment (e.g. to race migrations)."""
+    processes: list[subprocess.Popen[bytes]] = []
+    clients: list[httpx.Client] = []
+    ports = [free_port() for _ in specs]
+
+    def start(n: int) -> subprocess.Popen[bytes]:
+        data_dir, extra, env = specs[n]
+        return spawn_server(data_dir, ports[n], *extra, env=env)
+
+    try:
+        if together:
+            with ThreadPoolExecutor(len(specs)) as pool:
+                processes += pool.map(start, range(len(specs)))
+        else:
+            for n in range(len(specs)):
+                processes.append(start(n))
+        clients += [httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=120)
+                    for port in ports]
+        yield clients
+    finally:
+        for client in clients:
+            client.close()
+        for process in processes:
+            process.terminate()
+            process.wait(timeout=30)
+            if process.stderr:
+                process.stderr.close()
 
 
 @pytest.fixture(scope="session")

@@ -44,12 +44,13 @@ def test_child_gives_the_in_process_boxes_and_is_replaced_when_killed(
     detector = DetectorProcess(DlibCnnDetector)
     try:
         detector.warm_up()
-        (child,) = _children(os.getpid()) & set(detector._pool._processes)
+        (child,) = detector.pool.pids()
+        assert child in _children(os.getpid())
         assert detector.detect(rgb, upsample=0) == expected
         os.kill(child, signal.SIGKILL)
         time.sleep(0.2)
         assert detector.detect(rgb, upsample=0) == expected  # a fresh child took over
-        assert child not in set(detector._pool._processes)
+        assert child not in detector.pool.pids()
     finally:
         detector.close()
 

@@ -7,7 +7,6 @@ must give the same answers on real photos, and identify's ``search`` says which 
 
 from __future__ import annotations
 
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -15,7 +14,7 @@ from typing import Any
 import httpx
 import numpy as np
 import pytest
-from conftest import free_port, spawn_server
+from conftest import spawned
 from test_replicas import enrol, identify
 
 from facegate.domain import FaceSample
@@ -28,24 +27,11 @@ from facegate.storage.postgres import PostgresStore
 @pytest.fixture
 def hnsw_and_exact(postgres_url: str, tmp_path: Path
                    ) -> Iterator[tuple[httpx.Client, httpx.Client]]:
-    processes: list[subprocess.Popen[bytes]] = []
-    clients: list[httpx.Client] = []
-    try:
-        for name, env in (("hnsw", {"FACEGATE_STORAGE__HNSW_ABOVE": "1",
-                                    "FACEGATE_STORAGE__EF_SEARCH": "60"}), ("exact", {})):
-            port = free_port()
-            processes.append(spawn_server(tmp_path / name, port, "--storage-url", postgres_url,
-                                          env=env))
-            clients.append(httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=120))
-        yield clients[0], clients[1]
-    finally:
-        for client in clients:
-            client.close()
-        for process in processes:
-            process.terminate()
-            process.wait(timeout=30)
-            if process.stderr:
-                process.stderr.close()
+    hnsw = {"FACEGATE_STORAGE__HNSW_ABOVE": "1", "FACEGATE_STORAGE__EF_SEARCH": "60"}
+    specs = [(tmp_path / "hnsw", ["--storage-url", postgres_url], hnsw),
+             (tmp_path / "exact", ["--storage-url", postgres_url], {})]
+    with spawned(specs) as (a, b):
+        yield a, b
 
 
 def _identify_full(http: httpx.Client, photo: Path) -> dict[str, Any]:

@@ -7,37 +7,20 @@ it is never matched by B again.
 
 from __future__ import annotations
 
-import subprocess
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-from conftest import free_port, spawn_server
+from conftest import spawned
 
 
 @pytest.fixture
 def replicas(postgres_url: str, tmp_path: Path) -> Iterator[tuple[httpx.Client, httpx.Client]]:
-    processes: list[subprocess.Popen[bytes]] = []
-    clients: list[httpx.Client] = []
-    try:
-        ports = [free_port(), free_port()]
-        with ThreadPoolExecutor(2) as pool:  # start together: both migrate at once
-            processes += pool.map(lambda n: spawn_server(tmp_path / f"replica{n}", ports[n],
-                                                         "--storage-url", postgres_url), (0, 1))
-        clients += [httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=120)
-                    for port in ports]
-        yield clients[0], clients[1]
-    finally:
-        for client in clients:
-            client.close()
-        for process in processes:
-            process.terminate()
-            process.wait(timeout=30)
-            if process.stderr:
-                process.stderr.close()
+    specs = [(tmp_path / f"replica{n}", ["--storage-url", postgres_url], {}) for n in (0, 1)]
+    with spawned(specs, together=True) as (a, b):  # start together: both migrate at once
+        yield a, b
 
 
 def enrol(http: httpx.Client, name: str, photo: Path) -> dict[str, Any]:
