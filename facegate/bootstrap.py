@@ -202,6 +202,7 @@ def build(
             top_k=settings.matching.top_k, multiple_faces="reject",
             cohort=CohortRule(size=settings.matching.cohort_size)
             if settings.matching.rule == "cohort" else None,
+            photo_pairs_enrolled=settings.augmentation.photo_pair_views == "enrol",
         ),
         workers=workers, cnn_process=shared_cnn_process() if cnn_process else None,
     )

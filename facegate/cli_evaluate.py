@@ -18,6 +18,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from facegate.config import Settings
 from facegate.errors import FacegateError
+from facegate.evaluation import COMPARE_HELP, Compare
 
 evaluate_app = typer.Typer(help="Measure accuracy on labelled photos.", no_args_is_help=True)
 out = Console(soft_wrap=True, highlight=False)
@@ -28,6 +29,7 @@ DataDir = Annotated[Path | None, typer.Option(
 JsonOut = Annotated[bool, typer.Option("--json", help="print JSON")]
 Plots = Annotated[Path | None, typer.Option("--plots", help="write PNG plots to this folder")]
 Workers = Annotated[int, typer.Option(help="worker processes computing descriptors")]
+CompareOpt = Annotated[Compare, typer.Option(help=COMPARE_HELP)]
 CacheDir = Annotated[Path | None, typer.Option(
     "--cache", help="descriptor cache folder [<data-dir>/cache]")]
 
@@ -59,6 +61,15 @@ def _run(settings: Settings, *, workers: int, cache: Path | None, quiet: bool) -
             raise typer.Exit(2) from exc
 
 
+def _views(settings: Settings, compare: Compare) -> str:
+    """Which views each side of a pair got, in words."""
+    views = settings.augmentation
+    enrolment = "enrolment views" if compare == "enrolled" \
+        or views.photo_pair_views == "enrol" else "probe views"
+    second = "probe views" if compare == "enrolled" else enrolment
+    return f"first photo {enrolment}, second photo {second}"
+
+
 def _pct(value: float) -> str:
     return f"{100.0 * value:.2f}%"
 
@@ -72,6 +83,7 @@ def evaluate_pairs(
     folds: Annotated[int | None, typer.Option(help="k folds [the file's fold column, else 10]")]
         = None,
     seed: Annotated[int, typer.Option(help="seed of the fold split without a fold column")] = 0,
+    compare: CompareOpt = "photos",
     json_out: JsonOut = False, plots: Plots = None, data_dir: DataDir = None,
     workers: Workers = 2, cache: CacheDir = None,
 ) -> None:
@@ -82,12 +94,15 @@ def evaluate_pairs(
     settings = _settings(data_dir)
     with _run(settings, workers=workers, cache=cache, quiet=json_out) as run:
         report, written = run_pairs(pairs_file, root=root, run=run, folds=folds, seed=seed,
-                                    plots_dir=plots)
+                                    plots_dir=plots, compare=compare)
+    views = _views(settings, compare)
     if json_out:
-        out.print_json(json.dumps({**report.as_dict(), "plots": [str(p) for p in written]}))
+        out.print_json(json.dumps({**report.as_dict(), "compare": compare, "views": views,
+                                   "plots": [str(p) for p in written]}))
         return
     out.print(f"{report.pairs} pairs ({report.genuine} genuine, {report.impostor} impostor) "
-              f"over {report.images} images, {len(report.folds)} folds")
+              f"over {report.images} images, {len(report.folds)} folds; compared as {compare}: "
+              f"{views}")
     out.print(f"accuracy      {_pct(report.mean_accuracy)} ± {_pct(report.std_accuracy)} "
               "(threshold chosen on the other folds)")
     for fold in report.folds:
@@ -152,6 +167,7 @@ def calibrate(
                                               "to [the file's folder]")] = None,
     apply: Annotated[bool, typer.Option("--apply", help="store the threshold as the server's "
                                         "(<data-dir>/calibration.json)")] = False,
+    compare: CompareOpt = "enrolled",
     json_out: JsonOut = False, data_dir: DataDir = None, workers: Workers = 2,
     cache: CacheDir = None,
 ) -> None:
@@ -161,7 +177,8 @@ def calibrate(
 
     settings = _settings(data_dir)
     with _run(settings, workers=workers, cache=cache, quiet=json_out) as run:
-        distances, same = calibration.labelled_distances(source, run=run, root=root)
+        distances, same = calibration.labelled_distances(source, run=run, root=root,
+                                                         compare=compare)
         result = calibration.calibrate(distances, same, target_fmr=target_fmr,
                                        source=str(source))
     stored = calibration.apply(result, settings.data_dir) if apply else None

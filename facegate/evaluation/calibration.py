@@ -20,7 +20,7 @@ from numpy.typing import NDArray
 
 from facegate.config import CALIBRATION_FILE
 from facegate.errors import ValidationError
-from facegate.evaluation import metrics
+from facegate.evaluation import Compare, metrics
 from facegate.evaluation.identification import IMAGE_SUFFIXES
 from facegate.evaluation.pairs import pair_distances, read_pairs
 from facegate.evaluation.runs import Run
@@ -48,13 +48,14 @@ class Calibration:
         return asdict(self)
 
 
-def labelled_distances(source: Path, *, run: Run, root: Path | None = None) \
-        -> tuple[metrics.Floats, metrics.Bools]:
-    """Distances and same-person labels of every pair ``source`` defines."""
+def labelled_distances(source: Path, *, run: Run, root: Path | None = None,
+                       compare: Compare = "enrolled") -> tuple[metrics.Floats, metrics.Bools]:
+    """Distances and same-person labels of every pair ``source`` defines (a pairs file's
+    photos described as ``compare`` says; a folder's always as ``enrolled``)."""
     if source.is_dir():
         return _folder_distances(source, run=run)
     pairs = read_pairs(source, root=root or source.parent)
-    enrolled, probes = run.describe_pairs(pairs)
+    enrolled, probes = run.describe_pairs(pairs, compare)
     same = np.array([p.same for p in pairs], dtype=bool)
     return pair_distances(pairs, enrolled, probes), same
 

@@ -13,8 +13,8 @@ from pathlib import Path
 import numpy as np
 
 from facegate.config import Settings
+from facegate.evaluation import Compare, metrics, plots
 from facegate.evaluation import identification as ident
-from facegate.evaluation import metrics, plots
 from facegate.evaluation.descriptors import Descriptors, Purpose, describe
 from facegate.evaluation.pairs import (
     Pair,
@@ -49,19 +49,28 @@ class Run:
                         progress=None if report is None else (lambda n: report(n, len(unique))),
                         purpose=purpose)
 
-    def describe_pairs(self, pairs: list[Pair]) -> tuple[Descriptors, Descriptors]:
-        """Each pair as the server verifies it: the first photo enrolled, the second a probe."""
-        return (self.describe([pair.first for pair in pairs], "enrol"),
-                self.describe([pair.second for pair in pairs], "probe"))
+    def describe_pairs(self, pairs: list[Pair], compare: Compare = "photos") \
+            -> tuple[Descriptors, Descriptors]:
+        """Each pair's two descriptors as the server compares them: ``photos`` as verify photo
+        vs photo describes both (``augmentation.photo_pair_views``), ``enrolled`` as identify
+        and verify against an enrolled person do (the first photo enrolled, the second a
+        probe)."""
+        if compare == "enrolled":
+            return (self.describe([pair.first for pair in pairs], "enrol"),
+                    self.describe([pair.second for pair in pairs], "probe"))
+        purpose: Purpose = "enrol" if self.settings.augmentation.photo_pair_views == "enrol" \
+            else "probe"
+        both = self.describe([p.first for p in pairs] + [p.second for p in pairs], purpose)
+        return both, both
 
 
 def evaluate_pairs(pairs_file: Path, *, root: Path, run: Run, folds: int | None = None,
-                   seed: int = 0, plots_dir: Path | None = None) \
-        -> tuple[PairsReport, list[Path]]:
+                   seed: int = 0, plots_dir: Path | None = None,
+                   compare: Compare = "photos") -> tuple[PairsReport, list[Path]]:
     """The pairs protocol on ``pairs_file``; plots written to ``plots_dir`` when given."""
     pairs = read_pairs(pairs_file, root=root)
     fold_of = assign_folds(pairs, folds=folds, seed=seed)
-    enrolled, probes = run.describe_pairs(pairs)
+    enrolled, probes = run.describe_pairs(pairs, compare)
     distances = pair_distances(pairs, enrolled, probes)
     report = summarise(pairs, distances, fold_of, {**probes, **enrolled}, root=root)
     written: list[Path] = []

@@ -24,6 +24,7 @@ class RecognitionService:
     def __init__(
         self, gallery: IndexedGallery, reader: FaceReader, *, threshold: float, top_k: int,
         multiple_faces: MultipleFaces, cohort: CohortRule | None = None,
+        photo_pairs_enrolled: bool = False,
     ) -> None:
         self._gallery = gallery
         self._reader = reader
@@ -32,6 +33,8 @@ class RecognitionService:
         self._multiple_faces = multiple_faces
         #: Identify's open-set rule: the cohort-adjusted distance, or None for the plain one.
         self.cohort = cohort
+        #: Verify photo vs photo describes both photos with the enrolment pipeline's views.
+        self._photo_pairs_enrolled = photo_pairs_enrolled
 
     def detect(self, data: bytes) -> tuple[Photo, list[Face], Timings]:
         """Every face with box, landmarks and quality (no descriptors: cheaper)."""
@@ -102,12 +105,14 @@ class RecognitionService:
         self, first: bytes, second: bytes, *, threshold: float | None = None,
         multiple_faces: MultipleFaces | None = None,
     ) -> VerifyResult:
-        """Are the faces in two photos the same person?"""
+        """Are the faces in two photos the same person? (Both described with the enrolment
+        views when ``photo_pairs_enrolled``: neither has an enrolled reference.)"""
         threshold = self._threshold(threshold)
         timings = Timings()
         policy = multiple_faces or self._multiple_faces
-        _, face_a = self._reader.one_face(first, timings, multiple_faces=policy)
-        _, face_b = self._reader.one_face(second, timings, multiple_faces=policy)
+        enrol = self._photo_pairs_enrolled
+        _, face_a = self._reader.one_face(first, timings, multiple_faces=policy, enrol=enrol)
+        _, face_b = self._reader.one_face(second, timings, multiple_faces=policy, enrol=enrol)
         started = time.perf_counter()
         value = distance(face_a.descriptor, face_b.descriptor)
         timings.add("match", (time.perf_counter() - started) * 1000.0)

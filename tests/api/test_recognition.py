@@ -15,6 +15,10 @@ import pytest
 from conftest import LiveServer, settings_for
 from PIL import Image
 
+from facegate.bootstrap import build, face_reader
+from facegate.config import Settings
+from facegate.domain import Timings
+
 STAGES = {"decode", "detect", "embed", "match"}
 
 
@@ -148,6 +152,13 @@ def check_verify(response: httpx.Response, *, mode: str, match: bool, faces: int
     return distance
 
 
+def _enrolment_descriptor(faces: Path, name: str, settings: Settings) -> list[float]:
+    """The descriptor enrolment computes for a photo's face (20 views by default)."""
+    reading = face_reader(settings).read((faces / name).read_bytes(), "enrol", Timings())
+    (face,) = reading.faces
+    return [float(v) for v in face.descriptor]
+
+
 def test_verify_two_images(
     http: httpx.Client, faces: Path, descriptors: dict[str, list[float]]
 ) -> None:
@@ -155,8 +166,22 @@ def test_verify_two_images(
     same = http.post("/v1/verify", files={**upload(faces, "obama.jpg"), "image2": second})
     distance = check_verify(same, mode="image", match=True, faces=2)
     assert same.json()["identity"] is None and same.json()["threshold"] == 0.6
-    assert distance == pytest.approx(math.dist(descriptors["obama.jpg"],
-                                               descriptors["obama2.jpg"]), abs=1e-4)
+    # neither photo is enrolled: both get the enrolment views (augmentation.photo_pair_views)
+    enrolled = {name: _enrolment_descriptor(faces, name, Settings())
+                for name in ("obama.jpg", "obama2.jpg")}
+    assert distance == pytest.approx(math.dist(enrolled["obama.jpg"], enrolled["obama2.jpg"]),
+                                     abs=1e-4)
+    one_view = math.dist(descriptors["obama.jpg"], descriptors["obama2.jpg"])
+    assert abs(distance - one_view) > 1e-3  # not the probes' one view
+
+    fast = build(Settings(storage={"url": "memory://"},
+                          augmentation={"photo_pair_views": "probe"}))
+    try:
+        result = fast.recognition.verify_images((faces / "obama.jpg").read_bytes(),
+                                                (faces / "obama2.jpg").read_bytes())
+    finally:
+        fast.close()
+    assert result.distance == pytest.approx(one_view, abs=1e-4)
 
     other = http.post("/v1/verify", json={"image": b64(faces, "obama2.jpg"),
                                           "image2": b64(faces, "biden.jpg")})

@@ -78,6 +78,16 @@ def test_evaluate_pairs_reports_accuracy_plots_and_faceless_images(
     assert cached.returncode == 0, cached.stderr
     assert "no face found in 1 images (2 pairs)" in cached.stdout
     assert (data_dir / "cache" / "descriptors.sqlite3").is_file()
+    assert "compared as photos: first photo enrolment views, second photo enrolment views" \
+        in cached.stdout
+    assert (body["compare"], body["views"]) == (
+        "photos", "first photo enrolment views, second photo enrolment views")
+    enrolled = facegate("evaluate", "pairs", pairs, "--root", people, "--data-dir", data_dir,
+                        "--workers", "1", "--folds", "2", "--compare", "enrolled", "--json")
+    assert enrolled.returncode == 0, enrolled.stderr
+    other = json.loads(enrolled.stdout)
+    assert other["views"] == "first photo enrolment views, second photo probe views"
+    assert other["pairs"] == 8 and other["threshold"] != body["threshold"]
 
 
 def test_evaluate_identification_on_a_folder_per_person(people: Path, data_dir: Path,

@@ -3,10 +3,11 @@ through facegate's own pipeline and decision rules with the default settings, co
 per session (descriptors cached in a session folder) and shared by every test here:
 
 - every image yields a face (none silently dropped);
-- the pairs protocol (5 given folds, threshold chosen on the other folds), each pair as the
-  server verifies it (the first photo enrolled with the enrolment views, the second a fast
-  one-view probe), reaches 98.7% (measured 98.77%; 99.37% when probes get the enrolment views
-  too, at ~20x the probe's embedding time: docs/accuracy.md);
+- the pairs protocol (5 given folds, threshold chosen on the other folds) with each pair
+  compared as verify photo vs photo compares two photos (both with the enrolment views, the
+  default ``augmentation.photo_pair_views``) reaches 99.2% (measured 99.37%); compared as
+  identify and verify against an enrolled person compare (the first photo enrolled, the second
+  a fast one-view probe) 98.7% (measured 98.77%);
 - ``calibrate`` at FMR 1e-3 gives a threshold with measured FMR <= 1e-3 and FNMR <= 3%;
 - open-set identification (746 enrolled people, 1725 mated probes, 1340 strangers) keeps FNIR
   at FPIR 1% at or below 32% under the default (cohort) rule, and beats the plain distance.
@@ -52,11 +53,22 @@ def test_every_lfw_image_yields_a_face(lfw_pairs: PairsReport) -> None:
     assert lfw_pairs.pairs_without_face == 0
 
 
-def test_lfw_pairs_accuracy_with_enrolled_first_photos_and_fast_probes(
-        lfw_pairs: PairsReport) -> None:
+def test_lfw_photo_pairs_accuracy_with_the_default_settings(lfw_pairs: PairsReport) -> None:
     assert (lfw_pairs.pairs, lfw_pairs.genuine, len(lfw_pairs.folds)) == (3000, 1500, 5)
-    assert lfw_pairs.mean_accuracy >= 0.987
+    assert Settings().augmentation.photo_pair_views == "enrol"
+    assert lfw_pairs.mean_accuracy >= 0.992
     assert abs(lfw_pairs.threshold - Settings().matching.threshold) < 0.05
+
+
+def test_lfw_pairs_accuracy_with_enrolled_first_photos_and_fast_probes(
+        shared_faces: Path, lfw_run: Run) -> None:
+    root = shared_faces / "lfw"
+    report, _ = evaluate_pairs(root / "pairs.csv", root=root, run=lfw_run, compare="enrolled")
+    print(f"LFW dev pairs, enrolled vs probe: {100 * report.mean_accuracy:.2f}% ± "
+          f"{100 * report.std_accuracy:.2f}%, best threshold {report.threshold:.4f}")
+    assert report.mean_accuracy >= 0.987
+    assert report.no_face == []
+    assert abs(report.threshold - Settings().matching.threshold) < 0.05
 
 
 def test_calibrated_threshold_holds_fmr_1e3_with_fnmr_under_3pct(
