@@ -87,6 +87,7 @@ def query(conn: Any, probes: np.ndarray, truth: list[list[int]], *, ef_search: i
           k: int = 10) -> dict[str, Any]:
     """ms per query (client round trip over the Unix socket), recall@1 and recall@k."""
     conn.execute(f"SET hnsw.ef_search = {int(ef_search)}")
+    conn.execute("SET enable_seqscan = off")  # as facegate's PostgresStore.nearest: the index
     sql = "SELECT id FROM faces ORDER BY embedding <-> %s::vector LIMIT %s"
     literals = [_literal(p) for p in probes]
     for text in literals[:5]:  # warm-up (and psycopg prepares the statement)

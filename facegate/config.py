@@ -135,10 +135,13 @@ class StorageSettings(BaseModel):
     #: PostgreSQL only: past this many face samples (at start, or as the gallery grows) identify
     #: searches pgvector's HNSW index (approximate, nothing held in the replica's memory) instead
     #: of the exact in-memory index; identify's ``search`` field says which ran. 0: always HNSW.
-    hnsw_above: int = Field(default=250_000, ge=0)
+    #: Up to 1M the exact index is the faster one here (~10 ms against ~26 ms, ~1.1 GB per
+    #: replica; bench/results/search.md).
+    hnsw_above: int = Field(default=1_000_000, ge=0)
     #: HNSW candidates per search (pgvector's ``hnsw.ef_search``): higher finds the exact
-    #: answer more often and costs more (bench/results/search.md).
-    ef_search: int = Field(default=100, ge=10, le=1000)
+    #: answer more often and costs more. 400 found 99.1% of the exact top 10 among 1M synthetic
+    #: descriptors (100% at 10k and 100k), 200 only 96.4% (bench/results/search.md).
+    ef_search: int = Field(default=400, ge=10, le=1000)
 
 
 class ServerSettings(BaseModel):

@@ -42,7 +42,7 @@ class IndexedGallery:
     """
 
     def __init__(self, store: GalleryStore, *, hnsw_above: int | None = None,
-                 ef_search: int = 100) -> None:
+                 ef_search: int = 400) -> None:
         self.store = store
         self.index = DescriptorIndex()
         self._lock = threading.Lock()
