@@ -23,6 +23,7 @@ from facegate.runtime.detector_process import DetectorProcess
 from facegate.runtime.dlib_backend import Dlib68Landmarker, DlibCnnDetector, DlibModels
 from facegate.runtime.dlib_landmarks68 import DlibLandmarks68
 from facegate.runtime.onnx_backend import OnnxEmbedder, available_cores
+from facegate.services.classifiers import ClassifierService
 from facegate.services.faces import (
     FaceReader,
     Reading,
@@ -51,6 +52,7 @@ class Facegate:
     pipeline: FacePipeline
     gallery: GalleryService
     recognition: RecognitionService
+    classifiers: ClassifierService
 
     workers: FaceWorkers | None = None
     #: The CNN fallback detector's child process, when it runs in one.
@@ -194,6 +196,7 @@ def build(
     indexed = IndexedGallery(store, hnsw_above=settings.storage.hnsw_above,
                              ef_search=settings.storage.ef_search)
     policy = settings.enrollment.multiple_faces
+    classifiers = ClassifierService(store)
     return Facegate(
         settings=settings, store=store, models=shared_models(), pipeline=reader.pipeline,
         gallery=GalleryService(indexed, reader, multiple_faces=policy),
@@ -203,7 +206,9 @@ def build(
             cohort=CohortRule(size=settings.matching.cohort_size)
             if settings.matching.rule == "cohort" else None,
             photo_pairs_enrolled=settings.augmentation.photo_pair_views == "enrol",
+            classifiers=classifiers if settings.matching.classifier == "active" else None,
         ),
+        classifiers=classifiers,
         workers=workers, cnn_process=shared_cnn_process() if cnn_process else None,
     )
 

@@ -1,6 +1,6 @@
 """The ``facegate`` command: serve, enrol, identify, verify, people, client, export, import
 (``db migrate`` and ``migrate-store`` live in ``cli_store.py``, ``evaluate`` and ``calibrate``
-in ``cli_evaluate.py``)."""
+in ``cli_evaluate.py``, ``train`` and ``models`` in ``cli_train.py``)."""
 
 from __future__ import annotations
 
@@ -8,18 +8,17 @@ import json
 import logging
 import os
 import sys
-import zipfile
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Column, Table
 
 from facegate.cli_evaluate import calibrate, evaluate_app
 from facegate.cli_liveness import liveness
 from facegate.cli_store import db_app, migrate_store
+from facegate.cli_train import enrol_paths, models_app, train
 from facegate.config import DEFAULT_PORT, Settings
 from facegate.errors import FacegateError
 
@@ -34,6 +33,8 @@ app.command("migrate-store")(migrate_store)
 app.add_typer(evaluate_app, name="evaluate")
 app.command("calibrate")(calibrate)
 app.command("liveness")(liveness)
+app.command("train")(train)
+app.add_typer(models_app, name="models")
 out = Console(soft_wrap=True, highlight=False)
 err = Console(stderr=True, soft_wrap=True, highlight=False)
 
@@ -102,41 +103,11 @@ def enroll(
     quiet: Annotated[bool, typer.Option(help="print only refusals and the summary")] = False,
 ) -> None:
     """Enrol photos into the gallery, one identity per person name."""
-    from facegate.services.bulk import collect, enroll_photos
-
     facegate = _open(data_dir)
-    try:
-        photos = collect(paths, max_member_bytes=facegate.settings.image.max_upload_bytes)
-    except (OSError, zipfile.BadZipFile) as exc:
-        err.print(f"[red]error:[/red] {exc}")
-        raise typer.Exit(2) from exc
-    counts = {"enrolled": 0, "refused": 0, "duplicate": 0}
-    with _progress() as progress:
-        task = progress.add_task("enrolling", total=len(photos))
-        for outcome in enroll_photos(facegate.gallery, photos,
-                                     multiple_faces="largest" if largest else None):
-            progress.advance(task)
-            if outcome.status == "enrolled":
-                counts["enrolled"] += 1
-                if not quiet:
-                    progress.console.print(f"enrolled  {outcome.person:<20} {outcome.source}")
-            else:
-                key = "duplicate" if outcome.code == "DUPLICATE_FACE" else "refused"
-                counts[key] += 1
-                progress.console.print(f"[yellow]refused[/yellow]   {outcome.person:<20} "
-                                       f"{outcome.source}: {outcome.code}: {outcome.message}")
-    identities, faces = facegate.gallery.counts()
-    out.print(f"{len(photos)} photos: {counts['enrolled']} enrolled, {counts['refused']} refused, "
-              f"{counts['duplicate']} already enrolled; gallery: {identities} identities, "
-              f"{faces} faces")
+    counts = enrol_paths(facegate, paths, largest=largest, quiet=quiet)
     facegate.close()
     if counts["refused"]:
         raise typer.Exit(1)
-
-
-def _progress() -> Progress:
-    return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                    TimeRemainingColumn(), console=err, transient=True)
 
 
 def face_line(source: str, face: dict[str, Any]) -> str:

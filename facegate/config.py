@@ -40,6 +40,9 @@ def _split_commas(value: object) -> object:
 class ImageSettings(BaseModel):
     #: Uploads larger than this are refused with IMAGE_TOO_LARGE (bytes).
     max_upload_bytes: int = Field(default=10 * 1024 * 1024, gt=0)
+    #: A zip of labelled photos sent to POST /v1/train may be this large (bytes); each photo
+    #: in it is still held to ``max_upload_bytes``.
+    max_archive_bytes: int = Field(default=512 * 1024 * 1024, gt=0)
     #: Images with more pixels than this are refused with TOO_MANY_PIXELS, before decoding.
     max_pixels: int = Field(default=40_000_000, gt=0)
 
@@ -105,6 +108,11 @@ class MatchingSettings(BaseModel):
     rule: Literal["cohort", "distance"] = "cohort"
     #: Nearest other identities the cohort rule averages.
     cohort_size: int = Field(default=10, ge=1, le=1000)
+    #: Who ranks the identities for identify: ``active`` (the default) uses the classifier
+    #: ``facegate models activate`` chose when one is active, and the nearest sample when none
+    #: is; ``none`` always the nearest sample. A classifier's best identity still has its
+    #: nearest-sample distance held against ``rule`` and ``threshold`` (open-set rejection).
+    classifier: Literal["none", "active"] = "active"
 
 
 class EnrollmentSettings(BaseModel):

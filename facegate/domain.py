@@ -123,6 +123,8 @@ class Candidate:
     name: str
     distance: float
     face_id: str
+    #: The active classifier's score for this identity, when a classifier ranked the candidates.
+    score: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -174,6 +176,24 @@ class IdentifyResult:
     image_height: int
     timings: Timings
     search: SearchMethod = SearchMethod("exact")
+    #: The classifier that ranked the candidates, or None for the nearest sample.
+    classifier: ClassifierInfo | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ClassifierInfo:
+    """A trained identification classifier as stored (its fitted arrays are a separate blob):
+    ``kind`` ``knn`` or ``svm``, its hyper-parameters, its cross-validated metrics, and the
+    gallery's size when it was fitted (a classifier knows only the identities it was fitted on)."""
+
+    id: str
+    kind: str
+    params: dict[str, Any]
+    metrics: dict[str, Any]
+    created_at: datetime
+    identities: int
+    samples: int
+    active: bool = False
 
 
 @dataclass(frozen=True, slots=True)

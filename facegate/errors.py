@@ -20,10 +20,14 @@ released) and a human message. The HTTP layer maps classes to status codes in ex
     │   ├── ConflictError               CONFLICT: e.g. an external id that is already taken
     │   ├── EmptyIdentityError          IDENTITY_HAS_NO_FACES: verify against an empty identity
     │   ├── VideoDecodeError            INVALID_VIDEO: a video OpenCV cannot decode
+    │   ├── ArchiveError                INVALID_ARCHIVE: a training upload that is not a zip
+    │   ├── ArchiveTooLargeError        ARCHIVE_TOO_LARGE: a training upload over its limit
     │   └── TooManyFramesError          TOO_MANY_FRAMES: more frames than a liveness check reads
     ├── NotFoundError                   (HTTP 404)
     │   ├── IdentityNotFoundError       IDENTITY_NOT_FOUND
-    │   └── FaceNotFoundError           FACE_NOT_FOUND
+    │   ├── FaceNotFoundError           FACE_NOT_FOUND
+    │   ├── ClassifierNotFoundError     CLASSIFIER_NOT_FOUND: no trained classifier with that id
+    │   └── JobNotFoundError            JOB_NOT_FOUND: no training job with that id here
     ├── LivenessError                   a liveness session cannot be used
     │   ├── SessionNotFoundError        LIVENESS_SESSION_NOT_FOUND (HTTP 404)
     │   ├── SessionExpiredError         LIVENESS_SESSION_EXPIRED (HTTP 410)
@@ -106,6 +110,14 @@ class VideoDecodeError(InputError):
     code = "INVALID_VIDEO"
 
 
+class ArchiveError(InputError):
+    code = "INVALID_ARCHIVE"
+
+
+class ArchiveTooLargeError(InputError):
+    code = "ARCHIVE_TOO_LARGE"
+
+
 class TooManyFramesError(InputError):
     code = "TOO_MANY_FRAMES"
 
@@ -139,6 +151,14 @@ class IdentityNotFoundError(NotFoundError):
 
 class FaceNotFoundError(NotFoundError):
     code = "FACE_NOT_FOUND"
+
+
+class ClassifierNotFoundError(NotFoundError):
+    code = "CLASSIFIER_NOT_FOUND"
+
+
+class JobNotFoundError(NotFoundError):
+    code = "JOB_NOT_FOUND"
 
 
 class AuthError(FacegateError):

@@ -7,7 +7,8 @@ costs the configurations that changed. The per-face cost column is measured in t
 mean time of facegate's pipeline (detect, landmarks, align, all descriptors) over 100 LFW crops,
 one at a time, after a warm-up.
 
-Usage: scripts/accuracy_table.py [--shared ../shared/faces] [--only pairs|openset|sets]
+Usage: scripts/accuracy_table.py [--shared ../shared/faces]
+                                 [--only pairs|openset|sets|classifiers]
 """
 
 from __future__ import annotations
@@ -142,6 +143,34 @@ def sets_table(shared: Path) -> str:
     return "\n".join(lines)
 
 
+def classifiers_table(shared: Path) -> str:
+    """``facegate train DIR --tune`` of each kind on each set: the tuned parameters and their
+    cross-validated accuracy beside the nearest sample's on the same folds."""
+    lines = ["| set | kind | tuned | accuracy (5 folds) | nearest sample | command |",
+             "|---|---|---|---|---|---|"]
+    for name, label in [("orl", "ORL"), ("yale", "Yale"), ("lfw/images", "LFW dev images")]:
+        data = DATA / f"train-{name.replace('/', '-')}"
+        for index, kind in enumerate(("knn", "svm")):
+            folder = f"{SHARED}/{name}"
+            paths = [str(shared / name)] if index == 0 else []
+            command = [sys.executable, "-m", "facegate", "train", *paths, "--kind", kind,
+                       "--tune", "--largest", "--json", "--data-dir", str(data)]
+            clean = {k: v for k, v in os.environ.items() if not k.startswith("FACEGATE_")}
+            done = subprocess.run(command, env=clean, capture_output=True, text=True,
+                                  check=True)
+            body = json.loads(done.stdout)
+            metrics, params = body["metrics"], body["params"]
+            lines.append(
+                f"| {label} ({body['identities']} people, {body['samples']} photos) | {kind} "
+                f"| {', '.join(f'{k}={v}' for k, v in params.items())} "
+                f"| {pct(metrics['accuracy'])} ± {pct(metrics['accuracy_std'])} "
+                f"| {pct(metrics['nearest_sample_accuracy'])} "
+                f"| `facegate train {folder + ' ' if paths else ''}--kind {kind} --tune "
+                f"--largest` |")
+            print(lines[-1], flush=True)
+    return "\n".join(lines)
+
+
 def replace(doc: str, name: str, table: str) -> str:
     begin, end = BEGIN.format(name=name), END.format(name=name)
     head, _, rest = doc.partition(begin)
@@ -152,12 +181,13 @@ def replace(doc: str, name: str, table: str) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--shared", type=Path, default=REPO.parent / "shared" / "faces")
-    parser.add_argument("--only", choices=("pairs", "openset", "sets"))
+    parser.add_argument("--only", choices=("pairs", "openset", "sets", "classifiers"))
     options = parser.parse_args()
     doc_path = REPO / "docs" / "accuracy.md"
     doc = doc_path.read_text(encoding="utf-8")
     started = time.time()
-    makers = {"pairs": pairs_table, "openset": openset_table, "sets": sets_table}
+    makers = {"pairs": pairs_table, "openset": openset_table, "sets": sets_table,
+              "classifiers": classifiers_table}
     for name, make in makers.items():
         if options.only in (None, name):
             doc = replace(doc, name, make(options.shared))

@@ -14,6 +14,7 @@ from facegate.api import errors
 from facegate.api.deps import ModelRunner, require_api_key
 from facegate.api.errors import error_body
 from facegate.api.routes import (
+    classifiers,
     config,
     health,
     identities,
@@ -24,6 +25,7 @@ from facegate.api.routes import (
 from facegate.bootstrap import Facegate, build, liveness_service
 from facegate.config import Settings
 from facegate.services.liveness_sessions import SessionBook
+from facegate.services.training_jobs import TrainingJobs
 
 logger = logging.getLogger(__name__)
 
@@ -56,6 +58,9 @@ def create_app(settings: Settings, *, facegate: Facegate | None = None) -> FastA
     # Liveness runs in-process on the model threads (docs/liveness.md); sessions in memory.
     app.state.liveness = liveness_service(settings, concurrency=server.workers)
     app.state.liveness_sessions = SessionBook(app.state.liveness)
+    app.state.training_jobs = TrainingJobs(
+        app_facegate.gallery, app_facegate.classifiers,
+        max_member_bytes=settings.image.max_upload_bytes)
     errors.install(app)
     app.include_router(health.router)
     v1 = APIRouter(dependencies=[Depends(require_api_key)])
@@ -64,28 +69,36 @@ def create_app(settings: Settings, *, facegate: Facegate | None = None) -> FastA
     v1.include_router(liveness.router)
     v1.include_router(liveness_recognition.router)
     v1.include_router(config.router)
+    v1.include_router(classifiers.router)
     app.include_router(v1)
     limit = settings.image.max_upload_bytes
     # Two images (verify) in base64 plus form overhead is the largest honest body.
-    app.add_middleware(BodyLimit, max_bytes=2 * (limit * 4 // 3) + 64 * 1024)
+    app.add_middleware(BodyLimit, max_bytes=2 * (limit * 4 // 3) + 64 * 1024,
+                       archives={"/v1/train": settings.image.max_archive_bytes + 64 * 1024})
     return app
 
 
 class BodyLimit:
     """Refuses request bodies over ``max_bytes`` with 413 IMAGE_TOO_LARGE before they are
-    buffered or spooled, whether or not the client sent Content-Length."""
+    buffered or spooled, whether or not the client sent Content-Length. Paths in ``archives``
+    (training uploads) have their own limit, refused as ARCHIVE_TOO_LARGE."""
 
-    def __init__(self, app: ASGIApp, *, max_bytes: int) -> None:
+    def __init__(self, app: ASGIApp, *, max_bytes: int,
+                 archives: dict[str, int] | None = None) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        self.archives = archives or {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        path = scope.get("path", "")
+        limit = self.archives.get(path, self.max_bytes)
+        code = "ARCHIVE_TOO_LARGE" if path in self.archives else "IMAGE_TOO_LARGE"
         declared = dict(scope.get("headers") or []).get(b"content-length")
-        if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
-            await self._refuse(send)
+        if declared is not None and declared.isdigit() and int(declared) > limit:
+            await self._refuse(send, code, limit)
             return
         seen = 0
         started = False
@@ -95,7 +108,7 @@ class BodyLimit:
             message = await receive()
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
-                if seen > self.max_bytes:
+                if seen > limit:
                     raise _TooLarge
             return message
 
@@ -108,14 +121,13 @@ class BodyLimit:
             await self.app(scope, counting_receive, tracking_send)
         except _TooLarge:
             if not started:
-                await self._refuse(send)
+                await self._refuse(send, code, limit)
 
-    async def _refuse(self, send: Send) -> None:
+    async def _refuse(self, send: Send, code: str, limit: int) -> None:
         import json
 
         body = json.dumps(error_body(
-            "IMAGE_TOO_LARGE", f"the request body is over the limit of {self.max_bytes} bytes"
-        )).encode()
+            code, f"the request body is over the limit of {limit} bytes")).encode()
         await send({"type": "http.response.start", "status": 413,
                     "headers": [(b"content-type", b"application/json"),
                                 (b"content-length", str(len(body)).encode())]})

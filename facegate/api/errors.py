@@ -29,6 +29,8 @@ STATUS: dict[type[errors.FacegateError], int] = {
     errors.ConflictError: 409,
     errors.EmptyIdentityError: 409,
     errors.VideoDecodeError: 400,
+    errors.ArchiveError: 400,
+    errors.ArchiveTooLargeError: 413,
     errors.TooManyFramesError: 413,
     errors.SessionNotFoundError: 404,
     errors.SessionExpiredError: 410,

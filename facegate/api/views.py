@@ -6,6 +6,7 @@ from typing import Any
 
 from facegate.domain import (
     Candidate,
+    ClassifierInfo,
     Face,
     FaceSample,
     IdentifyResult,
@@ -13,6 +14,7 @@ from facegate.domain import (
     Timings,
     VerifyResult,
 )
+from facegate.services.training_jobs import TrainingJob
 
 
 def identity(item: Identity) -> dict[str, Any]:
@@ -52,7 +54,8 @@ def face(item: Face, *, descriptor: bool = False) -> dict[str, Any]:
 def candidate(item: Candidate) -> dict[str, Any]:
     return {"identity_id": item.identity_id, "name": item.name,
             "distance": round(item.distance, 6),
-            "face_id": item.face_id}
+            "face_id": item.face_id,
+            **({} if item.score is None else {"score": round(item.score, 6)})}
 
 
 def timings(item: Timings) -> dict[str, float]:
@@ -75,6 +78,8 @@ def identify(result: IdentifyResult) -> dict[str, Any]:
             for f in result.faces
         ],
         "search": {"method": result.search.name, "ef_search": result.search.ef_search},
+        "classifier": None if result.classifier is None else {
+            "id": result.classifier.id, "kind": result.classifier.kind},
         "timings_ms": timings(result.timings),
     }
 
@@ -85,4 +90,23 @@ def verify(result: VerifyResult, *, mode: str) -> dict[str, Any]:
         "mode": mode, "faces": [face(f) for f in result.faces],
         "identity": identity(result.identity) if result.identity else None,
         "timings_ms": timings(result.timings),
+    }
+
+
+def classifier(item: ClassifierInfo) -> dict[str, Any]:
+    return {"id": item.id, "kind": item.kind, "params": item.params, "metrics": item.metrics,
+            "identities": item.identities, "samples": item.samples, "active": item.active,
+            "created_at": item.created_at.isoformat()}
+
+
+def training_job(job: TrainingJob) -> dict[str, Any]:
+    return {
+        "id": job.id, "status": job.status, "stage": job.stage,
+        "progress": {"done": job.done, "total": job.total},
+        "options": {"kind": job.request.kind, "tune": job.request.tune,
+                    "folds": job.request.folds, "activate": job.request.activate},
+        "photos": dict(job.photos), "refusals": list(job.refusals),
+        "model": classifier(job.classifier) if job.classifier else None,
+        "error": job.error, "created_at": job.created_at.isoformat(),
+        "finished_at": job.finished_at.isoformat() if job.finished_at else None,
     }

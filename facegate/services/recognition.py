@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 
+from facegate.classifier import Classifier
 from facegate.domain import (
     Candidate,
     Decision,
@@ -16,6 +17,7 @@ from facegate.domain import (
 )
 from facegate.errors import EmptyIdentityError, FacegateError, ValidationError
 from facegate.matching import CohortRule, decide, distance, is_match
+from facegate.services.classifiers import ClassifierService
 from facegate.services.faces import FaceReader, MultipleFaces, Photo
 from facegate.services.gallery import IndexedGallery, parse_descriptor
 
@@ -24,7 +26,7 @@ class RecognitionService:
     def __init__(
         self, gallery: IndexedGallery, reader: FaceReader, *, threshold: float, top_k: int,
         multiple_faces: MultipleFaces, cohort: CohortRule | None = None,
-        photo_pairs_enrolled: bool = False,
+        photo_pairs_enrolled: bool = False, classifiers: ClassifierService | None = None,
     ) -> None:
         self._gallery = gallery
         self._reader = reader
@@ -35,6 +37,8 @@ class RecognitionService:
         self.cohort = cohort
         #: Verify photo vs photo describes both photos with the enrolment pipeline's views.
         self._photo_pairs_enrolled = photo_pairs_enrolled
+        #: Identify ranks identities with the active classifier (when one is); None: never.
+        self.classifiers = classifiers
 
     def detect(self, data: bytes) -> tuple[Photo, list[Face], Timings]:
         """Every face with box, landmarks and quality (no descriptors: cheaper)."""
@@ -60,24 +64,29 @@ class RecognitionService:
         image, faces = self._reader.faces(data, timings)
         started = time.perf_counter()
         self._gallery.refresh()
+        active = self.classifiers.current() if self.classifiers is not None else None
         wanted = top_k if self.cohort is None else max(top_k, self.cohort.size + 1)
-        per_face = [self._candidates(face.descriptor, k=wanted) for face in faces]
-        results = [
-            FaceIdentification(face=face, candidates=candidates[:top_k],
-                               decision=self._decide(candidates, threshold))
-            for face, candidates in zip(faces, per_face, strict=True)
-        ]
+        results = []
+        for face in faces:
+            nearest = self._candidates(face.descriptor, k=wanted)
+            ranked = nearest if active is None else self._classified(face.descriptor,
+                                                                      active[1], k=top_k)
+            best = ranked[0] if ranked else None
+            results.append(FaceIdentification(
+                face=face, candidates=ranked[:top_k],
+                decision=self._decide(best, nearest, threshold)))
         timings.add("match", (time.perf_counter() - started) * 1000.0)
         return IdentifyResult(faces=results, image_width=image.width,
                               image_height=image.height, timings=timings,
-                              search=self._gallery.method)
+                              search=self._gallery.method,
+                              classifier=None if active is None else active[0])
 
-    def _decide(self, candidates: list[Candidate], threshold: float) -> Decision:
-        """The open-set decision; under the cohort rule the other candidates are the probe's
-        cohort and the matched sample's nearest other identities the identity's."""
-        if self.cohort is None or not candidates:
-            return decide(candidates, threshold)
-        best = candidates[0]
+    def _decide(self, best: Candidate | None, nearest: list[Candidate],
+                threshold: float) -> Decision:
+        """The open-set decision on ``best``; under the cohort rule the probe's cohort is its
+        nearest other identities and the identity's cohort its matched sample's."""
+        if self.cohort is None or best is None:
+            return decide([best] if best else [], threshold)
         identity_cohort: list[float] = []
         try:
             sample = self._gallery.store.get_face(best.identity_id, best.face_id)
@@ -86,10 +95,11 @@ class RecognitionService:
         if sample is not None:
             hits = self._gallery.search(sample.descriptor, k=self.cohort.size + 1)
             identity_cohort = [h.distance for h in hits if h.identity_id != best.identity_id]
+        probe_cohort = [c.distance for c in nearest if c.identity_id != best.identity_id]
         adjusted = self.cohort.adjusted(
-            best.distance, probe_cohort=[c.distance for c in candidates[1:]],
+            best.distance, probe_cohort=probe_cohort[:self.cohort.size],
             identity_cohort=identity_cohort)
-        return decide(candidates, threshold, adjusted_distance=adjusted)
+        return decide([best], threshold, adjusted_distance=adjusted)
 
     def _candidates(self, probe: Descriptor, *, k: int) -> list[Candidate]:
         hits = self._gallery.search(probe, k=k)
@@ -100,6 +110,21 @@ class RecognitionService:
             for hit in hits
             if hit.identity_id in names  # deleted by another replica since the index loaded
         ]
+
+    def _classified(self, probe: Descriptor, classifier: Classifier, *,
+                    k: int) -> list[Candidate]:
+        """The classifier's top identities, best first, each with its nearest sample's
+        distance (identities deleted since it was fitted are skipped)."""
+        predictions = classifier.predict(probe, top=k + 5)[0]
+        names = self._gallery.store.get_identities([p.label for p in predictions])
+        ranked = []
+        for prediction in predictions:
+            hits = self._gallery.search(probe, k=1, identity_id=prediction.label)
+            if hits and prediction.label in names:
+                ranked.append(Candidate(
+                    identity_id=prediction.label, name=names[prediction.label].name,
+                    distance=hits[0].distance, face_id=hits[0].face_id, score=prediction.score))
+        return ranked[:k]
 
     def verify_images(
         self, first: bytes, second: bytes, *, threshold: float | None = None,

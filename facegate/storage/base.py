@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
-from facegate.domain import Descriptor, FaceSample, Identity
+from facegate.domain import ClassifierInfo, Descriptor, FaceSample, Identity
 from facegate.errors import ValidationError
 
 
@@ -41,8 +41,9 @@ class Changes:
 class GalleryStore(Protocol):
     """Identities and their face samples.
 
-    Errors: IdentityNotFoundError, FaceNotFoundError, ConflictError (external id taken),
-    DuplicateFaceError (same image SHA-256 already enrolled for that identity), StoreError.
+    Errors: IdentityNotFoundError, FaceNotFoundError, ClassifierNotFoundError, ConflictError
+    (external id or classifier id taken), DuplicateFaceError (same image SHA-256 already enrolled
+    for that identity), StoreError.
     """
 
     def create_identity(
@@ -98,6 +99,32 @@ class GalleryStore(Protocol):
     def changes_since(self, marker: int) -> Changes | None:
         """The descriptor changes since ``marker``, or None when the store cannot tell (no change
         log, or the log no longer reaches back that far): then reload ``descriptors()``."""
+        ...
+
+    # trained classifiers: their params and metrics are JSON objects, the fitted arrays a blob
+    def save_classifier(self, info: ClassifierInfo, blob: bytes) -> None:
+        """Insert a classifier with its blob, inactive whatever ``info.active`` says."""
+        ...
+
+    def list_classifiers(self) -> list[ClassifierInfo]:
+        """Every classifier without its blob, newest first (``created_at`` desc, then id)."""
+        ...
+
+    def get_classifier(self, classifier_id: str) -> ClassifierInfo: ...
+
+    def classifier_blob(self, classifier_id: str) -> bytes: ...
+
+    def activate_classifier(self, classifier_id: str | None) -> None:
+        """Make that classifier the only active one (None: none active), in one transaction;
+        an unknown id raises ClassifierNotFoundError and changes nothing."""
+        ...
+
+    def active_classifier(self) -> ClassifierInfo | None:
+        """The active classifier, if any (cheap: read on every identification)."""
+        ...
+
+    def delete_classifier(self, classifier_id: str) -> None:
+        """Delete it with its blob; deleting the active one leaves none active."""
         ...
 
     def close(self) -> None: ...

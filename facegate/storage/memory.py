@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 import threading
 from typing import Any
 
-from facegate.domain import Descriptor, FaceSample, Identity
+from facegate.domain import ClassifierInfo, Descriptor, FaceSample, Identity
 from facegate.errors import (
+    ClassifierNotFoundError,
     ConflictError,
     DuplicateFaceError,
     FaceNotFoundError,
@@ -21,6 +23,8 @@ class MemoryStore:
         self._lock = threading.RLock()
         self._identities: dict[str, Identity] = {}
         self._faces: dict[str, dict[str, FaceSample]] = {}
+        self._classifiers: dict[str, tuple[ClassifierInfo, bytes]] = {}
+        self._active: str | None = None
 
     def _counted(self, identity: Identity) -> Identity:
         return dataclasses.replace(identity, face_count=len(self._faces[identity.id]))
@@ -148,6 +152,59 @@ class MemoryStore:
 
     def changes_since(self, marker: int) -> Changes | None:
         return None  # no change log: the marker moving means a reload
+
+    # trained classifiers
+    def save_classifier(self, info: ClassifierInfo, blob: bytes) -> None:
+        # through JSON like the SQL stores: the same copies, the same refusals
+        stored = dataclasses.replace(info, params=json.loads(json.dumps(info.params)),
+                                     metrics=json.loads(json.dumps(info.metrics)), active=False)
+        with self._lock:
+            if info.id in self._classifiers:
+                raise ConflictError(f"a classifier with id {info.id!r} exists already")
+            self._classifiers[info.id] = (stored, bytes(blob))
+
+    def _stored(self, classifier_id: str) -> tuple[ClassifierInfo, bytes]:
+        found = self._classifiers.get(classifier_id)
+        if found is None:
+            raise ClassifierNotFoundError(f"no classifier with id {classifier_id!r}")
+        return found
+
+    def _info(self, info: ClassifierInfo) -> ClassifierInfo:
+        return dataclasses.replace(info, params=json.loads(json.dumps(info.params)),
+                                   metrics=json.loads(json.dumps(info.metrics)),
+                                   active=info.id == self._active)
+
+    def list_classifiers(self) -> list[ClassifierInfo]:
+        with self._lock:
+            infos = [self._info(info) for info, _ in self._classifiers.values()]
+        infos.sort(key=lambda i: i.id)
+        infos.sort(key=lambda i: i.created_at, reverse=True)  # stable: ids stay ascending
+        return infos
+
+    def get_classifier(self, classifier_id: str) -> ClassifierInfo:
+        with self._lock:
+            return self._info(self._stored(classifier_id)[0])
+
+    def classifier_blob(self, classifier_id: str) -> bytes:
+        with self._lock:
+            return self._stored(classifier_id)[1]
+
+    def activate_classifier(self, classifier_id: str | None) -> None:
+        with self._lock:
+            if classifier_id is not None:
+                self._stored(classifier_id)
+            self._active = classifier_id
+
+    def active_classifier(self) -> ClassifierInfo | None:
+        with self._lock:
+            return None if self._active is None else self.get_classifier(self._active)
+
+    def delete_classifier(self, classifier_id: str) -> None:
+        with self._lock:
+            self._stored(classifier_id)
+            del self._classifiers[classifier_id]
+            if self._active == classifier_id:
+                self._active = None
 
     def close(self) -> None:
         pass

@@ -92,6 +92,22 @@ DROP INDEX IF EXISTS faces_descriptor_hnsw;
 CREATE INDEX faces_descriptor_hnsw ON faces USING hnsw (descriptor vector_l2_ops)
     WITH (m = {HNSW_M}, ef_construction = {HNSW_EF_CONSTRUCTION});
 """),
+    # Trained identification classifiers (storage/sql_classifiers.py, shared with SQLite):
+    # JSON as text, the fitted arrays as bytes, at most one row active.
+    Migration(3, "classifiers", """
+CREATE TABLE classifiers (
+    id TEXT PRIMARY KEY,
+    kind TEXT NOT NULL,
+    params TEXT NOT NULL,
+    metrics TEXT NOT NULL,
+    created_at TIMESTAMPTZ NOT NULL,
+    identities INTEGER NOT NULL,
+    samples INTEGER NOT NULL,
+    active SMALLINT NOT NULL DEFAULT 0 CHECK (active IN (0, 1)),
+    blob BYTEA NOT NULL
+);
+CREATE UNIQUE INDEX classifiers_one_active ON classifiers (active) WHERE active = 1;
+"""),
 )
 
 LATEST = MIGRATIONS[-1].version

@@ -33,6 +33,7 @@ from facegate.errors import (
 )
 from facegate.storage import pg_schema
 from facegate.storage.base import UNSET, Changes, check_name, new_identity, utcnow
+from facegate.storage.sql_classifiers import SqlClassifiers
 
 logger = logging.getLogger(__name__)
 Conn = psycopg.Connection[tuple[Any, ...]]
@@ -75,7 +76,9 @@ def migrate_database(url: str) -> tuple[list[int], int]:
         raise StoreError(f"cannot migrate the gallery at {redact_url(url)}: {exc}") from exc
 
 
-class PostgresStore:
+class PostgresStore(SqlClassifiers):
+    _MARK, _TEXT_TIMES = "%s", False  # for the classifier methods
+
     def __init__(self, url: str, *, pool_size: int = 8) -> None:
         self.safe_url = redact_url(url)
         migrate_database(url)

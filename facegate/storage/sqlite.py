@@ -26,8 +26,10 @@ from facegate.errors import (
     StoreError,
 )
 from facegate.storage.base import UNSET, Changes, check_name, new_identity, utcnow
+from facegate.storage.sql_classifiers import SqlClassifiers
 
-SCHEMA_VERSION = 1
+#: 2 added ``classifiers``; every statement is idempotent, so opening an older file upgrades it.
+SCHEMA_VERSION = 2
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS identities (
     id TEXT PRIMARY KEY,
@@ -51,6 +53,18 @@ CREATE TABLE IF NOT EXISTS faces (
     UNIQUE (identity_id, image_sha256)
 );
 CREATE INDEX IF NOT EXISTS faces_identity ON faces (identity_id, created_at);
+CREATE TABLE IF NOT EXISTS classifiers (
+    id TEXT PRIMARY KEY,
+    kind TEXT NOT NULL,
+    params TEXT NOT NULL,
+    metrics TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    identities INTEGER NOT NULL,
+    samples INTEGER NOT NULL,
+    active INTEGER NOT NULL DEFAULT 0 CHECK (active IN (0, 1)),
+    blob BLOB NOT NULL
+);
+CREATE UNIQUE INDEX IF NOT EXISTS classifiers_one_active ON classifiers (active) WHERE active = 1;
 """
 _IDENTITY_COLUMNS = (
     "i.id, i.name, i.external_id, i.metadata, i.created_at, i.updated_at, "
@@ -61,7 +75,7 @@ _FACE_COLUMNS = (
 )
 
 
-class SQLiteStore:
+class SQLiteStore(SqlClassifiers):
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)

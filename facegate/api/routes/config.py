@@ -15,8 +15,10 @@ router = APIRouter(prefix="/v1", tags=["config"])
 @router.get("/config")
 def config(facegate: FacegateDep) -> dict[str, Any]:
     """The matching threshold and its source (``default``, ``environment`` or ``calibration``),
-    the open-set rule, and the detection, alignment and augmentation settings. No secrets."""
+    the open-set rule, the detection, alignment and augmentation settings, and the active
+    classifier (used by identify when ``matching.classifier`` is ``active``). No secrets."""
     settings = facegate.settings
+    active = facegate.store.active_classifier()
     return {
         "model": facegate.pipeline.embedder.model_name,
         "metric": "euclidean",
@@ -25,4 +27,5 @@ def config(facegate: FacegateDep) -> dict[str, Any]:
         "detection": settings.detection.model_dump(mode="json"),
         "alignment": settings.alignment.model_dump(mode="json"),
         "augmentation": settings.augmentation.model_dump(mode="json"),
+        "active_classifier": None if active is None else {"id": active.id, "kind": active.kind},
     }

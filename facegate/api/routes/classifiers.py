@@ -1,0 +1,150 @@
+"""/v1/train (a background job: enrol a zip of labelled photos, fit and store a classifier)
+and /v1/models (the trained classifiers: list, show, activate, deactivate, delete)."""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+import zipfile
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import anyio.to_thread
+import pydantic
+from fastapi import APIRouter, Depends, Request, Response
+from pydantic import BaseModel, ConfigDict, Field
+from starlette.datastructures import UploadFile
+
+from facegate.api import views
+from facegate.api.deps import FacegateDep
+from facegate.errors import ArchiveError, UnsupportedMediaTypeError, ValidationError
+from facegate.services.training_jobs import TrainingJobs, TrainRequest
+
+router = APIRouter(prefix="/v1", tags=["classifiers"])
+
+
+def get_jobs(request: Request) -> TrainingJobs:
+    jobs: TrainingJobs = request.app.state.training_jobs
+    return jobs
+
+
+JobsDep = Annotated[TrainingJobs, Depends(get_jobs)]
+
+
+class TrainIn(BaseModel):
+    """Options of a training job; in multipart form the zip is the ``archive`` file part."""
+
+    model_config = ConfigDict(extra="forbid")
+    kind: Literal["knn", "svm"] = "svm"
+    tune: bool = False
+    folds: int = Field(default=5, ge=2, le=20)
+    activate: bool = False
+    multiple_faces: Literal["reject", "largest"] | None = None
+
+
+@router.post("/train", status_code=202, openapi_extra={"requestBody": {"content": {
+    "multipart/form-data": {"schema": {"type": "object", "properties": {
+        "archive": {"type": "string", "format": "binary",
+                    "description": "zip: one folder per person, or name_N.jpg files"},
+        **{k: v for k, v in TrainIn.model_json_schema()["properties"].items()}}}},
+    "application/json": {"schema": TrainIn.model_json_schema()}}}})
+async def start_training(request: Request, response: Response, jobs: JobsDep) -> dict[str, Any]:
+    """Start a training job: enrol the zip's photos (if one is sent), then fit, cross-validate
+    and store a classifier; 202 with the job, whose ``Location`` a client polls."""
+    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    archive: Path | None = None
+    if content_type == "multipart/form-data":
+        try:
+            form = await request.form(max_files=1, max_fields=16)
+        except Exception as exc:  # starlette raises several types for broken multipart bodies
+            raise ValidationError(f"the multipart body could not be parsed: {exc}") from exc
+        try:
+            raw = {k: v for k, v in form.multi_items() if not isinstance(v, UploadFile)}
+            upload = form.get("archive")
+            if upload is not None and not isinstance(upload, UploadFile):
+                raise ValidationError("'archive' must be a file part (a zip)")
+            options = _options(raw)
+            if upload is not None:
+                archive = await anyio.to_thread.run_sync(_saved_zip, upload)
+        finally:
+            await form.close()
+    elif content_type in ("application/json", ""):
+        body = await request.body()
+        options = _options(pydantic.TypeAdapter(dict[str, Any]).validate_json(body or b"{}"))
+    else:
+        raise UnsupportedMediaTypeError(
+            f"send multipart/form-data (with an 'archive' zip) or application/json, "
+            f"not {content_type!r}")
+    job = jobs.start(TrainRequest(kind=options.kind, tune=options.tune, folds=options.folds,
+                                  activate=options.activate,
+                                  multiple_faces=options.multiple_faces), archive)
+    response.headers["Location"] = f"/v1/train/{job.id}"
+    return views.training_job(job)
+
+
+def _options(raw: dict[str, Any]) -> TrainIn:
+    try:
+        return TrainIn.model_validate(raw)
+    except pydantic.ValidationError as exc:
+        problems = [{"field": ".".join(str(p) for p in e["loc"]), "problem": e["msg"]}
+                    for e in exc.errors()]
+        raise ValidationError("the training options are not valid",
+                              details={"problems": problems}) from exc
+
+
+def _saved_zip(upload: UploadFile) -> Path:
+    """The upload copied to a temporary file the job owns; refused unless it is a zip."""
+    with tempfile.NamedTemporaryFile(prefix="facegate-train-", suffix=".zip",
+                                     delete=False) as out:
+        upload.file.seek(0)
+        shutil.copyfileobj(upload.file, out)
+    path = Path(out.name)
+    if not zipfile.is_zipfile(path):
+        path.unlink(missing_ok=True)
+        raise ArchiveError("the 'archive' is not a zip file")
+    return path
+
+
+@router.get("/train")
+def list_jobs(jobs: JobsDep) -> dict[str, Any]:
+    """The training jobs this server remembers, newest first."""
+    return {"items": [views.training_job(job) for job in jobs.list()]}
+
+
+@router.get("/train/{job_id}")
+def get_job(job_id: str, jobs: JobsDep) -> dict[str, Any]:
+    """A training job: status, stage and progress, photo counts, refusals, the classifier."""
+    return views.training_job(jobs.get(job_id))
+
+
+@router.get("/models")
+def list_models(facegate: FacegateDep) -> dict[str, Any]:
+    """Every trained classifier, newest first, with its validation metrics."""
+    return {"items": [views.classifier(c) for c in facegate.classifiers.list()],
+            "used_by_identify": facegate.settings.matching.classifier == "active"}
+
+
+@router.get("/models/{model_id}")
+def get_model(model_id: str, facegate: FacegateDep) -> dict[str, Any]:
+    return views.classifier(facegate.classifiers.get(model_id))
+
+
+@router.post("/models/{model_id}/activate")
+def activate_model(model_id: str, facegate: FacegateDep) -> dict[str, Any]:
+    """Identify ranks identities with this classifier from now on (every replica)."""
+    info = facegate.classifiers.activate(model_id)
+    assert info is not None
+    return views.classifier(info)
+
+
+@router.post("/models/deactivate")
+def deactivate_models(facegate: FacegateDep) -> dict[str, Any]:
+    """No classifier: identify ranks by the nearest sample."""
+    facegate.classifiers.activate(None)
+    return {"active": None}
+
+
+@router.delete("/models/{model_id}")
+def delete_model(model_id: str, facegate: FacegateDep) -> dict[str, Any]:
+    facegate.classifiers.delete(model_id)
+    return {"deleted": model_id}
