@@ -22,8 +22,8 @@ from facegate.errors import ModelError, ValidationError
 KINDS = ("knn", "svm")
 #: Defaults when not tuned; measured on LFW dev and ORL (docs/accuracy.md).
 DEFAULT_PARAMS: dict[str, dict[str, Any]] = {
-    "knn": {"k": 5, "weights": "distance"},
-    "svm": {"C": 10.0},
+    "knn": {"k": 3, "weights": "distance"},
+    "svm": {"C": 100.0},
 }
 
 Floats = NDArray[np.float32]

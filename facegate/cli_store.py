@@ -81,6 +81,7 @@ def migrate_store(
         for store in opened:
             store.close()
     digest = report.target
-    out.print(f"copied {digest.identities} identities, {digest.faces} faces from "
+    out.print(f"copied {digest.identities} identities, {digest.faces} faces, "
+              f"{digest.classifiers} classifiers from "
               f"{_safe(source)} to {_safe(target)}; verified: counts and sha256 {digest.sha256} "
               "match")

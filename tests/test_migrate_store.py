@@ -38,7 +38,8 @@ def identify(probe: Path, **where: str) -> dict[str, object]:
 
 @pytest.fixture(scope="module")
 def sqlite_gallery(tmp_path_factory: pytest.TempPathFactory, faces: Path) -> Path:
-    """A data dir with obama (2 photos) and biden (1), enrolled by the CLI."""
+    """A data dir with obama (2 photos) and biden (1), enrolled by the CLI, and an active
+    kNN classifier trained on them."""
     root = tmp_path_factory.mktemp("migrate")
     photos = root / "photos"
     photos.mkdir()
@@ -47,6 +48,8 @@ def sqlite_gallery(tmp_path_factory: pytest.TempPathFactory, faces: Path) -> Pat
         shutil.copy(faces / source, photos / target)
     enrolled = facegate("enroll", photos, "--data-dir", root / "data")
     assert enrolled.returncode == 0, enrolled.stderr
+    trained = facegate("train", "--kind", "knn", "--activate", "--data-dir", root / "data")
+    assert trained.returncode == 0, trained.stderr
     return root / "data"
 
 
@@ -55,7 +58,8 @@ def test_migrated_gallery_answers_the_same_probe_the_same_way(
     source_url = f"sqlite:///{sqlite_gallery / 'gallery.sqlite3'}"
     copied = facegate("migrate-store", "--from", source_url, "--to", postgres_url)
     assert copied.returncode == 0, copied.stderr
-    assert "copied 2 identities, 3 faces" in copied.stdout and "verified" in copied.stdout
+    assert "copied 2 identities, 3 faces, 1 classifiers" in copied.stdout
+    assert "verified" in copied.stdout
     assert "sha256 " in copied.stdout
 
     was = identify(faces / "obama3.jpg", data_dir=str(sqlite_gallery))
@@ -63,6 +67,7 @@ def test_migrated_gallery_answers_the_same_probe_the_same_way(
     assert now["status"] == was["status"] == "identified"
     assert now["identity"] == was["identity"]  # same id, name, face and distance
     assert now["candidates"] == was["candidates"]
+    assert now["identity"]["score"] == was["identity"]["score"]  # ranked by the same classifier
 
     again = facegate("migrate-store", "--from", source_url, "--to", postgres_url)
     assert again.returncode == 1 and "not empty" in again.stderr
@@ -97,7 +102,18 @@ def test_the_checksum_sees_every_byte(sqlite_gallery: Path) -> None:
     copy = MemoryStore()
     report = copy_gallery(source, copy)
     assert report.source == report.target == gallery_digest(copy)
-    assert (report.source.identities, report.source.faces) == (2, 3)
+    assert (report.source.identities, report.source.faces, report.source.classifiers) == \
+        (2, 3, 1)
+    (trained,) = copy.list_classifiers()
+    assert trained.active
+    blob = bytearray(copy.classifier_blob(trained.id))
+    blob[-1] ^= 1
+    changed_model = MemoryStore()
+    copy_gallery(copy, changed_model)
+    changed_model.delete_classifier(trained.id)
+    changed_model.save_classifier(trained, bytes(blob))
+    changed_model.activate_classifier(trained.id)
+    assert gallery_digest(changed_model).sha256 != report.source.sha256
     identity = next(i for i in copy.list_identities()[0] if i.name == "biden")
     (sample,) = copy.list_faces(identity.id)
     flipped = bytearray(sample.chip_jpeg)

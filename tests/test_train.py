@@ -57,7 +57,7 @@ def test_train_then_models_list_activate_identify_delete(faces: Path, tmp_path: 
     assert trained.returncode == 0, trained.stdout + trained.stderr
     assert "4 photos: 3 enrolled, 1 refused" in trained.stdout
     assert "NO_FACE_FOUND" in trained.stdout + trained.stderr
-    found = re.search(r"classifier (\S+-knn): knn \(k=5, weights=distance\) on 3 samples of 2 "
+    found = re.search(r"classifier (\S+-knn): knn \(k=3, weights=distance\) on 3 samples of 2 "
                       r"identities", trained.stdout)
     assert found, trained.stdout
     model_id = found[1]
@@ -107,7 +107,7 @@ def test_api_trains_from_a_zip_and_identify_uses_the_active_classifier(
             [("biden/suit.jpg", "NO_FACE_FOUND")]
         model = job["model"]
         assert model["kind"] == "svm" and model["active"] and model["identities"] == 2
-        assert model["metrics"]["held_out"] == 2 and model["params"] == {"C": 10.0}
+        assert model["metrics"]["held_out"] == 2 and model["params"] == {"C": 100.0}
         assert [m["id"] for m in http.get("/v1/models").json()["items"]] == [model["id"]]
         assert http.get("/v1/config").json()["active_classifier"] == \
             {"id": model["id"], "kind": "svm"}

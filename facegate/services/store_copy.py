@@ -3,7 +3,8 @@
 Each identity is written with its samples by ``GalleryStore.restore`` (ids and times kept, one
 transaction each), so the copy answers every probe exactly as the source did. Afterwards both
 sides are read back in full and compared by counts and a SHA-256 over every identity and sample:
-ids, names, metadata, times, descriptor bytes (little-endian float32) and chip bytes.
+ids, names, metadata, times, descriptor bytes (little-endian float32) and chip bytes, and every
+trained classifier (its record, whether it is active, and its fitted arrays).
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ class GalleryDigest:
     identities: int
     faces: int
     sha256: str
+    classifiers: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,7 +78,14 @@ def gallery_digest(store: GalleryStore) -> GalleryDigest:
     total = hashlib.sha256()
     for identity_id in sorted(per_identity):
         total.update(per_identity[identity_id])
-    return GalleryDigest(identities=len(per_identity), faces=faces, sha256=total.hexdigest())
+    classifiers = sorted(store.list_classifiers(), key=lambda c: c.id)
+    for info in classifiers:  # a gallery without classifiers keeps its earlier checksum
+        head = json.dumps([info.id, info.kind, info.params, info.metrics,
+                           info.created_at.isoformat(), info.identities, info.samples,
+                           info.active], sort_keys=True).encode()
+        total.update(hashlib.sha256(head + store.classifier_blob(info.id)).digest())
+    return GalleryDigest(identities=len(per_identity), faces=faces, sha256=total.hexdigest(),
+                         classifiers=len(classifiers))
 
 
 def copy_gallery(source: GalleryStore, target: GalleryStore) -> CopyReport:
@@ -89,6 +98,10 @@ def copy_gallery(source: GalleryStore, target: GalleryStore) -> CopyReport:
         raise ValidationError("the target gallery is not empty: migrate into an empty one")
     for identity in identities_of(source):
         target.restore(identity, source.list_faces(identity.id))
+    for info in source.list_classifiers():
+        target.save_classifier(info, source.classifier_blob(info.id))
+        if info.active:
+            target.activate_classifier(info.id)
     report = CopyReport(source=gallery_digest(source), target=gallery_digest(target))
     if report.source != report.target:
         raise StoreError(f"the copy does not match its source: {report.source} vs "
