@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import json
 import zipfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -50,6 +52,19 @@ def open_facegate(data_dir: Path | None) -> Any:
 def fail(exc: FacegateError) -> typer.Exit:
     err.print(f"[red]{exc.code}[/red]: {exc.message}")
     return typer.Exit(1)
+
+
+@contextmanager
+def opened(data_dir: Path | None) -> Iterator[Any]:
+    """The built facegate, closed on the way out; a FacegateError becomes ``code: message``
+    and exit status 1."""
+    facegate = open_facegate(data_dir)
+    try:
+        yield facegate
+    except FacegateError as exc:
+        raise fail(exc) from exc
+    finally:
+        facegate.close()
 
 
 def enrol_paths(facegate: Any, paths: list[Path], *, largest: bool, quiet: bool,
@@ -106,11 +121,10 @@ def train(
     from facegate.api import views
     from facegate.services.training import train as fit_and_store
 
-    facegate = open_facegate(data_dir)
-    if paths:
-        enrol_paths(facegate, paths, largest=largest, quiet=quiet or json_out,
-                    console=err if json_out else out)
-    try:
+    with opened(data_dir) as facegate:
+        if paths:
+            enrol_paths(facegate, paths, largest=largest, quiet=quiet or json_out,
+                        console=err if json_out else out)
         with progress_bar() as progress:
             task = progress.add_task("cross-validating", total=None)
             info = fit_and_store(
@@ -118,10 +132,6 @@ def train(
                 progress=lambda done, total: progress.update(task, completed=done, total=total))
         if activate:
             info = facegate.classifiers.activate(info.id)
-    except FacegateError as exc:
-        raise fail(exc) from exc
-    finally:
-        facegate.close()
     if json_out:
         out.print_json(json.dumps(views.classifier(info)))
         return
@@ -156,9 +166,8 @@ def models_list(data_dir: DataDir = None, json_out: JsonOut = False) -> None:
     """Every trained classifier, newest first; * marks the active one."""
     from facegate.api import views
 
-    facegate = open_facegate(data_dir)
-    items = facegate.classifiers.list()
-    facegate.close()
+    with opened(data_dir) as facegate:
+        items = facegate.classifiers.list()
     if json_out:
         out.print_json(json.dumps({"items": [views.classifier(i) for i in items]}))
         return
@@ -180,13 +189,8 @@ def models_show(classifier_id: ClassifierId, data_dir: DataDir = None,
     """One classifier: parameters and validation metrics."""
     from facegate.api import views
 
-    facegate = open_facegate(data_dir)
-    try:
+    with opened(data_dir) as facegate:
         info = facegate.classifiers.get(classifier_id)
-    except FacegateError as exc:
-        raise fail(exc) from exc
-    finally:
-        facegate.close()
     if json_out:
         out.print_json(json.dumps(views.classifier(info)))
         return
@@ -198,33 +202,22 @@ def models_show(classifier_id: ClassifierId, data_dir: DataDir = None,
 @models_app.command("activate")
 def models_activate(classifier_id: ClassifierId, data_dir: DataDir = None) -> None:
     """Make identify rank identities with this classifier (every replica follows)."""
-    facegate = open_facegate(data_dir)
-    try:
+    with opened(data_dir) as facegate:
         facegate.classifiers.activate(classifier_id)
-    except FacegateError as exc:
-        raise fail(exc) from exc
-    finally:
-        facegate.close()
     out.print(f"active: {classifier_id}")
 
 
 @models_app.command("deactivate")
 def models_deactivate(data_dir: DataDir = None) -> None:
     """No classifier: identify ranks by the nearest sample again."""
-    facegate = open_facegate(data_dir)
-    facegate.classifiers.activate(None)
-    facegate.close()
+    with opened(data_dir) as facegate:
+        facegate.classifiers.activate(None)
     out.print("no classifier active: identify uses the nearest sample")
 
 
 @models_app.command("delete")
 def models_delete(classifier_id: ClassifierId, data_dir: DataDir = None) -> None:
     """Delete a classifier (deleting the active one deactivates it)."""
-    facegate = open_facegate(data_dir)
-    try:
+    with opened(data_dir) as facegate:
         facegate.classifiers.delete(classifier_id)
-    except FacegateError as exc:
-        raise fail(exc) from exc
-    finally:
-        facegate.close()
     out.print(f"deleted {classifier_id}")

@@ -1,12 +1,11 @@
 """The trained-classifier part of the GalleryStore contract, on every backend of
-``test_contract.STORE_URLS`` (PostgreSQL: a fresh database per test), plus what only SQLite
+``conftest.STORE_URLS`` (PostgreSQL: a fresh database per test), plus what only SQLite
 promises: classifiers survive a reopen, and a version-1 gallery file gains the table."""
 
 from __future__ import annotations
 
 import os
 import sqlite3
-from collections.abc import Callable, Iterator
 from contextlib import closing
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -15,21 +14,10 @@ import pytest
 
 from facegate.domain import ClassifierInfo
 from facegate.errors import ClassifierNotFoundError, ConflictError
-from facegate.storage.base import GalleryStore, new_id, open_store
+from facegate.storage.base import GalleryStore, new_id
 from facegate.storage.sqlite import SCHEMA_VERSION, SQLiteStore
 
-from .test_contract import STORE_URLS
-
 WHEN = datetime(2024, 2, 29, 23, 59, 58, 123456, tzinfo=UTC)
-
-
-@pytest.fixture(params=STORE_URLS)
-def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[GalleryStore]:
-    make_url: Callable[[Path], str] | str = request.param
-    url = request.getfixturevalue(make_url) if isinstance(make_url, str) else make_url(tmp_path)
-    opened = open_store(url)
-    yield opened
-    opened.close()
 
 
 def make_info(*, created_at: datetime = WHEN, kind: str = "svm", active: bool = False,

@@ -1,17 +1,14 @@
 """One contract suite for every GalleryStore backend, chosen by URL through ``open_store``.
 
-To run it against another backend, add its URL factory to ``STORE_URLS``, or the name of a fixture
-that gives a URL (PostgreSQL: ``postgres_url``, a fresh, empty database per test). Samples carry
-random float32 descriptors: the contract is about storage, not about faces.
+The backends are ``conftest.STORE_URLS`` (PostgreSQL: a fresh, empty database per test).
+Samples carry random float32 descriptors: the contract is about storage, not about faces.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import io
-from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -21,22 +18,7 @@ from facegate.domain import DESCRIPTOR_SIZE, Box, FaceSample, Identity
 from facegate.errors import ConflictError, DuplicateFaceError, ValidationError
 from facegate.errors import FaceNotFoundError as NoFace
 from facegate.errors import IdentityNotFoundError as NoIdentity
-from facegate.storage.base import GalleryStore, new_id, open_store
-
-STORE_URLS: list[object] = [
-    pytest.param(lambda tmp: "memory://", id="memory"),
-    pytest.param(lambda tmp: f"sqlite:///{tmp / 'g.db'}", id="sqlite"),
-    pytest.param("postgres_url", id="postgres"),  # a fixture: a fresh database per test
-]
-
-
-@pytest.fixture(params=STORE_URLS)
-def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[GalleryStore]:
-    make_url: Callable[[Path], str] | str = request.param
-    url = request.getfixturevalue(make_url) if isinstance(make_url, str) else make_url(tmp_path)
-    opened = open_store(url)
-    yield opened
-    opened.close()
+from facegate.storage.base import GalleryStore, new_id
 
 
 def _jpeg(seed: int) -> bytes:
