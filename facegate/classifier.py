@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import io
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -57,6 +58,11 @@ class Classifier:
             best = np.argsort(-row, kind="stable")[:top]
             out.append([Prediction(str(self.labels[i]), float(row[i])) for i in best])
         return out
+
+    @cached_property
+    def known(self) -> frozenset[str]:
+        """The labels it was fitted on (people enrolled later are not among them)."""
+        return frozenset(str(label) for label in self.labels)
 
     @property
     def arrays_width(self) -> int:

@@ -124,6 +124,18 @@ def test_api_trains_from_a_zip_and_identify_uses_the_active_classifier(
                                                            (faces / "group6.jpg").read_bytes())})
         statuses = [f["status"] for f in group.json()["faces"]]
         assert len(statuses) == 6 and set(statuses) == {"unknown"}, group.text
+        # Someone enrolled after the fit is unknown to the classifier: when the nearest sample
+        # is theirs, that face is ranked by distance (no scores) and named.
+        newcomer = http.post("/v1/identities", json={"name": "newcomer"}).json()["id"]
+        enrolled = http.post(f"/v1/identities/{newcomer}/faces", data={"multiple_faces": "largest"},
+                             files={"image": ("g.jpg", (faces / "group6.jpg").read_bytes())})
+        assert enrolled.status_code == 201, enrolled.text
+        group = http.post("/v1/identify", files={"image": ("g.jpg",
+                                                           (faces / "group6.jpg").read_bytes())})
+        named = [f["identity"] for f in group.json()["faces"] if f["status"] == "identified"]
+        assert named and {n["name"] for n in named} == {"newcomer"}, group.text
+        assert min(n["distance"] for n in named) < 0.3  # the enrolled face itself
+        assert all("score" not in n for n in named)
 
         assert http.post("/v1/models/deactivate").json() == {"active": None}
         plain = http.post("/v1/identify", files={"image": ("o.jpg",

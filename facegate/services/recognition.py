@@ -69,8 +69,11 @@ class RecognitionService:
         results = []
         for face in faces:
             nearest = self._candidates(face.descriptor, k=wanted)
-            ranked = nearest if active is None else self._classified(face.descriptor,
-                                                                      active[1], k=top_k)
+            ranked = nearest
+            # A person enrolled after the classifier was fitted is unknown to it: when the
+            # nearest sample is theirs, the nearest-sample ranking answers.
+            if active is not None and nearest and nearest[0].identity_id in active[1].known:
+                ranked = self._classified(face.descriptor, active[1], k=top_k)
             best = ranked[0] if ranked else None
             results.append(FaceIdentification(
                 face=face, candidates=ranked[:top_k],
