@@ -58,7 +58,8 @@ def rewrite(source: Path, target: Path, *, drop: str = "", change: dict[str, byt
 
 @pytest.fixture(scope="module")
 def export(tmp_path_factory: pytest.TempPathFactory, faces: Path) -> tuple[Path, Path]:
-    """``(source data dir, export file)``: obama (2 photos) and biden (1), exported."""
+    """``(source data dir, export file)``: obama (2 photos) and biden (1) with an active kNN
+    classifier, exported."""
     root = tmp_path_factory.mktemp("transfer")
     photos = root / "photos"
     photos.mkdir()
@@ -67,6 +68,8 @@ def export(tmp_path_factory: pytest.TempPathFactory, faces: Path) -> tuple[Path,
         shutil.copy(faces / source, photos / target)
     enrolled = facegate("enroll", photos, "--data-dir", root / "source")
     assert enrolled.returncode == 0, enrolled.stderr
+    trained = facegate("train", "--kind", "knn", "--activate", "--data-dir", root / "source")
+    assert trained.returncode == 0, trained.stderr
     exported = facegate("export", root / "gallery.zip", "--data-dir", root / "source")
     assert exported.returncode == 0, exported.stderr
     assert exported.stdout == f"exported 2 identities, 3 faces to {root / 'gallery.zip'}\n"
@@ -84,6 +87,9 @@ def test_an_import_into_an_empty_folder_answers_exactly_as_the_source(
     before, after = snapshot(source), snapshot(target)
     assert [(i[1], i[5]) for i in after] == [("biden", 1), ("obama", 2)]
     assert after == before  # same ids, names, times, descriptors (bit for bit) and chips
+    models = [json.loads(facegate("models", "list", "--json", "--data-dir", d).stdout)["items"]
+              for d in (source, target)]
+    assert models[0] == models[1] and [m["active"] for m in models[1]] == [True]
 
     answers = []
     for data_dir in (source, target):
@@ -109,6 +115,19 @@ def test_a_damaged_export_is_refused(export: tuple[Path, Path], tmp_path: Path) 
     result = facegate("import", damaged, "--data-dir", tmp_path / "data")
     assert result.returncode == 1
     assert "checksum mismatch" in result.stderr and "Traceback" not in result.stderr
+    assert counts(tmp_path / "data") == (0, 0)
+
+
+def test_a_damaged_classifier_is_refused_with_nothing_imported(
+        export: tuple[Path, Path], tmp_path: Path) -> None:
+    _, file = export
+    with zipfile.ZipFile(file) as archive:
+        (member,) = [n for n in archive.namelist() if n.startswith("classifiers/")]
+        blob = bytearray(archive.read(member))
+    blob[-1] ^= 1
+    damaged = rewrite(file, tmp_path / "damaged.zip", change={member: bytes(blob)})
+    result = facegate("import", damaged, "--data-dir", tmp_path / "data")
+    assert result.returncode == 1 and "checksum mismatch" in result.stderr
     assert counts(tmp_path / "data") == (0, 0)
 
 

@@ -2,8 +2,10 @@
 
 Layout (format 1): ``manifest.json`` (format, counts, the descriptor model, and the SHA-256 of
 ``gallery.jsonl``), ``gallery.jsonl`` (one identity a line with its samples; descriptors as
-base64 little-endian float32) and ``chips/<face_id>.jpg``. Ids and timestamps are kept, so an import
-into an empty data folder answers every probe exactly as the source did.
+base64 little-endian float32) and ``chips/<face_id>.jpg``; trained classifiers as
+``classifiers/<id>.npz`` with their records (and each file's SHA-256) in the manifest's
+``classifiers`` list, which older exports lack. Ids and timestamps are kept, so an import into an
+empty data folder answers every probe exactly as the source did.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from facegate.domain import Box, FaceSample, Identity
+from facegate.domain import Box, ClassifierInfo, FaceSample, Identity
 from facegate.errors import ConflictError, ValidationError
 from facegate.storage.base import GalleryStore
 
@@ -52,9 +54,18 @@ def export_gallery(store: GalleryStore, path: Path) -> tuple[int, int]:
             faces += len(samples)
         body = ("\n".join(lines) + "\n").encode() if lines else b""
         archive.writestr("gallery.jsonl", body)
+        classifiers = []
+        for info in store.list_classifiers():
+            blob = store.classifier_blob(info.id)
+            archive.writestr(f"classifiers/{info.id}.npz", blob)
+            classifiers.append({"id": info.id, "kind": info.kind, "params": info.params,
+                                "metrics": info.metrics, "created_at": info.created_at.isoformat(),
+                                "identities": info.identities, "samples": info.samples,
+                                "active": info.active, "sha256": hashlib.sha256(blob).hexdigest()})
         manifest = {
             "format": FORMAT, "version": FORMAT_VERSION, "identities": identities,
             "faces": faces, "gallery_sha256": hashlib.sha256(body).hexdigest(),
+            "classifiers": classifiers,
         }
         archive.writestr("manifest.json", json.dumps(manifest, indent=2))
     return identities, faces
@@ -74,7 +85,9 @@ def import_gallery(store: GalleryStore, path: Path) -> tuple[int, int]:
         manifest, body = _checked(archive)
         records = _records(body, manifest)
         _refuse_taken(store, [record["id"] for record in records])
+        classifiers = _classifiers(archive, manifest)
         restored: list[str] = []
+        saved: list[str] = []
         try:
             for record in records:
                 try:
@@ -83,7 +96,15 @@ def import_gallery(store: GalleryStore, path: Path) -> tuple[int, int]:
                     raise ValidationError(f"the export is damaged: {exc!r}") from exc
                 store.restore(identity, samples)
                 restored.append(identity.id)
+            for info, blob in classifiers:
+                store.save_classifier(info, blob)
+                saved.append(info.id)
+            active = [info.id for info, _ in classifiers if info.active]
+            if active:
+                store.activate_classifier(active[0])
         except BaseException:
+            for classifier_id in saved:
+                store.delete_classifier(classifier_id)
             for identity_id in reversed(restored):
                 store.delete_identity(identity_id)
             raise
@@ -99,6 +120,27 @@ def _records(body: bytes, manifest: dict[str, Any]) -> list[dict[str, Any]]:
     if counts != (manifest.get("identities"), manifest.get("faces")):
         raise ValidationError("the export's counts do not match its manifest")
     return records
+
+
+def _classifiers(archive: zipfile.ZipFile,
+                 manifest: dict[str, Any]) -> list[tuple[ClassifierInfo, bytes]]:
+    """The export's classifiers with their arrays, each checked against its SHA-256."""
+    out = []
+    try:
+        for item in manifest.get("classifiers", []):
+            blob = archive.read(f"classifiers/{item['id']}.npz")
+            if hashlib.sha256(blob).hexdigest() != item["sha256"]:
+                raise ValidationError(f"the export is damaged: classifier {item['id']} checksum "
+                                      "mismatch")
+            out.append((ClassifierInfo(
+                id=item["id"], kind=item["kind"], params=item["params"], metrics=item["metrics"],
+                created_at=datetime.fromisoformat(item["created_at"]),
+                identities=item["identities"], samples=item["samples"],
+                active=bool(item["active"])), blob))
+    except (KeyError, ValueError, TypeError) as exc:
+        raise ValidationError(f"the export is damaged: a classifier is not valid: {exc!r}") \
+            from exc
+    return out
 
 
 def _refuse_taken(store: GalleryStore, identity_ids: list[str]) -> None:
