@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 from typing import Annotated, Any
 
+import pydantic
 import typer
 from rich.console import Console
 from rich.table import Column, Table
@@ -52,8 +53,11 @@ def load_settings(**overrides: Any) -> Settings:
         given["server"] = {k: v for k, v in given["server"].items() if v is not None}
     try:
         return Settings(**given)
-    except ValueError as exc:
-        err.print(f"[red]configuration error:[/red] {exc}")
+    except pydantic.ValidationError as exc:
+        # Only where and what: a refused value may be a secret (an API key), so it is not shown.
+        for problem in exc.errors():
+            where = ".".join(str(part) for part in problem["loc"]) or "settings"
+            err.print(f"[red]configuration error:[/red] {where}: {problem['msg']}")
         raise typer.Exit(2) from exc
 
 
@@ -73,7 +77,11 @@ def serve(
     host: Annotated[str | None, typer.Option(help="address to listen on [127.0.0.1]")] = None,
     port: Annotated[int | None, typer.Option(help=f"port [{DEFAULT_PORT}]")] = None,
     data_dir: DataDir = None,
-    api_key: Annotated[list[str] | None, typer.Option(help="required X-API-Key (repeatable)")] \
+    api_key: Annotated[list[str] | None, typer.Option(
+        help="required X-API-Key (repeatable); visible to other users in `ps`: prefer "
+        "--api-key-file or FACEGATE_SERVER__API_KEYS")] = None,
+    api_key_file: Annotated[Path | None, typer.Option(
+        help="file with the required API keys, one per line [FACEGATE_SERVER__API_KEYS_FILE]")] \
         = None,
     storage_url: Annotated[str | None, typer.Option(
         help="gallery URL: sqlite:///PATH or postgresql://… [FACEGATE_STORAGE__URL]")] = None,
@@ -83,7 +91,8 @@ def serve(
 
     from facegate.api.app import create_app
 
-    server = {"host": host, "port": port, "api_keys": api_key or None}
+    server = {"host": host, "port": port, "api_keys": api_key or None,
+              "api_keys_file": api_key_file}
     storage = {"url": storage_url} if storage_url else None
     settings = load_settings(data_dir=data_dir, server=server, storage=storage)
     logging.getLogger("facegate").info("serving on http://%s:%d (gallery %s)",

@@ -16,10 +16,10 @@ from typing import Annotated, Literal
 from pydantic import (
     BaseModel,
     BeforeValidator,
+    ConfigDict,
     Field,
     PrivateAttr,
     SecretStr,
-    field_validator,
     model_validator,
 )
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -153,11 +153,16 @@ class StorageSettings(BaseModel):
 
 
 class ServerSettings(BaseModel):
+    model_config = ConfigDict(hide_input_in_errors=True)
+
     host: str = "127.0.0.1"
     port: int = Field(default=DEFAULT_PORT, ge=1, le=65535)
     #: When non-empty, every /v1 request must carry one of these in ``X-API-Key``.
     api_keys: Annotated[list[SecretStr], NoDecode, BeforeValidator(_split_commas)] = Field(
         default_factory=list)
+    #: A file of further API keys, one per line (blank lines and ``#`` comments ignored), e.g.
+    #: a mounted secret; keys given on a command line show in ``ps``, a file's do not.
+    api_keys_file: Path | None = None
     #: Model work running at once; more requests wait in line.
     workers: int = Field(default=2, ge=1, le=64)
     #: ``thread``: the model work runs on threads of the server process (the fastest here:
@@ -169,18 +174,29 @@ class ServerSettings(BaseModel):
     #: Requests waiting for a worker; one more is answered 503 OVERLOADED with Retry-After.
     max_queue: int = Field(default=16, ge=0, le=10_000)
 
-    @field_validator("api_keys")
-    @classmethod
-    def _keys_not_trivial(cls, keys: list[SecretStr]) -> list[SecretStr]:
-        for key in keys:
+    @model_validator(mode="after")
+    def _keys_from_file_and_not_trivial(self) -> ServerSettings:
+        if self.api_keys_file is not None:
+            try:
+                lines = self.api_keys_file.read_text(encoding="utf-8").splitlines()
+            except (OSError, UnicodeDecodeError) as exc:
+                raise ValueError(f"cannot read the API key file {self.api_keys_file}: "
+                                 f"{type(exc).__name__}") from exc
+            self.api_keys = [*self.api_keys, *(
+                SecretStr(line.strip()) for line in lines
+                if line.strip() and not line.lstrip().startswith("#"))]
+        for number, key in enumerate(self.api_keys, 1):
             if len(key.get_secret_value()) < 8:
-                raise ValueError("API keys must be at least 8 characters long")
-        return keys
+                raise ValueError(f"API keys must be at least 8 characters long (key {number} "
+                                 "is shorter)")
+        return self
 
 
 class Settings(BaseSettings):
+    #: Errors never echo the refused input: it may hold an API key or a database password.
     model_config = SettingsConfigDict(
-        env_prefix="FACEGATE_", env_nested_delimiter="__", extra="ignore"
+        env_prefix="FACEGATE_", env_nested_delimiter="__", extra="ignore",
+        hide_input_in_errors=True,
     )
 
     data_dir: Path = Path("data")

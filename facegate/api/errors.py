@@ -87,6 +87,10 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        if exc.status_code == 400:  # FastAPI could not parse a JSON body (e.g. nested too deep)
+            return JSONResponse(error_body(
+                "VALIDATION_ERROR", "the request body could not be parsed as JSON"),
+                status_code=422)
         code = _HTTP_CODES.get(exc.status_code, f"HTTP_{exc.status_code}")
         return JSONResponse(error_body(code, str(exc.detail)), status_code=exc.status_code,
                             headers=getattr(exc, "headers", None))

@@ -10,10 +10,13 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import types
+import typing
 from typing import Any, TypeVar
 
 import pydantic
 from fastapi import Request
+from pydantic import BaseModel, ConfigDict, ValidationInfo, field_validator
 from starlette.datastructures import UploadFile
 
 from facegate.errors import (
@@ -23,6 +26,46 @@ from facegate.errors import (
 )
 
 M = TypeVar("M", bound=pydantic.BaseModel)
+
+
+class RequestModel(BaseModel):
+    """A request's fields: unknown ones refused, and ``true``/``false`` only where a field is
+    a boolean (pydantic's lax mode would read ``threshold: true`` as 1.0). Multipart form values
+    arrive as text and are converted as usual."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _no_booleans_as_numbers(cls, value: Any, info: ValidationInfo) -> Any:
+        field = cls.model_fields[info.field_name or ""]
+        if _holds_bool(value) and not _takes_bool(field.annotation):
+            raise ValueError("must not be a boolean")
+        return value
+
+
+def _holds_bool(value: Any) -> bool:
+    return isinstance(value, bool) or (
+        isinstance(value, list) and any(isinstance(item, bool) for item in value))
+
+
+def _takes_bool(annotation: Any) -> bool:
+    """Whether a field of this type may hold a boolean (``bool`` or ``Any`` anywhere in it)."""
+    if annotation is bool or annotation is Any:
+        return True
+    if isinstance(annotation, types.UnionType) or typing.get_origin(annotation) is not None:
+        return any(_takes_bool(arg) for arg in typing.get_args(annotation))
+    return False
+
+
+def parse_json(text: str | bytes) -> Any:
+    """JSON text → a value, or ValidationError (not JSON, or nested too deeply to parse)."""
+    try:
+        return json.loads(text)
+    except RecursionError as exc:
+        raise ValidationError("the JSON is nested too deeply") from exc
+    except ValueError as exc:
+        raise ValidationError(f"the body is not valid JSON: {exc}") from exc
 
 async def read_body(
     request: Request, model: type[M], *, image_fields: tuple[str, ...], max_image_bytes: int
@@ -80,6 +123,8 @@ def _form_value(value: str) -> Any:
     if text.startswith(("[", "{")):
         try:
             return json.loads(text)
+        except RecursionError as exc:
+            raise ValidationError("a form field's JSON is nested too deeply") from exc
         except ValueError:
             return value
     return value
@@ -90,10 +135,7 @@ async def json_object(request: Request) -> dict[str, Any]:
     body = await request.body()
     if not body:
         raise ValidationError("the request body is empty")
-    try:
-        raw = json.loads(body)
-    except ValueError as exc:
-        raise ValidationError(f"the body is not valid JSON: {exc}") from exc
+    raw = parse_json(body)
     if not isinstance(raw, dict):
         raise ValidationError("the JSON body must be an object")
     return raw

@@ -48,6 +48,10 @@ class FaceFinder:
     3. If still nothing and the photo is small (longer side at most ``fallback_max_side``, i.e.
        a face crop, not a scene): the ``fallback`` detector (dlib's CNN) on the photo itself, not
        upsampled: it finds every LFW crop HOG misses in ~0.1 s (upsampled or padded, 1-2 s).
+
+    A photo whose shorter side is below ``min_face_px`` cannot show a face of that size: it has
+    no faces, and no detector sees it (dlib's CNN fails on sides under 10 px). A box whose centre
+    lies outside the photo is not a face of it and is dropped.
     """
 
     detector: Detector
@@ -60,6 +64,8 @@ class FaceFinder:
     fast_side: int = 480
 
     def locate(self, rgb: RGBImage, *, every_face: bool = True) -> list[tuple[Box, float]]:
+        if min(rgb.shape[:2]) < self.min_face_px:
+            return []
         longest = max(rgb.shape[:2])
         full_scale = min(1.0, self.max_side / longest)
         full_upsample = int(longest * full_scale <= self.upsample_below)
@@ -70,7 +76,7 @@ class FaceFinder:
         if (scale, upsample) == (full_scale, full_upsample):  # the full pass, step 1
             return self._full(rgb, full_scale, full_upsample)
         small = rgb if scale == 1.0 else resize(rgb, scale)
-        fast = self._kept(self.detector.detect(small, upsample=upsample), scale)
+        fast = self._kept(self.detector.detect(small, upsample=upsample), scale, small.shape)
         if len(fast) == 1 and not every_face:
             return fast
         return _merged(fast, self._full(rgb, full_scale, full_upsample))
@@ -86,11 +92,17 @@ class FaceFinder:
         if not found and self.fallback is not None \
                 and max(rgb.shape[:2]) <= self.fallback_max_side:
             found = self.fallback.detect(small, upsample=0)
-        return self._kept(found, scale)
+        return self._kept(found, scale, small.shape[:2])
 
-    def _kept(self, found: list[tuple[Box, float]], scale: float) -> list[tuple[Box, float]]:
-        """Boxes mapped back to original pixels, without those below ``min_face_px``."""
-        boxes = [(_scale_box(box, 1.0 / scale), score) for box, score in found]
+    def _kept(self, found: list[tuple[Box, float]], scale: float,
+              shape: tuple[int, ...]) -> list[tuple[Box, float]]:
+        """Boxes (found on a copy of ``shape``) mapped back to original pixels, without those
+        below ``min_face_px`` or centred outside the photo."""
+        height, width = shape[:2]
+        inside = [(box, score) for box, score in found
+                  if 0 <= (box.left + box.right) / 2 < width
+                  and 0 <= (box.top + box.bottom) / 2 < height]
+        boxes = [(_scale_box(box, 1.0 / scale), score) for box, score in inside]
         return [
             (box, score) for box, score in boxes if min(box.width, box.height) >= self.min_face_px
         ]

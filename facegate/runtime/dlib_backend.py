@@ -53,9 +53,19 @@ class _Pool:
             model = self._make()
         try:
             yield model
-        finally:
-            with self._lock:
-                self._free.append(model)
+        except RuntimeError as exc:
+            # dlib reports what it cannot compute as RuntimeError, and such an instance is not
+            # to be trusted again (its next call can crash the process): it is dropped.
+            raise ModelError(f"{self.name} failed: {str(exc).strip()[:200]}") from exc
+        except BaseException:
+            self._put_back(model)
+            raise
+        else:
+            self._put_back(model)
+
+    def _put_back(self, model: Any) -> None:
+        with self._lock:
+            self._free.append(model)
 
     def _make(self) -> Any:
         try:
@@ -155,6 +165,10 @@ class Dlib68Landmarker:
         return tuple((float(p.x), float(p.y)) for p in shape.parts())
 
 
+#: dlib's CNN fails (RuntimeError, then an unusable instance) on images with a side under this.
+CNN_MIN_SIDE = 10
+
+
 class DlibCnnDetector:
     """dlib's CNN (MMOD) face detector: finds faces HOG misses, at about 2 s for a 225x225 image
     on dlib-bin's CPU build, so facegate uses it only as a last resort on small photos."""
@@ -167,6 +181,8 @@ class DlibCnnDetector:
         )
 
     def detect(self, rgb: RGBImage, *, upsample: int) -> list[tuple[Box, float]]:
+        if min(rgb.shape[:2]) < CNN_MIN_SIDE:
+            return []
         with self._cnn.borrow() as model:
             found = model(rgb, upsample)
         return [

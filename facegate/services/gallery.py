@@ -26,6 +26,8 @@ from facegate.services.hnsw import HnswSearch, supports_hnsw
 from facegate.storage.base import UNSET, GalleryStore, new_id, utcnow
 
 logger = logging.getLogger(__name__)
+#: The largest page offset (any real gallery's end lies far below; databases overflow at 2^63).
+MAX_OFFSET = 2**31 - 1
 
 
 class IndexedGallery:
@@ -154,8 +156,8 @@ class GalleryService:
     def list_identities(
         self, *, name_contains: str | None = None, limit: int = 50, offset: int = 0
     ) -> tuple[list[Identity], int]:
-        if not 1 <= limit <= 1000 or offset < 0:
-            raise ValidationError("limit must be 1-1000 and offset at least 0")
+        if not 1 <= limit <= 1000 or not 0 <= offset <= MAX_OFFSET:
+            raise ValidationError(f"limit must be 1-1000 and offset 0-{MAX_OFFSET}")
         return self._store.list_identities(name_contains=name_contains, limit=limit, offset=offset)
 
     def find_by_name(self, name: str) -> Identity | None:

@@ -7,6 +7,8 @@ identity behind.
 
 from __future__ import annotations
 
+import json
+import math
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -162,14 +164,83 @@ def utcnow() -> datetime:
 def new_identity(
     *, name: str, external_id: str | None, metadata: dict[str, Any] | None
 ) -> Identity:
-    """A fresh identity with a server-made id, validated name and both times set to now."""
+    """A fresh identity with a server-made id, validated fields and both times set to now."""
     now = utcnow()
-    return Identity(id=new_id(), name=check_name(name), external_id=external_id,
-                    metadata=dict(metadata or {}), created_at=now, updated_at=now)
+    return Identity(id=new_id(), name=check_name(name),
+                    external_id=check_external_id(external_id),
+                    metadata=check_metadata(dict(metadata or {})), created_at=now, updated_at=now)
+
+
+def checked_update(
+    *, name: str, external_id: str | None, metadata: dict[str, Any]
+) -> tuple[str, str | None, dict[str, Any]]:
+    """``update_identity``'s arguments validated like a new identity's (UNSET passes)."""
+    return (name if name is UNSET else check_name(name),
+            external_id if external_id is UNSET else check_external_id(external_id),
+            metadata if metadata is UNSET else check_metadata(dict(metadata)))
 
 
 def check_name(name: str) -> str:
-    name = name.strip()
+    name = check_text(name, "an identity name").strip()
     if not name or len(name) > 200:
         raise ValidationError("an identity name must be 1 to 200 characters")
     return name
+
+
+def check_external_id(external_id: str | None) -> str | None:
+    if external_id is not None:
+        check_text(external_id, "an external id")
+        if len(external_id) > 200:
+            raise ValidationError("an external id must be at most 200 characters")
+    return external_id
+
+
+#: Identity metadata: a JSON object nested at most this deep ({"a": {"b": 1}} is 2 deep) …
+MAX_METADATA_DEPTH = 16
+#: … and at most this large as UTF-8 JSON. Whatever is stored can be written back as JSON.
+MAX_METADATA_BYTES = 64 * 1024
+
+
+def check_metadata(metadata: dict[str, Any]) -> dict[str, Any]:
+    """``metadata`` if it is a JSON object that every backend stores and every response can
+    write back: valid Unicode (no lone surrogates), finite numbers, at most
+    ``MAX_METADATA_DEPTH`` deep and ``MAX_METADATA_BYTES`` long; else ValidationError."""
+    _check_json_value(metadata, depth=1)
+    size = len(json.dumps(metadata, ensure_ascii=False).encode("utf-8"))
+    if size > MAX_METADATA_BYTES:
+        raise ValidationError(f"metadata is {size} bytes as JSON; the limit is "
+                              f"{MAX_METADATA_BYTES}", details={"limit_bytes": MAX_METADATA_BYTES})
+    return metadata
+
+
+def _check_json_value(value: Any, *, depth: int) -> None:
+    if isinstance(value, dict | list):
+        if depth > MAX_METADATA_DEPTH:
+            raise ValidationError(f"metadata is nested more than {MAX_METADATA_DEPTH} deep",
+                                  details={"limit_depth": MAX_METADATA_DEPTH})
+        if isinstance(value, dict):
+            for key, item in value.items():
+                if not isinstance(key, str):
+                    raise ValidationError("metadata keys must be strings")
+                check_text(key, "a metadata key")
+                _check_json_value(item, depth=depth + 1)
+        else:
+            for item in value:
+                _check_json_value(item, depth=depth + 1)
+    elif isinstance(value, str):
+        check_text(value, "a metadata value")
+    elif isinstance(value, float) and not math.isfinite(value):
+        raise ValidationError("metadata numbers must be finite (no NaN or Infinity)")
+    elif value is not None and not isinstance(value, bool | int | float):
+        raise ValidationError(f"metadata cannot hold a {type(value).__name__}")
+
+
+def check_text(text: str, what: str) -> str:
+    """``text`` if it is valid Unicode (encodable as UTF-8: no lone surrogates, which JSON can
+    carry as ``\\ud800`` but no response could write back); else ValidationError."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise ValidationError(f"{what} is not valid Unicode (a lone surrogate at "
+                              f"position {exc.start})") from exc
+    return text

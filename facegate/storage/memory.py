@@ -15,7 +15,13 @@ from facegate.errors import (
     FaceNotFoundError,
     IdentityNotFoundError,
 )
-from facegate.storage.base import UNSET, Changes, check_name, new_identity, utcnow
+from facegate.storage.base import (
+    UNSET,
+    Changes,
+    checked_update,
+    new_identity,
+    utcnow,
+)
 
 
 class MemoryStore:
@@ -70,11 +76,13 @@ class MemoryStore:
         self, identity_id: str, *, name: str = UNSET, external_id: str | None = UNSET,
         metadata: dict[str, Any] = UNSET,
     ) -> Identity:
+        name, external_id, metadata = checked_update(
+            name=name, external_id=external_id, metadata=metadata)
         with self._lock:
             current = self.get_identity(identity_id)
             changes: dict[str, Any] = {"updated_at": utcnow()}
             if name is not UNSET:
-                changes["name"] = check_name(name)
+                changes["name"] = name
             if external_id is not UNSET:
                 self._check_external_id(external_id, owner=identity_id)
                 changes["external_id"] = external_id

@@ -32,7 +32,13 @@ from facegate.errors import (
     StoreError,
 )
 from facegate.storage import pg_schema
-from facegate.storage.base import UNSET, Changes, check_name, new_identity, utcnow
+from facegate.storage.base import (
+    UNSET,
+    Changes,
+    checked_update,
+    new_identity,
+    utcnow,
+)
 from facegate.storage.sql_classifiers import SqlClassifiers
 
 logger = logging.getLogger(__name__)
@@ -144,13 +150,15 @@ class PostgresStore(SqlClassifiers):
         self, identity_id: str, *, name: str = UNSET, external_id: str | None = UNSET,
         metadata: dict[str, Any] = UNSET,
     ) -> Identity:
+        name, external_id, metadata = checked_update(
+            name=name, external_id=external_id, metadata=metadata)
         with self._write() as conn:
             row = conn.execute(
                 "SELECT name, external_id, metadata FROM identities WHERE id = %s FOR UPDATE",
                 (identity_id,)).fetchone()
             if row is None:
                 raise IdentityNotFoundError(f"no identity with id {identity_id!r}")
-            new_name = row[0] if name is UNSET else check_name(name)
+            new_name = row[0] if name is UNSET else name
             try:
                 conn.execute(
                     "UPDATE identities SET name = %s, name_folded = %s, external_id = %s, "

@@ -25,7 +25,13 @@ from facegate.errors import (
     IdentityNotFoundError,
     StoreError,
 )
-from facegate.storage.base import UNSET, Changes, check_name, new_identity, utcnow
+from facegate.storage.base import (
+    UNSET,
+    Changes,
+    checked_update,
+    new_identity,
+    utcnow,
+)
 from facegate.storage.sql_classifiers import SqlClassifiers
 
 #: 2 added ``classifiers``; every statement is idempotent, so opening an older file upgrades it.
@@ -193,6 +199,8 @@ class SQLiteStore(SqlClassifiers):
         self, identity_id: str, *, name: str = UNSET, external_id: str | None = UNSET,
         metadata: dict[str, Any] = UNSET,
     ) -> Identity:
+        name, external_id, metadata = checked_update(
+            name=name, external_id=external_id, metadata=metadata)
         with self._write() as db:
             current = self.get_identity(identity_id)
             try:
@@ -200,7 +208,7 @@ class SQLiteStore(SqlClassifiers):
                     "UPDATE identities SET name = ?, external_id = ?, metadata = ?, "
                     "updated_at = ? WHERE id = ?",
                     (
-                        current.name if name is UNSET else check_name(name),
+                        current.name if name is UNSET else name,
                         current.external_id if external_id is UNSET else external_id,
                         json.dumps(current.metadata if metadata is UNSET else metadata),
                         utcnow().isoformat(), identity_id,

@@ -5,36 +5,34 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request, Response
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from facegate.api import views
 from facegate.api.deps import FacegateDep, GalleryDep, RunnerDep
-from facegate.api.inputs import read_body
+from facegate.api.inputs import RequestModel, read_body
 from facegate.api.openapi import image_body
 from facegate.errors import FaceNotFoundError, ValidationError
+from facegate.services.gallery import MAX_OFFSET
 from facegate.storage.base import UNSET
 
 router = APIRouter(prefix="/v1/identities", tags=["gallery"])
 
 
-class IdentityIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class IdentityIn(RequestModel):
     name: str = Field(min_length=1, max_length=200)
     external_id: str | None = Field(default=None, max_length=200)
     metadata: dict[str, Any] = Field(default_factory=dict)
 
 
-class IdentityPatch(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class IdentityPatch(RequestModel):
     name: str | None = Field(default=None, min_length=1, max_length=200)
     external_id: str | None = Field(default=None, max_length=200)
     metadata: dict[str, Any] | None = None
 
 
-class FaceIn(BaseModel):
+class FaceIn(RequestModel):
     """Add a face: ``image`` (file part or base64), or a ``descriptor`` of 128 numbers."""
 
-    model_config = ConfigDict(extra="forbid")
     descriptor: list[float] | None = None
     multiple_faces: Literal["reject", "largest"] | None = None
 
@@ -50,7 +48,7 @@ def create_identity(body: IdentityIn, gallery: GalleryDep) -> dict[str, Any]:
 def list_identities(
     gallery: GalleryDep,
     limit: Annotated[int, Query(ge=1, le=1000)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
     name: Annotated[str | None, Query(max_length=200, description="name contains")] = None,
 ) -> dict[str, Any]:
     """One page of identities, oldest first, optionally filtered by a name substring."""

@@ -5,9 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Request
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from facegate.api.deps import FacegateDep, RunnerDep
+from facegate.api.inputs import RequestModel
 from facegate.api.sequence_inputs import read_sequence
 from facegate.services import liveness_report
 from facegate.services.liveness import LivenessService
@@ -16,10 +17,9 @@ from facegate.services.liveness_sessions import SessionBook
 router = APIRouter(prefix="/v1/liveness", tags=["liveness"])
 
 
-class SequenceIn(BaseModel):
+class SequenceIn(RequestModel):
     """``frames`` (images, in order) or one ``video``; ``fps`` of the frames (default 30)."""
 
-    model_config = ConfigDict(extra="forbid")
     fps: float | None = Field(default=None, gt=0.0, le=240.0)
 
 

@@ -15,10 +15,11 @@ from typing import Any, Literal
 
 from fastapi import APIRouter, Request
 from PIL import Image
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from facegate.api import views
 from facegate.api.deps import FacegateDep, RunnerDep
+from facegate.api.inputs import RequestModel
 from facegate.api.sequence_inputs import read_sequence
 from facegate.bootstrap import Facegate
 from facegate.domain import RGBImage
@@ -29,18 +30,16 @@ from facegate.services.liveness import LivenessService, SequenceReport
 router = APIRouter(prefix="/v1/liveness", tags=["liveness"])
 
 
-class LiveIdentifyIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class LiveIdentifyIn(RequestModel):
     fps: float | None = Field(default=None, gt=0.0, le=240.0)
     threshold: float | None = Field(default=None, gt=0.0, le=2.0)
     top_k: int | None = Field(default=None, ge=1, le=100)
 
 
-class LiveVerifyIn(BaseModel):
+class LiveVerifyIn(RequestModel):
     """The sequence's best frame against exactly one of ``image2``, ``identity_id`` or
     ``descriptor``."""
 
-    model_config = ConfigDict(extra="forbid")
     fps: float | None = Field(default=None, gt=0.0, le=240.0)
     identity_id: str | None = None
     descriptor: list[float] | None = None

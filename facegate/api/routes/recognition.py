@@ -5,11 +5,11 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
 
 from facegate.api import views
 from facegate.api.deps import FacegateDep, RunnerDep
-from facegate.api.inputs import read_body
+from facegate.api.inputs import RequestModel, read_body
 from facegate.api.openapi import image_body
 from facegate.api.routes.liveness_recognition import identify_live, verify_live
 from facegate.errors import NoFaceError, ValidationError
@@ -19,21 +19,19 @@ router = APIRouter(prefix="/v1", tags=["recognition"])
 LivenessQuery = Annotated[Literal["blink"] | None, Query()]
 
 
-class ImageIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class ImageIn(RequestModel):
+    """Only the image."""
 
 
-class IdentifyIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class IdentifyIn(RequestModel):
     threshold: float | None = Field(default=None, gt=0.0, le=2.0,
                                     description="distance threshold (default: server's)")
     top_k: int | None = Field(default=None, ge=1, le=100)
 
 
-class VerifyIn(BaseModel):
+class VerifyIn(RequestModel):
     """``image`` against exactly one of ``image2``, ``identity_id`` or ``descriptor``."""
 
-    model_config = ConfigDict(extra="forbid")
     identity_id: str | None = None
     descriptor: list[float] | None = None
     threshold: float | None = Field(default=None, gt=0.0, le=2.0)
