@@ -23,7 +23,7 @@ import numpy as np
 
 from facegate.domain import Box, ClassifierInfo, FaceSample, Identity
 from facegate.errors import ConflictError, ValidationError
-from facegate.storage.base import GalleryStore
+from facegate.storage.base import GalleryStore, check_external_id, check_metadata, check_name
 
 FORMAT = "facegate-gallery"
 FORMAT_VERSION = 1
@@ -189,9 +189,11 @@ def _identity_record(identity: Identity, samples: list[FaceSample]) -> dict[str,
 def _from_record(
     record: dict[str, Any], archive: zipfile.ZipFile
 ) -> tuple[Identity, list[FaceSample]]:
-    identity = Identity(
-        id=record["id"], name=record["name"], external_id=record["external_id"],
-        metadata=record["metadata"], created_at=datetime.fromisoformat(record["created_at"]),
+    identity = Identity(  # an archive's fields pass the checks a request's do
+        id=record["id"], name=check_name(record["name"]),
+        external_id=check_external_id(record["external_id"]),
+        metadata=check_metadata(record["metadata"]),
+        created_at=datetime.fromisoformat(record["created_at"]),
         updated_at=datetime.fromisoformat(record["updated_at"]),
     )
     samples = [
