@@ -49,6 +49,7 @@ def create_app(settings: Settings, *, facegate: Facegate | None = None) -> FastA
 
     app = FastAPI(
         title="facegate", version=__version__, lifespan=lifespan,
+        default_response_class=errors.JSONResponse,
         description="Self-hosted face recognition and face authentication. Distances are "
         "Euclidean between dlib descriptors: lower is closer; the default threshold is 0.6.",
     )

@@ -5,11 +5,13 @@ Every error response has one shape: ``{"error": {"code": "...", "message": "..."
 
 from __future__ import annotations
 
+import json
 import logging
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse as BaseJSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from facegate import errors
@@ -44,6 +46,18 @@ STATUS: dict[type[errors.FacegateError], int] = {
     errors.ModelError: 500,
 }
 _HTTP_CODES = {404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED", 401: "UNAUTHORIZED"}
+
+
+class JSONResponse(BaseJSONResponse):
+    """Starlette's JSON response, which also writes text that UTF-8 cannot encode (a lone
+    surrogate echoed from a request) instead of failing: then as ASCII JSON with escapes."""
+
+    def render(self, content: Any) -> bytes:
+        try:
+            return super().render(content)
+        except UnicodeEncodeError:
+            return json.dumps(content, ensure_ascii=True, allow_nan=False,
+                              separators=(",", ":")).encode("ascii")
 
 
 def status_for(error: errors.FacegateError) -> int:

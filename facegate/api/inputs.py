@@ -29,18 +29,21 @@ M = TypeVar("M", bound=pydantic.BaseModel)
 
 
 class RequestModel(BaseModel):
-    """A request's fields: unknown ones refused, and ``true``/``false`` only where a field is
-    a boolean (pydantic's lax mode would read ``threshold: true`` as 1.0). Multipart form values
-    arrive as text and are converted as usual."""
+    """A request's fields: unknown ones refused, text that is not valid Unicode refused (JSON can
+    carry a lone surrogate as ``"\\ud800"``; nothing can store or write it back), and
+    ``true``/``false`` only where a field is a boolean (pydantic's lax mode would read
+    ``threshold: true`` as 1.0). Multipart form values arrive as text and convert as usual."""
 
     model_config = ConfigDict(extra="forbid")
 
     @field_validator("*", mode="before")
     @classmethod
-    def _no_booleans_as_numbers(cls, value: Any, info: ValidationInfo) -> Any:
+    def _plain_values(cls, value: Any, info: ValidationInfo) -> Any:
         field = cls.model_fields[info.field_name or ""]
         if _holds_bool(value) and not _takes_bool(field.annotation):
             raise ValueError("must not be a boolean")
+        if not _valid_unicode(value):
+            raise ValueError("text must be valid Unicode (no lone surrogates)")
         return value
 
 
@@ -56,6 +59,25 @@ def _takes_bool(annotation: Any) -> bool:
     if isinstance(annotation, types.UnionType) or typing.get_origin(annotation) is not None:
         return any(_takes_bool(arg) for arg in typing.get_args(annotation))
     return False
+
+
+def _valid_unicode(value: Any, depth: int = 0) -> bool:
+    """Every string in ``value`` (and its keys) encodes as UTF-8; deeper than 64 levels is
+    left to the field's own validation."""
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return False
+        return True
+    if depth > 64:
+        return True
+    if isinstance(value, dict):
+        return all(_valid_unicode(k, depth + 1) and _valid_unicode(v, depth + 1)
+                   for k, v in value.items())
+    if isinstance(value, list):
+        return all(_valid_unicode(item, depth + 1) for item in value)
+    return True
 
 
 def parse_json(text: str | bytes) -> Any:

@@ -236,11 +236,14 @@ def _check_json_value(value: Any, *, depth: int) -> None:
 
 
 def check_text(text: str, what: str) -> str:
-    """``text`` if it is valid Unicode (encodable as UTF-8: no lone surrogates, which JSON can
-    carry as ``\\ud800`` but no response could write back); else ValidationError."""
+    """``text`` if every backend can store it and every response write it back: valid Unicode
+    (encodable as UTF-8: no lone surrogates, which JSON can carry as ``\\ud800``) without NUL
+    characters (PostgreSQL's text and jsonb cannot hold them); else ValidationError."""
     try:
         text.encode("utf-8")
     except UnicodeEncodeError as exc:
         raise ValidationError(f"{what} is not valid Unicode (a lone surrogate at "
                               f"position {exc.start})") from exc
+    if "\x00" in text:
+        raise ValidationError(f"{what} contains a NUL character")
     return text

@@ -124,6 +124,8 @@ POISON: list[tuple[str, str]] = [
     ("lone surrogate value", '{"name": "x", "metadata": {"k": "\\udc80"}}'),
     ("lone surrogate name", '{"name": "\\ud800x"}'),
     ("lone surrogate external id", '{"name": "x", "external_id": "\\ud800"}'),
+    ("NUL in a name", '{"name": "a\\u0000b"}'),
+    ("NUL in metadata", '{"name": "x", "metadata": {"k\\u0000": "v"}}'),
     ("NaN", '{"name": "x", "metadata": {"k": NaN}}'),
     ("Infinity", '{"name": "x", "metadata": {"k": [Infinity]}}'),
     ("too large", json.dumps({"name": "x", "metadata": {"k": "v" * 70_000}})),
@@ -156,6 +158,20 @@ def test_metadata_within_the_limits_round_trips(http: httpx.Client) -> None:
 
 
 # 7. request parsing
+
+
+def test_lone_surrogates_in_request_fields_are_refused(
+        http: httpx.Client, faces: Path) -> None:
+    image = base64.b64encode((faces / "obama.jpg").read_bytes()).decode()
+    body = '{"image": "' + image + '", "identity_id": "\\ud800"}'
+    err = error(http.post("/v1/verify", content=body,
+                          headers={"content-type": "application/json"}), 422, "VALIDATION_ERROR")
+    assert err["details"]["problems"][0]["field"] == "identity_id"
+
+
+def test_an_error_that_echoes_odd_text_is_still_written(http: httpx.Client) -> None:
+    for path in ("/v1/identities/%ED%A0%80", "/v1/identities/x%00y/faces", "/v1/models/%ED%A0"):
+        assert http.get(path).status_code == 404
 
 
 @pytest.mark.parametrize("path", ["/v1/identify", "/v1/verify", "/v1/detect", "/v1/embed",
