@@ -8,7 +8,6 @@ Registered on the main ``facegate`` command by ``cli.py``. Never prints descript
 from __future__ import annotations
 
 import json
-import zipfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -16,11 +15,12 @@ from typing import Annotated, Any, Literal
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
 from facegate.config import Settings
-from facegate.errors import FacegateError
+from facegate.errors import ArchiveError, ArchiveTooLargeError, FacegateError
 
 models_app = typer.Typer(help="List, activate and delete trained classifiers.",
                          no_args_is_help=True)
@@ -71,33 +71,43 @@ def enrol_paths(facegate: Any, paths: list[Path], *, largest: bool, quiet: bool,
                 console: Console = out) -> dict[str, int]:
     """Enrol every photo under ``paths`` (one identity per person), printing refusals and a
     summary on ``console``; returns the counts of photos enrolled, refused, already enrolled."""
+    from facegate.services.archives import ArchiveLimits
     from facegate.services.bulk import collect, enroll_photos
 
+    limits = ArchiveLimits.from_settings(facegate.settings.image)
+    counts = {"photos": 0, "enrolled": 0, "refused": 0, "duplicate": 0}
     try:
-        photos = collect(paths, max_member_bytes=facegate.settings.image.max_upload_bytes)
-    except (OSError, zipfile.BadZipFile) as exc:
+        with collect(paths, limits=limits) as photos, progress_bar() as progress:
+            counts["photos"] = len(photos)
+            task = progress.add_task("enrolling", total=len(photos))
+            for outcome in enroll_photos(facegate.gallery, photos,
+                                         multiple_faces="largest" if largest else None):
+                progress.advance(task)
+                _report(progress.console, outcome, counts, quiet=quiet)
+    except (ArchiveError, ArchiveTooLargeError) as exc:  # the whole zip, before any photo
+        err.print(f"[red]{exc.code}[/red]: {exc.message}")
+        raise typer.Exit(2) from exc
+    except OSError as exc:
         err.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(2) from exc
-    counts = {"photos": len(photos), "enrolled": 0, "refused": 0, "duplicate": 0}
-    with progress_bar() as progress:
-        task = progress.add_task("enrolling", total=len(photos))
-        for outcome in enroll_photos(facegate.gallery, photos,
-                                     multiple_faces="largest" if largest else None):
-            progress.advance(task)
-            if outcome.status == "enrolled":
-                counts["enrolled"] += 1
-                if not quiet:
-                    progress.console.print(f"enrolled  {outcome.person:<20} {outcome.source}")
-            else:
-                key = "duplicate" if outcome.code == "DUPLICATE_FACE" else "refused"
-                counts[key] += 1
-                progress.console.print(f"[yellow]refused[/yellow]   {outcome.person:<20} "
-                                       f"{outcome.source}: {outcome.code}: {outcome.message}")
     identities, faces = facegate.gallery.counts()
-    console.print(f"{len(photos)} photos: {counts['enrolled']} enrolled, "
+    console.print(f"{counts['photos']} photos: {counts['enrolled']} enrolled, "
                   f"{counts['refused']} refused, {counts['duplicate']} already enrolled; "
                   f"gallery: {identities} identities, {faces} faces")
     return counts
+
+
+def _report(console: Console, outcome: Any, counts: dict[str, int], *, quiet: bool) -> None:
+    """One photo's line (names and messages are printed as they are, never as markup)."""
+    person, source = escape(f"{outcome.person:<20}"), escape(outcome.source)
+    if outcome.status == "enrolled":
+        counts["enrolled"] += 1
+        if not quiet:
+            console.print(f"enrolled  {person} {source}")
+        return
+    counts["duplicate" if outcome.code == "DUPLICATE_FACE" else "refused"] += 1
+    console.print(f"[yellow]refused[/yellow]   {person} {source}: {outcome.code}: "
+                  f"{escape(outcome.message or '')}")
 
 
 def train(

@@ -43,6 +43,12 @@ class ImageSettings(BaseModel):
     #: A zip of labelled photos sent to POST /v1/train may be this large (bytes); each photo
     #: in it is still held to ``max_upload_bytes``.
     max_archive_bytes: int = Field(default=512 * 1024 * 1024, gt=0)
+    #: A zip of photos (POST /v1/train, ``facegate enroll``/``train``) may list this many
+    #: entries in its central directory; more is refused whole with ARCHIVE_TOO_LARGE.
+    max_archive_entries: int = Field(default=100_000, gt=0)
+    #: ... and declare at most this many uncompressed bytes in all (zip bombs), else
+    #: ARCHIVE_TOO_LARGE; no member is ever inflated past its declared size.
+    max_archive_uncompressed_bytes: int = Field(default=4 * 1024 * 1024 * 1024, gt=0)
     #: Images with more pixels than this are refused with TOO_MANY_PIXELS, before decoding.
     max_pixels: int = Field(default=40_000_000, gt=0)
 

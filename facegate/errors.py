@@ -20,8 +20,12 @@ released) and a human message. The HTTP layer maps classes to status codes in ex
     │   ├── ConflictError               CONFLICT: e.g. an external id that is already taken
     │   ├── EmptyIdentityError          IDENTITY_HAS_NO_FACES: verify against an empty identity
     │   ├── VideoDecodeError            INVALID_VIDEO: a video OpenCV cannot decode
-    │   ├── ArchiveError                INVALID_ARCHIVE: a training upload that is not a zip
-    │   ├── ArchiveTooLargeError        ARCHIVE_TOO_LARGE: a training upload over its limit
+    │   ├── ArchiveError                INVALID_ARCHIVE: a zip of photos that is not a zip
+    │   │   └── ArchiveMemberError      INVALID_ARCHIVE_MEMBER: one member cannot be used (bad
+    │   │                               CRC, truncated, a size that lies, encrypted, a name
+    │   │                               with ``..`` or an absolute path): that photo's refusal
+    │   ├── ArchiveTooLargeError        ARCHIVE_TOO_LARGE: a zip over its byte, entry or
+    │   │                               uncompressed-size limit
     │   └── TooManyFramesError          TOO_MANY_FRAMES: more frames than a liveness check reads
     ├── NotFoundError                   (HTTP 404)
     │   ├── IdentityNotFoundError       IDENTITY_NOT_FOUND
@@ -112,6 +116,10 @@ class VideoDecodeError(InputError):
 
 class ArchiveError(InputError):
     code = "INVALID_ARCHIVE"
+
+
+class ArchiveMemberError(ArchiveError):
+    code = "INVALID_ARCHIVE_MEMBER"
 
 
 class ArchiveTooLargeError(InputError):

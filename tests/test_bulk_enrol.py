@@ -15,9 +15,11 @@ import pytest
 
 from facegate.bootstrap import Facegate, build
 from facegate.config import Settings
-from facegate.services.bulk import collect, enroll_photos, person_from_filename
+from facegate.services.archives import ArchiveLimits
+from facegate.services.bulk import Photo, collect, enroll_photos, person_from_filename
 
 LIMIT = 10 * 1024 * 1024
+LIMITS = ArchiveLimits(max_entries=1000, max_uncompressed_bytes=1 << 30, max_member_bytes=LIMIT)
 
 
 def touch(root: Path, *names: str) -> None:
@@ -27,10 +29,17 @@ def touch(root: Path, *names: str) -> None:
         path.write_bytes(f"not decoded: {name}".encode())
 
 
-def people(paths: list[Path], *, limit: int = LIMIT) -> dict[str, str]:
+def people(paths: list[Path]) -> dict[str, str]:
     """``{last part of the source: person}`` for everything collect() finds."""
-    return {photo.source.replace(":", "/").rsplit("/", 1)[-1]: photo.person
-            for photo in collect(paths, max_member_bytes=limit)}
+    with collect(paths, limits=LIMITS) as photos:
+        return {photo.source.replace(":", "/").rsplit("/", 1)[-1]: photo.person
+                for photo in photos}
+
+
+def read_all(paths: list[Path], limits: ArchiveLimits = LIMITS) -> list[tuple[Photo, bytes]]:
+    """Every photo collect() finds with its bytes, read while its zip is open."""
+    with collect(paths, limits=limits) as photos:
+        return [(photo, photo.read()) for photo in photos]
 
 
 def make_zip(path: Path, members: dict[str, bytes]) -> Path:
@@ -52,12 +61,12 @@ def test_person_from_filename(filename: str, person: str) -> None:
 def test_folder_of_person_folders(tmp_path: Path) -> None:
     touch(tmp_path / "train", "obama/a.jpg", "obama/b.png", "biden/1.JPG",
           "kit_harington/2019/john1.jpeg")
-    found = collect([tmp_path / "train"], max_member_bytes=LIMIT)
-    assert [(Path(p.source).name, p.person) for p in found] == [
+    found = read_all([tmp_path / "train"])
+    assert [(Path(p.source).name, p.person) for p, _ in found] == [
         ("1.JPG", "biden"), ("john1.jpeg", "kit_harington"), ("a.jpg", "obama"),
         ("b.png", "obama"),
     ]
-    assert found[0].read() == b"not decoded: biden/1.JPG"
+    assert found[0][1] == b"not decoded: biden/1.JPG"
 
 
 def test_folder_of_named_files(tmp_path: Path) -> None:
@@ -102,17 +111,18 @@ def test_hidden_files_macosx_and_non_images_are_ignored(tmp_path: Path) -> None:
 def test_zip_layouts(tmp_path: Path, members: dict[str, bytes],
                      expected: dict[str, str]) -> None:
     archive = make_zip(tmp_path / "photos.zip", members)
-    found = collect([archive], max_member_bytes=LIMIT)
-    assert {p.source.rsplit("/", 1)[-1].rsplit(":", 1)[-1]: p.person for p in found} == expected
-    by_name = {p.source.rsplit("/", 1)[-1].rsplit(":", 1)[-1]: p for p in found}
-    for name, photo in by_name.items():
+    found = read_all([archive])
+    assert {p.source.rsplit("/", 1)[-1].rsplit(":", 1)[-1]: p.person for p, _ in found} == \
+        expected
+    by_name = {p.source.rsplit("/", 1)[-1].rsplit(":", 1)[-1]: (p, d) for p, d in found}
+    for name, (photo, data) in by_name.items():
         assert photo.source.startswith(f"{archive}:")
-        assert photo.read() == next(v for k, v in members.items() if k.endswith(name))
+        assert data == next(v for k, v in members.items() if k.endswith(name))
 
 
 def test_missing_path_is_an_error(tmp_path: Path) -> None:
     with pytest.raises(FileNotFoundError, match="no such file or folder"):
-        collect([tmp_path / "nowhere"], max_member_bytes=LIMIT)
+        people([tmp_path / "nowhere"])
 
 
 @pytest.fixture
@@ -138,7 +148,9 @@ def test_oversized_zip_member_is_refused_without_inflating_it(
         raw.seek(info.header_offset + 30 + name_len + extra_len)
         raw.write(b"\xff" * 64)
 
-    outcomes = list(enroll_photos(facegate.gallery, collect([archive], max_member_bytes=limit)))
+    limits = ArchiveLimits.from_settings(facegate.settings.image)
+    with collect([archive], limits=limits) as photos:
+        outcomes = list(enroll_photos(facegate.gallery, photos))
 
     assert [(o.person, o.status, o.code) for o in outcomes] == [
         ("biden", "enrolled", None), ("bomb", "refused", "IMAGE_TOO_LARGE")]
@@ -153,15 +165,15 @@ def test_rerun_reports_duplicates_not_new_faces(
     for source, target in [("obama.jpg", "obama_1.jpg"), ("obama2.jpg", "obama_2.jpg"),
                            ("biden.jpg", "biden_1.jpg")]:
         shutil.copy(faces / source, folder / target)
-    photos = collect([folder], max_member_bytes=LIMIT)
-
-    first = list(enroll_photos(facegate.gallery, photos))
+    with collect([folder], limits=LIMITS) as photos:
+        first = list(enroll_photos(facegate.gallery, photos))
     assert [(o.person, o.status) for o in first] == [
         ("biden", "enrolled"), ("obama", "enrolled"), ("obama", "enrolled")]
     assert len({o.identity_id for o in first}) == 2
     assert facegate.gallery.counts() == (2, 3)
 
-    again = list(enroll_photos(facegate.gallery, collect([folder], max_member_bytes=LIMIT)))
+    with collect([folder], limits=LIMITS) as photos:
+        again = list(enroll_photos(facegate.gallery, photos))
     assert [(o.person, o.status, o.code) for o in again] == [
         ("biden", "refused", "DUPLICATE_FACE"), ("obama", "refused", "DUPLICATE_FACE"),
         ("obama", "refused", "DUPLICATE_FACE")]

@@ -24,8 +24,12 @@ from facegate.api.routes import (
 )
 from facegate.bootstrap import Facegate, build, liveness_service
 from facegate.config import Settings
+from facegate.services.archives import ArchiveLimits
 from facegate.services.liveness_sessions import SessionBook
 from facegate.services.training_jobs import TrainingJobs
+
+#: Training uploads (zips of face photos) live here only while their job runs.
+UPLOADS = "training-uploads"
 
 logger = logging.getLogger(__name__)
 
@@ -61,7 +65,7 @@ def create_app(settings: Settings, *, facegate: Facegate | None = None) -> FastA
     app.state.liveness_sessions = SessionBook(app.state.liveness)
     app.state.training_jobs = TrainingJobs(
         app_facegate.gallery, app_facegate.classifiers,
-        max_member_bytes=settings.image.max_upload_bytes)
+        limits=ArchiveLimits.from_settings(settings.image), uploads=settings.data_dir / UPLOADS)
     errors.install(app)
     app.include_router(health.router)
     v1 = APIRouter(dependencies=[Depends(require_api_key)])

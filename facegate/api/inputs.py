@@ -152,10 +152,13 @@ def _form_value(value: str) -> Any:
     return value
 
 
-async def json_object(request: Request) -> dict[str, Any]:
-    """The request's JSON body, which must be an object (ValidationError otherwise)."""
+async def json_object(request: Request, *, allow_empty: bool = False) -> dict[str, Any]:
+    """The request's JSON body, which must be an object (ValidationError otherwise, also for
+    JSON nested too deep to parse); ``allow_empty``: no body at all is ``{}``."""
     body = await request.body()
     if not body:
+        if allow_empty:
+            return {}
         raise ValidationError("the request body is empty")
     raw = parse_json(body)
     if not isinstance(raw, dict):

@@ -23,7 +23,7 @@ from facegate.errors import ValidationError
 from facegate.matching import DescriptorIndex, Hit
 from facegate.services.faces import FaceReader, MultipleFaces, chip_jpeg
 from facegate.services.hnsw import HnswSearch, supports_hnsw
-from facegate.storage.base import UNSET, GalleryStore, new_id, utcnow
+from facegate.storage.base import UNSET, GalleryStore, new_id, new_identity, utcnow
 
 logger = logging.getLogger(__name__)
 #: The largest page offset (any real gallery's end lies far below; databases overflow at 2^63).
@@ -113,6 +113,14 @@ class IndexedGallery:
             if self._searcher is self.index:
                 self.index.add(sample.id, sample.identity_id, sample.descriptor)
 
+    def add_identity(self, identity: Identity, samples: list[FaceSample]) -> None:
+        """Insert an identity together with its samples, in one store transaction."""
+        with self._lock:
+            self.store.restore(identity, samples)
+            if self._searcher is self.index:
+                for sample in samples:
+                    self.index.add(sample.id, sample.identity_id, sample.descriptor)
+
     def delete_identity(self, identity_id: str) -> list[str]:
         with self._lock:
             face_ids = self.store.delete_identity(identity_id)
@@ -200,6 +208,24 @@ class GalleryService:
             model=self._reader.model_name, box=face.detection.box,
         )
         self._add(sample)
+        return EnrolledFace(sample=sample, face=face)
+
+    def enroll_new_identity(
+        self, *, name: str, data: bytes, multiple_faces: MultipleFaces | None = None
+    ) -> EnrolledFace:
+        """Create a person together with the photo's face, in one transaction: a refused photo,
+        a crash or a kill leaves no identity without a face (bulk enrolment, training)."""
+        identity = new_identity(name=name, external_id=None, metadata=None)
+        image, face = self._reader.one_face(
+            data, Timings(), multiple_faces=multiple_faces or self._multiple_faces, enrol=True)
+        sample = FaceSample(
+            id=new_id(), identity_id=identity.id, descriptor=face.descriptor,
+            chip_jpeg=chip_jpeg(face.chip), image_sha256=image.sha256,
+            detection_score=face.detection.score, created_at=utcnow(),
+            model=self._reader.model_name, box=face.detection.box,
+        )
+        self._gallery.add_identity(identity, [sample])
+        logger.info("identity created: %s with face %s", identity.id, sample.id)
         return EnrolledFace(sample=sample, face=face)
 
     def enroll_descriptor(self, identity_id: str, descriptor: list[float]) -> EnrolledFace:

@@ -3,10 +3,6 @@ and /v1/models (the trained classifiers: list, show, activate, deactivate, delet
 
 from __future__ import annotations
 
-import shutil
-import tempfile
-import zipfile
-from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import anyio.to_thread
@@ -17,8 +13,9 @@ from starlette.datastructures import UploadFile
 
 from facegate.api import views
 from facegate.api.deps import FacegateDep
-from facegate.errors import ArchiveError, UnsupportedMediaTypeError, ValidationError
-from facegate.services.training_jobs import TrainingJobs, TrainRequest
+from facegate.api.inputs import json_object
+from facegate.errors import UnsupportedMediaTypeError, ValidationError
+from facegate.services.training_jobs import TrainingJobs, TrainRequest, Upload
 
 router = APIRouter(prefix="/v1", tags=["classifiers"])
 
@@ -52,7 +49,7 @@ async def start_training(request: Request, response: Response, jobs: JobsDep) ->
     """Start a training job: enrol the zip's photos (if one is sent), then fit, cross-validate
     and store a classifier; 202 with the job, whose ``Location`` a client polls."""
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    archive: Path | None = None
+    archive: Upload | None = None
     if content_type == "multipart/form-data":
         try:
             form = await request.form(max_files=1, max_fields=16)
@@ -65,12 +62,11 @@ async def start_training(request: Request, response: Response, jobs: JobsDep) ->
                 raise ValidationError("'archive' must be a file part (a zip)")
             options = _options(raw)
             if upload is not None:
-                archive = await anyio.to_thread.run_sync(_saved_zip, upload)
+                archive = await anyio.to_thread.run_sync(jobs.receive, upload.file)
         finally:
             await form.close()
     elif content_type in ("application/json", ""):
-        body = await request.body()
-        options = _options(pydantic.TypeAdapter(dict[str, Any]).validate_json(body or b"{}"))
+        options = _options(await json_object(request, allow_empty=True))
     else:
         raise UnsupportedMediaTypeError(
             f"send multipart/form-data (with an 'archive' zip) or application/json, "
@@ -92,19 +88,6 @@ def _options(raw: dict[str, Any]) -> TrainIn:
                               details={"problems": problems}) from exc
 
 
-def _saved_zip(upload: UploadFile) -> Path:
-    """The upload copied to a temporary file the job owns; refused unless it is a zip."""
-    with tempfile.NamedTemporaryFile(prefix="facegate-train-", suffix=".zip",
-                                     delete=False) as out:
-        upload.file.seek(0)
-        shutil.copyfileobj(upload.file, out)
-    path = Path(out.name)
-    if not zipfile.is_zipfile(path):
-        path.unlink(missing_ok=True)
-        raise ArchiveError("the 'archive' is not a zip file")
-    return path
-
-
 @router.get("/train")
 def list_jobs(jobs: JobsDep) -> dict[str, Any]:
     """The training jobs this server remembers, newest first."""
@@ -115,6 +98,14 @@ def list_jobs(jobs: JobsDep) -> dict[str, Any]:
 def get_job(job_id: str, jobs: JobsDep) -> dict[str, Any]:
     """A training job: status, stage and progress, photo counts, refusals, the classifier."""
     return views.training_job(jobs.get(job_id))
+
+
+@router.delete("/train/{job_id}", status_code=202)
+def cancel_job(job_id: str, jobs: JobsDep) -> dict[str, Any]:
+    """Cancel a queued or running job: 202 with it ``cancelling``; it stops at the next photo
+    or validation step (``cancelled``), keeps what it enrolled and stores no classifier.
+    409 CONFLICT when the job has already finished."""
+    return views.training_job(jobs.cancel(job_id))
 
 
 @router.get("/models")
