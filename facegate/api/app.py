@@ -48,6 +48,7 @@ def create_app(settings: Settings, *, facegate: Facegate | None = None) -> FastA
         identities_count, faces_count = app_facegate.store.counts()
         logger.info("facegate ready: %d identities, %d faces", identities_count, faces_count)
         yield
+        app.state.training_jobs.close()
         if facegate is None:
             app_facegate.close()
 

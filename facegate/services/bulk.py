@@ -186,7 +186,9 @@ def _enrol_one(gallery: GalleryService, photo: Photo, known: dict[str, str],
     except OSError as exc:
         return _refusal(photo, "UNREADABLE_FILE", f"{type(exc).__name__}: {exc}")
     except Exception as exc:  # one photo the pipeline chokes on must not end the whole run
-        logger.exception("enrolling %s failed unexpectedly", photo.source)
+        logger.error("enrolling %s failed unexpectedly: %s: %s", photo.source,
+                     type(exc).__name__, exc)
+        logger.debug("the failure in full", exc_info=True)
         return _refusal(photo, "INTERNAL_ERROR",
                         f"the photo could not be processed ({type(exc).__name__}: {exc})")
     known[photo.person] = enrolled.sample.identity_id

@@ -118,6 +118,7 @@ class TrainingJobs:
         self._keep = keep
         self._lock = threading.Lock()
         self._jobs: dict[str, TrainingJob] = {}
+        self._thread: threading.Thread | None = None
         remove_leftovers(uploads)
 
     def receive(self, source: BinaryIO) -> Upload:
@@ -145,9 +146,20 @@ class TrainingJobs:
             self._jobs[job.id] = job
             for old in list(self._jobs)[:-self._keep]:
                 del self._jobs[old]
-        threading.Thread(target=self._run, args=(job.id, archive), name=f"train-{job.id[:8]}",
-                         daemon=True).start()
+        self._thread = threading.Thread(target=self._run, args=(job.id, archive),
+                                        name=f"train-{job.id[:8]}", daemon=True)
+        self._thread.start()
         return job
+
+    def close(self, *, timeout: float = 30.0) -> None:
+        """Cancel whatever job runs and wait for it to stop (its upload is then deleted):
+        the server is shutting down and its gallery is about to be closed."""
+        with self._lock:
+            for job_id, job in self._jobs.items():
+                if job.status in ACTIVE:
+                    self._jobs[job_id] = dataclasses.replace(job, status="cancelling")
+        if self._thread is not None:
+            self._thread.join(timeout)
 
     def get(self, job_id: str) -> TrainingJob:
         with self._lock:
