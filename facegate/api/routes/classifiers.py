@@ -8,12 +8,12 @@ from typing import Annotated, Any, Literal
 import anyio.to_thread
 import pydantic
 from fastapi import APIRouter, Depends, Request, Response
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 from starlette.datastructures import UploadFile
 
 from facegate.api import views
 from facegate.api.deps import FacegateDep
-from facegate.api.inputs import json_object
+from facegate.api.inputs import RequestModel, json_object
 from facegate.errors import UnsupportedMediaTypeError, ValidationError
 from facegate.services.training_jobs import TrainingJobs, TrainRequest, Upload
 
@@ -28,10 +28,9 @@ def get_jobs(request: Request) -> TrainingJobs:
 JobsDep = Annotated[TrainingJobs, Depends(get_jobs)]
 
 
-class TrainIn(BaseModel):
+class TrainIn(RequestModel):
     """Options of a training job; in multipart form the zip is the ``archive`` file part."""
 
-    model_config = ConfigDict(extra="forbid")
     kind: Literal["knn", "svm"] = "svm"
     tune: bool = False
     folds: int = Field(default=5, ge=2, le=20)
