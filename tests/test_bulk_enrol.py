@@ -180,3 +180,20 @@ def test_rerun_reports_duplicates_not_new_faces(
     assert facegate.gallery.counts() == (2, 3)
     obama = facegate.gallery.find_by_name("obama")
     assert obama is not None and obama.face_count == 2
+
+
+def test_a_file_gone_before_it_is_read_is_one_refusal_and_no_person(
+        tmp_path: Path, facegate: Facegate, faces: Path) -> None:
+    folder = tmp_path / "people"
+    for person in ("obama", "gone"):
+        (folder / person).mkdir(parents=True)
+        shutil.copy(faces / f"{'obama' if person == 'obama' else 'biden'}.jpg",
+                    folder / person / "a.jpg")
+    with collect([folder], limits=LIMITS) as photos:
+        (folder / "gone" / "a.jpg").unlink()  # listed, then unreadable
+        outcomes = list(enroll_photos(facegate.gallery, photos))
+    assert [(o.person, o.status, o.code) for o in outcomes] == [
+        ("gone", "refused", "UNREADABLE_FILE"), ("obama", "enrolled", None)]
+    assert "FileNotFoundError" in (outcomes[0].message or "")
+    assert facegate.gallery.find_by_name("gone") is None
+    assert facegate.gallery.counts() == (1, 1)
