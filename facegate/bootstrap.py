@@ -139,6 +139,7 @@ def face_reader(settings: Settings, *, concurrency: int = 1,
     return FaceReader(
         probe, max_upload_bytes=settings.image.max_upload_bytes,
         max_pixels=settings.image.max_pixels,
+        decode_max_side=settings.image.decode_max_side,
         enrol_pipeline=None if same else _pipeline(
             settings, concurrency, fallback, landmarks=alignment.landmarks, flip=views.flip,
             jitter=views.jitter))

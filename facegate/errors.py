@@ -22,7 +22,8 @@ released) and a human message. The HTTP layer maps classes to status codes in ex
     │   ├── VideoDecodeError            INVALID_VIDEO: a video OpenCV cannot decode
     │   ├── ArchiveError                INVALID_ARCHIVE: a training upload that is not a zip
     │   ├── ArchiveTooLargeError        ARCHIVE_TOO_LARGE: a training upload over its limit
-    │   └── TooManyFramesError          TOO_MANY_FRAMES: more frames than a liveness check reads
+    │   ├── TooManyFramesError          TOO_MANY_FRAMES: more frames than a liveness check reads
+    │   └── RequestTimeoutError         REQUEST_TIMEOUT: the body did not arrive in time (408)
     ├── NotFoundError                   (HTTP 404)
     │   ├── IdentityNotFoundError       IDENTITY_NOT_FOUND
     │   ├── FaceNotFoundError           FACE_NOT_FOUND
@@ -120,6 +121,10 @@ class ArchiveTooLargeError(InputError):
 
 class TooManyFramesError(InputError):
     code = "TOO_MANY_FRAMES"
+
+
+class RequestTimeoutError(InputError):
+    code = "REQUEST_TIMEOUT"
 
 
 class LivenessError(FacegateError):
