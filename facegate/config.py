@@ -45,9 +45,10 @@ class ImageSettings(BaseModel):
     max_archive_bytes: int = Field(default=512 * 1024 * 1024, gt=0)
     #: Images with more pixels than this are refused with TOO_MANY_PIXELS, before decoding.
     max_pixels: int = Field(default=40_000_000, gt=0)
-    #: Photos whose longer side is over this are decoded at an integer reduced scale (a JPEG's
-    #: DCT scaling, otherwise box-averaged strips) whose longer side stays at least this, so a
-    #: 40 MP photo never becomes a full-size RGB array. 2048 is twice ``detection.max_side``:
+    #: Photos whose longer side is at least twice this are decoded at 1/k (k = longer side //
+    #: this; a JPEG by its decoder's DCT scaling, 1/2 to 1/8, otherwise box-averaged strips), so
+    #: the longer side stays at least this and a 40 MP photo never becomes a full-size RGB array;
+    #: shorter photos decode exactly as at full resolution. 2048 is twice ``detection.max_side``:
     #: the smallest face HOG finds there (~80 px) is still >= 160 px here, more than the
     #: 150 px chip, so chips are never upsampled. Boxes and sizes are reported in the original
     #: photo's pixels. 0: always decode at full resolution.

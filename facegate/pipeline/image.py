@@ -61,11 +61,12 @@ def decode_image(
 ) -> DecodedImage:
     """Decode an uploaded image to an upright RGB array.
 
-    With ``max_side`` > 0 a photo whose longer side is over it is decoded at an integer reduced
-    scale whose longer side is still at least ``max_side`` (below twice it): a JPEG by its
-    decoder's DCT scaling (``draft``), anything else in strips, each box-averaged as it is made
-    8-bit RGB, so no full-size RGB, alpha or wider-than-8-bit copy is ever made. Smaller photos
-    are decoded exactly as without it.
+    With ``max_side`` > 0 a photo whose longer side is at least twice it is decoded at an
+    integer reduced scale (``scale``) whose longer side is still at least ``max_side``: a JPEG by
+    its decoder's DCT scaling (``draft``: 1/2, 1/4, 1/8), anything else (and what a JPEG still
+    needs beyond 1/8) in strips, each made 8-bit RGB and box-averaged on its own, so no
+    full-size RGB, alpha or wider-than-8-bit copy is ever made. Shorter photos are decoded
+    exactly as without it.
 
     Raises ImageTooLargeError (bytes over ``max_bytes``), TooManyPixelsError (over ``max_pixels``,
     checked from the header so a decompression bomb is refused before it expands),
