@@ -18,6 +18,7 @@ from facegate.pipeline.detect import Detector, FaceFinder
 from facegate.pipeline.embed import Embedder
 from facegate.pipeline.faces import FacePipeline
 from facegate.pipeline.pad import PadSmall
+from facegate.runtime.allocator import fix_mmap_threshold
 from facegate.runtime.child_processes import RestartingPool, watch_parent
 from facegate.runtime.detector_process import DetectorProcess
 from facegate.runtime.dlib_backend import Dlib68Landmarker, DlibCnnDetector, DlibModels
@@ -121,6 +122,11 @@ def shared_embedder(runtime: RuntimeSettings, *, concurrency: int = 1) -> Embedd
     return _shared(key, lambda: OnnxEmbedder(
         cache_dir=runtime.model_cache, providers=runtime.providers, intra_op_threads=threads,
     ))
+
+
+def tune_allocator(settings: Settings) -> bool:
+    """For a long-running server: large freed buffers go back to the system (glibc only)."""
+    return fix_mmap_threshold(settings.server.malloc_mmap_threshold_bytes)
 
 
 def face_reader(settings: Settings, *, concurrency: int = 1,

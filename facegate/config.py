@@ -184,6 +184,10 @@ class ServerSettings(BaseModel):
     #: Seconds a request's body may take to arrive in full; later: 408 REQUEST_TIMEOUT, so a
     #: client that declares more bytes than it sends cannot hold a worker slot.
     body_timeout_s: float = Field(default=60.0, gt=0.0, le=3600.0)
+    #: Buffers of at least this many bytes get their own mmap, given back to the system when
+    #: freed (glibc's M_MMAP_THRESHOLD, fixed; 0: glibc's default, which grows after each large
+    #: photo so later ones stay in the heap and RSS stays high; bench/results/memory.md).
+    malloc_mmap_threshold_bytes: int = Field(default=4 * 1024 * 1024, ge=0, le=32 * 1024 * 1024)
 
     @field_validator("api_keys")
     @classmethod

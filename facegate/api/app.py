@@ -21,7 +21,7 @@ from facegate.api.routes import (
     liveness_recognition,
     recognition,
 )
-from facegate.bootstrap import Facegate, build, liveness_service
+from facegate.bootstrap import Facegate, build, liveness_service, tune_allocator
 from facegate.config import Settings
 from facegate.services.liveness_sessions import SessionBook
 from facegate.services.training_jobs import TrainingJobs
@@ -32,6 +32,7 @@ logger = logging.getLogger(__name__)
 def create_app(settings: Settings, *, facegate: Facegate | None = None) -> FastAPI:
     """The API over a gallery built from ``settings`` (or the given, already built one)."""
     server = settings.server
+    tune_allocator(settings)
     app_facegate = facegate or build(
         settings, concurrency=server.workers,
         worker_processes=server.workers if server.isolation == "process" else 0,
