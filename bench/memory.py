@@ -205,14 +205,18 @@ def _children(pid: int) -> list[Any]:
 
 def tables(results: list[dict[str, Any]]) -> list[str]:
     headers = ["variant", "input", "at once", "body MB", "baseline RSS MB", "peak RSS MB",
-               "peak - idle per request MB", "steady RSS after MB", "wall s", "answers"]
+               "peak - idle per request MB", "peak - baseline per request MB",
+               "steady RSS after MB", "wall s", "answers"]
     rows = []
     for result in results:
         for item in result["rows"]:
             answers = ", ".join(f"{k}: {v}" for k, v in sorted(item.get("statuses", {}).items()))
-            rows.append([result["variant"], item["input"], item["at_once"] or "-",
+            at_once = item["at_once"]
+            over_baseline = round(max(0.0, item["peak_mb"] - item["baseline_mb"]) / at_once,
+                                  1) if at_once else "-"
+            rows.append([result["variant"], item["input"], at_once or "-",
                          item.get("body_mb", "-"), item["baseline_mb"], item["peak_mb"],
-                         item.get("per_request_mb", "-"), item["steady_mb"],
+                         item.get("per_request_mb", "-"), over_baseline, item["steady_mb"],
                          item.get("wall_s", "-"), answers or "-"])
     cost = table(["variant", "720p identify p50 ms", "p95 ms", "mean ms", "runs",
                   "child processes RSS MB"],
