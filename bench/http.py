@@ -56,12 +56,13 @@ def free_port() -> int:
 
 
 @contextmanager
-def running(name: str, command: list[str], *, env: dict[str, str], ready: str) -> Iterator[None]:
+def running(name: str, command: list[str], *, env: dict[str, str], ready: str,
+            cwd: Path = REPO) -> Iterator[subprocess.Popen[bytes]]:
     """Start a server, wait until ``ready`` answers 200, stop it on the way out."""
     CACHE.mkdir(parents=True, exist_ok=True)
     log_path = CACHE / f"{name}.log"
     with log_path.open("wb") as log:
-        proc = subprocess.Popen(command, cwd=REPO, env={**os.environ, **env}, stdout=log,
+        proc = subprocess.Popen(command, cwd=cwd, env={**os.environ, **env}, stdout=log,
                                 stderr=subprocess.STDOUT)
     try:
         deadline = time.monotonic() + 180
@@ -76,7 +77,7 @@ def running(name: str, command: list[str], *, env: dict[str, str], ready: str) -
             if time.monotonic() > deadline:
                 raise SystemExit(f"{name} not ready after 180 s; see {log_path}")
             time.sleep(0.5)
-        yield
+        yield proc
     finally:
         proc.terminate()
         try:

@@ -18,6 +18,7 @@ from facegate.pipeline.detect import Detector, FaceFinder
 from facegate.pipeline.embed import Embedder
 from facegate.pipeline.faces import FacePipeline
 from facegate.pipeline.pad import PadSmall
+from facegate.runtime.allocator import fix_mmap_threshold
 from facegate.runtime.child_processes import RestartingPool, watch_parent
 from facegate.runtime.detector_process import DetectorProcess
 from facegate.runtime.dlib_backend import Dlib68Landmarker, DlibCnnDetector, DlibModels
@@ -123,6 +124,11 @@ def shared_embedder(runtime: RuntimeSettings, *, concurrency: int = 1) -> Embedd
     ))
 
 
+def tune_allocator(settings: Settings) -> bool:
+    """For a long-running server: large freed buffers go back to the system (glibc only)."""
+    return fix_mmap_threshold(settings.server.malloc_mmap_threshold_bytes)
+
+
 def face_reader(settings: Settings, *, concurrency: int = 1,
                 cnn_process: bool = False) -> FaceReader:
     """Photo bytes → faces in this process, with the models ``settings`` choose: the probe
@@ -139,6 +145,7 @@ def face_reader(settings: Settings, *, concurrency: int = 1,
     return FaceReader(
         probe, max_upload_bytes=settings.image.max_upload_bytes,
         max_pixels=settings.image.max_pixels,
+        decode_max_side=settings.image.decode_max_side,
         enrol_pipeline=None if same else _pipeline(
             settings, concurrency, fallback, landmarks=alignment.landmarks, flip=views.flip,
             jitter=views.jitter))

@@ -51,6 +51,14 @@ class ImageSettings(BaseModel):
     max_archive_uncompressed_bytes: int = Field(default=4 * 1024 * 1024 * 1024, gt=0)
     #: Images with more pixels than this are refused with TOO_MANY_PIXELS, before decoding.
     max_pixels: int = Field(default=40_000_000, gt=0)
+    #: Photos whose longer side is at least twice this are decoded at 1/k (k = longer side //
+    #: this; a JPEG by its decoder's DCT scaling, 1/2 to 1/8, otherwise box-averaged strips), so
+    #: the longer side stays at least this and a 40 MP photo never becomes a full-size RGB array;
+    #: shorter photos decode exactly as at full resolution. 2048 is twice ``detection.max_side``:
+    #: the smallest face HOG finds there (~80 px) is still >= 160 px here, more than the
+    #: 150 px chip, so chips are never upsampled. Boxes and sizes are reported in the original
+    #: photo's pixels. 0: always decode at full resolution.
+    decode_max_side: int = Field(default=2048, ge=0)
 
 
 class DetectionSettings(BaseModel):
@@ -179,6 +187,18 @@ class ServerSettings(BaseModel):
     isolation: Literal["process", "thread"] = "thread"
     #: Requests waiting for a worker; one more is answered 503 OVERLOADED with Retry-After.
     max_queue: int = Field(default=16, ge=0, le=10_000)
+    #: Bytes of request bodies (uploads, base64 JSON) being received or waiting at once, over
+    #: all requests (at least one largest body is always let in); a body that would pass it is
+    #: refused at once with 503 OVERLOADED and Retry-After. With ``max_queue`` this bounds the
+    #: memory that bodies waiting for a worker can hold (bench/results/memory.md).
+    max_body_bytes_in_flight: int = Field(default=64 * 1024 * 1024, gt=0)
+    #: Seconds a request's body may take to arrive in full; later: 408 REQUEST_TIMEOUT, so a
+    #: client that declares more bytes than it sends cannot hold a worker slot.
+    body_timeout_s: float = Field(default=60.0, gt=0.0, le=3600.0)
+    #: Buffers of at least this many bytes get their own mmap, given back to the system when
+    #: freed (glibc's M_MMAP_THRESHOLD, fixed; 0: glibc's default, which grows after each large
+    #: photo so later ones stay in the heap and RSS stays high; bench/results/memory.md).
+    malloc_mmap_threshold_bytes: int = Field(default=4 * 1024 * 1024, ge=0, le=32 * 1024 * 1024)
 
     @model_validator(mode="after")
     def _keys_from_file_and_not_trivial(self) -> ServerSettings:

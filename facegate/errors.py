@@ -26,7 +26,8 @@ released) and a human message. The HTTP layer maps classes to status codes in ex
     │   │                               with ``..`` or an absolute path): that photo's refusal
     │   ├── ArchiveTooLargeError        ARCHIVE_TOO_LARGE: a zip over its byte, entry or
     │   │                               uncompressed-size limit
-    │   └── TooManyFramesError          TOO_MANY_FRAMES: more frames than a liveness check reads
+    │   ├── TooManyFramesError          TOO_MANY_FRAMES: more frames than a liveness check reads
+    │   └── RequestTimeoutError         REQUEST_TIMEOUT: the body did not arrive in time (408)
     ├── NotFoundError                   (HTTP 404)
     │   ├── IdentityNotFoundError       IDENTITY_NOT_FOUND
     │   ├── FaceNotFoundError           FACE_NOT_FOUND
@@ -128,6 +129,10 @@ class ArchiveTooLargeError(InputError):
 
 class TooManyFramesError(InputError):
     code = "TOO_MANY_FRAMES"
+
+
+class RequestTimeoutError(InputError):
+    code = "REQUEST_TIMEOUT"
 
 
 class LivenessError(FacegateError):

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import hmac
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import contextmanager
 from typing import Annotated, TypeVar
 
 import anyio.to_thread
@@ -48,8 +49,9 @@ def require_api_key(
 class ModelRunner:
     """Runs model work on worker threads, at most ``workers`` at once, off the event loop.
 
-    At most ``max_queue`` more requests wait for a worker; past that the request is refused at
-    once with 503 OVERLOADED and ``Retry-After``, so latency never piles up behind a full queue.
+    A request is admitted (``admit``) before its body is read: at most ``workers + max_queue``
+    are admitted at once; past that the request is refused at once with 503 OVERLOADED and
+    ``Retry-After``, so neither latency nor bodies waiting in memory pile up behind a full queue.
     """
 
     def __init__(self, workers: int, *, max_queue: int) -> None:
@@ -57,7 +59,9 @@ class ModelRunner:
         self._capacity = workers + max_queue
         self._admitted = 0
 
-    async def __call__(self, fn: Callable[[], T]) -> T:
+    @contextmanager
+    def admit(self) -> Iterator[None]:
+        """Hold one of the admission slots for the block (OverloadedError when none is free)."""
         if self._admitted >= self._capacity:
             raise OverloadedError(
                 "the server is busy with other faces; retry shortly",
@@ -65,17 +69,24 @@ class ModelRunner:
             )
         self._admitted += 1  # the event loop is single-threaded: no lock needed
         try:
-            return await anyio.to_thread.run_sync(fn, limiter=self._limiter)
+            yield
         finally:
             self._admitted -= 1
 
+    async def __call__(self, fn: Callable[[], T]) -> T:
+        """``fn()`` on a worker thread, once one is free (the caller is already admitted)."""
+        return await anyio.to_thread.run_sync(fn, limiter=self._limiter)
 
-def get_runner(request: Request) -> ModelRunner:
+
+async def admitted_runner(request: Request) -> AsyncIterator[ModelRunner]:
+    """The runner, with an admission slot held until the response: routes that declare it are
+    admitted before they read their body."""
     runner: ModelRunner = request.app.state.runner
-    return runner
+    with runner.admit():
+        yield runner
 
 
 FacegateDep = Annotated[Facegate, Depends(get_facegate)]
 GalleryDep = Annotated[GalleryService, Depends(get_gallery)]
 RecognitionDep = Annotated[RecognitionService, Depends(get_recognition)]
-RunnerDep = Annotated[ModelRunner, Depends(get_runner)]
+RunnerDep = Annotated[ModelRunner, Depends(admitted_runner)]

@@ -34,6 +34,7 @@ STATUS: dict[type[errors.FacegateError], int] = {
     errors.ArchiveError: 400,
     errors.ArchiveTooLargeError: 413,
     errors.TooManyFramesError: 413,
+    errors.RequestTimeoutError: 408,
     errors.SessionNotFoundError: 404,
     errors.SessionExpiredError: 410,
     errors.SessionUsedError: 409,

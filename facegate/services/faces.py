@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import io
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Literal, Protocol
 
 from PIL import Image
 
-from facegate.domain import Face, RGBImage, Timings
+from facegate.domain import Box, Face, RGBImage, Timings
 from facegate.errors import ModelError, MultipleFacesError, NoFaceError
 from facegate.pipeline.faces import FacePipeline
 from facegate.pipeline.image import decode_image
@@ -60,6 +60,8 @@ class FaceReader:
     #: Descriptors for the gallery (more views per face, see ``AlignmentSettings``); None: the
     #: probe ``pipeline``'s.
     enrol_pipeline: FacePipeline | None = None
+    #: Photos longer than this are decoded at reduced scale (``decode_image``); 0: never.
+    decode_max_side: int = 0
 
     @property
     def model_name(self) -> str:
@@ -74,7 +76,8 @@ class FaceReader:
     def read_here(self, data: bytes, mode: ReadMode) -> Reading:
         timings = Timings()
         started = time.perf_counter()
-        image = decode_image(data, max_bytes=self.max_upload_bytes, max_pixels=self.max_pixels)
+        image = decode_image(data, max_bytes=self.max_upload_bytes, max_pixels=self.max_pixels,
+                             max_side=self.decode_max_side)
         timings.add("decode", (time.perf_counter() - started) * 1000.0)
         if mode == "located":
             faces = self.pipeline.detect(image.rgb, timings=timings)
@@ -86,6 +89,7 @@ class FaceReader:
                                           every_face=mode == "every")
         photo = Photo(format=image.format, sha256=image.sha256, width=image.width,
                       height=image.height)
+        faces = [in_original_pixels(face, image.scale) for face in faces]
         return Reading(photo=photo, faces=faces, timings=timings)
 
     def faces(self, data: bytes, timings: Timings) -> tuple[Photo, list[Face]]:
@@ -109,6 +113,19 @@ class FaceReader:
         """
         reading = self.read(data, "enrol" if enrol else "clear", timings)
         return reading.photo, pick_one(reading.faces, multiple_faces=multiple_faces)
+
+
+def in_original_pixels(face: Face, scale: int) -> Face:
+    """A face found on a photo decoded at 1/``scale``, with box, landmarks and size in the
+    original photo's pixels (its chip and descriptor stay as they are)."""
+    if scale == 1:
+        return face
+    found = face.detection
+    box = Box(found.box.left * scale, found.box.top * scale, found.box.right * scale,
+              found.box.bottom * scale)
+    landmarks = tuple((x * scale, y * scale) for x, y in found.landmarks)
+    return replace(face, detection=replace(found, box=box, landmarks=landmarks),
+                   quality=replace(face.quality, size_px=face.quality.size_px * scale))
 
 
 _HERE: FaceReader | None = None
