@@ -115,9 +115,11 @@ class Classifier:
                    self.params)
 
     def to_bytes(self) -> bytes:
+        """Uncompressed ``.npz``: descriptors barely compress (1.36 of 1.5 MB for a kNN over
+        3,000 samples) while zlib took half of every erasure's time (bench/erasure)."""
         buffer = io.BytesIO()
         arrays: dict[str, Any] = {"labels": self.labels, **self.arrays}
-        np.savez_compressed(buffer, **arrays)
+        np.savez(buffer, **arrays)
         return buffer.getvalue()
 
     @classmethod

@@ -156,7 +156,7 @@ def _changed(info: ClassifierInfo, before: Classifier, after: Classifier | None,
 
 
 def _labels(blob: bytes) -> set[str] | None:
-    """The classes only (that npz member alone is decompressed); None when unreadable."""
+    """The classes only (that npz member alone is read); None when unreadable."""
     try:
         with np.load(io.BytesIO(blob), allow_pickle=False) as data:
             return {str(label) for label in data["labels"]}
