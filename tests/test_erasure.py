@@ -5,6 +5,8 @@ classifier holds his id or any of his descriptors (their arrays, and a byte scan
 file, its -wal and an export zip with every npz member decompressed), identify still answers
 the others, both classifiers say they changed, and ``secure_delete`` is on. Deleting one face
 takes its descriptor out of the kNN; the SVM keeps its weights until the person's last face.
+A classifier still holding someone deleted before all this (an older facegate, a crash after a
+training) is exported without them and cleaned when a server starts.
 """
 
 from __future__ import annotations
@@ -25,9 +27,12 @@ import httpx
 import numpy as np
 from conftest import LiveServer, facegate_command
 from PIL import Image, ImageOps
+from storage.test_contract import make_sample
 from test_train import poll
 
 from facegate.classifier import Classifier
+from facegate.services.training import train as fit_and_store
+from facegate.storage.sqlite import SQLiteStore
 
 ENV = {k: v for k, v in os.environ.items() if not k.startswith("FACEGATE_")}
 
@@ -225,3 +230,33 @@ def test_deleting_a_face_takes_its_descriptor_out_of_the_knn(
             .json()
         assert guest["classifier"]["id"] == svm["id"]
         assert guest["faces"][0]["identity"]["name"] == "guest1"
+
+
+def test_a_person_left_in_a_classifier_is_taken_out_by_export_and_at_start(
+        start_server: Any, tmp_path: Path) -> None:
+    """A gallery whose classifier still holds someone deleted (by an older facegate, or a crash
+    after a training): export leaves them out, and a server takes them out when it starts."""
+    data = tmp_path / "data"
+    store = SQLiteStore(data / "gallery.sqlite3")
+    ids = [store.create_identity(name=f"p{n}").id for n in range(3)]
+    for n, identity_id in enumerate(ids):
+        for s in range(2):
+            store.add_face(make_sample(identity_id, seed=10 * n + s))
+    knn = fit_and_store(store, kind="knn", folds=2)
+    store.activate_classifier(knn.id)
+    store.delete_identity(ids[0])  # no rewrite: as before erasure reached the classifiers
+    store.close()
+
+    exported = tmp_path / "export.zip"
+    run = subprocess.run([*facegate_command(), "export", str(exported), "--data-dir",
+                          str(data)], capture_output=True, text=True, env=ENV, check=False,
+                         timeout=300)
+    assert run.returncode == 0, run.stderr
+    assert found([exported], {"id": ids[0].encode("utf-32-le")}) == []
+    assert found([exported], {"id": ids[1].encode("utf-32-le")}) != []
+    server: LiveServer = start_server(data)
+    with server.client() as http:
+        info = http.get(f"/v1/models/{knn.id}").json()
+    assert (info["identities"], info["samples"], info["changed_since_fit"]) == (2, 4, True)
+    models, _ = stored(data / "gallery.sqlite3")
+    assert models[knn.id].known == set(ids[1:])
