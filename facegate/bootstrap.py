@@ -206,7 +206,7 @@ def build(
     classifiers = ClassifierService(store)
     return Facegate(
         settings=settings, store=store, models=shared_models(), pipeline=reader.pipeline,
-        gallery=GalleryService(indexed, reader, multiple_faces=policy),
+        gallery=GalleryService(indexed, reader, multiple_faces=policy, classifiers=classifiers),
         recognition=RecognitionService(
             indexed, reader, threshold=settings.matching.threshold,
             top_k=settings.matching.top_k, multiple_faces="reject",

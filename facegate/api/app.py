@@ -45,6 +45,7 @@ def create_app(settings: Settings, *, facegate: Facegate | None = None) -> FastA
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         app_facegate.warm_up()
+        app_facegate.classifiers.reconcile()  # nobody deleted lingers in a classifier
         identities_count, faces_count = app_facegate.store.counts()
         logger.info("facegate ready: %d identities, %d faces", identities_count, faces_count)
         yield

@@ -96,6 +96,7 @@ def verify(result: VerifyResult, *, mode: str) -> dict[str, Any]:
 def classifier(item: ClassifierInfo) -> dict[str, Any]:
     return {"id": item.id, "kind": item.kind, "params": item.params, "metrics": item.metrics,
             "identities": item.identities, "samples": item.samples, "active": item.active,
+            "changed_since_fit": bool(item.metrics.get("changed_since_fit", False)),
             "created_at": item.created_at.isoformat()}
 
 

@@ -2,7 +2,8 @@
 
 Activation lives in the store, so every replica on one PostgreSQL follows it: ``current()``
 asks the store which classifier is active (one small query, at most once a second) and loads its
-arrays only when that changed.
+arrays only when that changed: another one, or the same one rewritten by an erasure (its record
+then differs: counts and ``metrics``), here or on another replica.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import time
 from facegate.classifier import Classifier
 from facegate.domain import ClassifierInfo
 from facegate.errors import ClassifierNotFoundError
+from facegate.services import erasure
 from facegate.storage.base import GalleryStore
 
 #: Seconds another replica's activation may take to reach this one.
@@ -43,6 +45,17 @@ class ClassifierService:
         self.store.delete_classifier(classifier_id)
         self._checked = -float("inf")
 
+    def changed(self) -> None:
+        """A classifier's content changed here (an erasure): look again at the next call."""
+        self._checked = -float("inf")
+
+    def reconcile(self) -> int:
+        """Take out of every stored classifier whoever is no longer in the gallery (a server
+        does this at start: a deletion by an older facegate, a crash after a training)."""
+        changed = erasure.reconcile(self.store)
+        self.changed()
+        return changed
+
     def current(self) -> tuple[ClassifierInfo, Classifier] | None:
         """The active classifier with its arrays, or None when none is active."""
         if time.monotonic() - self._checked >= RECHECK_S:
@@ -51,7 +64,7 @@ class ClassifierService:
         if info is None:
             return None
         with self._lock:
-            if self._loaded is None or self._loaded[0].id != info.id:
+            if self._loaded is None or self._loaded[0] != info:
                 try:
                     blob = self.store.classifier_blob(info.id)
                 except ClassifierNotFoundError:  # deleted by another replica just now

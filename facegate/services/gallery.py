@@ -21,9 +21,18 @@ from facegate.domain import (
 )
 from facegate.errors import ValidationError
 from facegate.matching import DescriptorIndex, Hit
+from facegate.services import erasure
+from facegate.services.classifiers import ClassifierService
 from facegate.services.faces import FaceReader, MultipleFaces, chip_jpeg
 from facegate.services.hnsw import HnswSearch, supports_hnsw
-from facegate.storage.base import UNSET, GalleryStore, new_id, new_identity, utcnow
+from facegate.storage.base import (
+    UNSET,
+    ClassifierRewrite,
+    GalleryStore,
+    new_id,
+    new_identity,
+    utcnow,
+)
 
 logger = logging.getLogger(__name__)
 #: The largest page offset (any real gallery's end lies far below; databases overflow at 2^63).
@@ -121,16 +130,18 @@ class IndexedGallery:
                 for sample in samples:
                     self.index.add(sample.id, sample.identity_id, sample.descriptor)
 
-    def delete_identity(self, identity_id: str) -> list[str]:
+    def delete_identity(self, identity_id: str, *,
+                        rewrite: ClassifierRewrite | None = None) -> list[str]:
         with self._lock:
-            face_ids = self.store.delete_identity(identity_id)
+            face_ids = self.store.delete_identity(identity_id, rewrite=rewrite)
             for face_id in face_ids:
                 self.index.remove(face_id)
         return face_ids
 
-    def delete_face(self, identity_id: str, face_id: str) -> None:
+    def delete_face(self, identity_id: str, face_id: str, *,
+                    rewrite: ClassifierRewrite | None = None) -> None:
         with self._lock:
-            self.store.delete_face(identity_id, face_id)
+            self.store.delete_face(identity_id, face_id, rewrite=rewrite)
             self.index.remove(face_id)
 
 
@@ -142,12 +153,15 @@ class EnrolledFace:
 
 class GalleryService:
     def __init__(
-        self, gallery: IndexedGallery, reader: FaceReader, *, multiple_faces: MultipleFaces
+        self, gallery: IndexedGallery, reader: FaceReader, *, multiple_faces: MultipleFaces,
+        classifiers: ClassifierService | None = None,
     ) -> None:
         self._gallery = gallery
         self._store = gallery.store
         self._reader = reader
         self._multiple_faces = multiple_faces
+        #: Told when an erasure rewrote the stored classifiers (identify reloads at once).
+        self._classifiers = classifiers
 
     # identities
     def create_identity(
@@ -187,7 +201,13 @@ class GalleryService:
             identity_id, name=name, external_id=external_id, metadata=metadata)
 
     def delete_identity(self, identity_id: str) -> int:
-        face_ids = self._gallery.delete_identity(identity_id)
+        """Delete the person with their faces, and take them out of every trained classifier
+        in the same transaction (``services/erasure.py``)."""
+        enrolled = [face.created_at for face in self._store.list_faces(identity_id)]
+        face_ids = self._gallery.delete_identity(
+            identity_id, rewrite=erasure.without_identity(identity_id, enrolled=enrolled))
+        if self._classifiers is not None:
+            self._classifiers.changed()
         logger.info("identity deleted: %s (%d faces)", identity_id, len(face_ids))
         return len(face_ids)
 
@@ -250,7 +270,14 @@ class GalleryService:
         return self._store.get_face(identity_id, face_id)
 
     def delete_face(self, identity_id: str, face_id: str) -> None:
-        self._gallery.delete_face(identity_id, face_id)
+        """Delete one sample, and its descriptor from every kNN classifier (an SVM loses the
+        person's row only with their last face), in the same transaction."""
+        sample = self._store.get_face(identity_id, face_id)
+        last = self._store.get_identity(identity_id).face_count <= 1
+        self._gallery.delete_face(identity_id, face_id, rewrite=erasure.without_face(
+            identity_id, sample.descriptor, enrolled=sample.created_at, last=last))
+        if self._classifiers is not None:
+            self._classifiers.changed()
         logger.info("face %s deleted from identity %s", face_id, identity_id)
 
     def counts(self) -> tuple[int, int]:

@@ -73,7 +73,9 @@ class RecognitionService:
             # A person enrolled after the classifier was fitted is unknown to it: when the
             # nearest sample is theirs, the nearest-sample ranking answers.
             if active is not None and nearest and nearest[0].identity_id in active[1].known:
-                ranked = self._classified(face.descriptor, active[1], k=top_k)
+                # (an empty ranking, e.g. every neighbour of a stale classifier deleted since,
+                # falls back on the nearest samples: identify never answers no candidate)
+                ranked = self._classified(face.descriptor, active[1], k=top_k) or nearest
             best = ranked[0] if ranked else None
             results.append(FaceIdentification(
                 face=face, candidates=ranked[:top_k],

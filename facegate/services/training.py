@@ -21,7 +21,8 @@ from numpy.typing import NDArray
 
 from facegate.classifier import DEFAULT_PARAMS, Classifier, check_params, knn, linear
 from facegate.domain import ClassifierInfo
-from facegate.errors import ValidationError
+from facegate.errors import ClassifierNotFoundError, ValidationError
+from facegate.services import erasure
 from facegate.storage.base import GalleryStore, utcnow
 
 #: The ``--tune`` grid of each kind.
@@ -137,6 +138,12 @@ def train(store: GalleryStore, *, kind: str, params: dict[str, Any] | None = Non
     info = ClassifierInfo(id=version_id(now, kind), kind=kind, params=best, metrics=metrics,
                           created_at=now, identities=len(set(labels)), samples=len(labels))
     store.save_classifier(info, classifier.to_bytes())
+    # Someone deleted while it fitted is in its arrays: take them out before anyone uses it.
+    if erasure.reconcile(store, only=[info.id]):
+        try:
+            return store.get_classifier(info.id)
+        except ClassifierNotFoundError as exc:
+            raise ValidationError("everyone it was fitted on was deleted meanwhile") from exc
     return info
 
 

@@ -14,6 +14,7 @@ import base64
 import hashlib
 import json
 import zipfile
+from collections import Counter
 from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
@@ -23,6 +24,7 @@ import numpy as np
 
 from facegate.domain import Box, ClassifierInfo, FaceSample, Identity
 from facegate.errors import ConflictError, ValidationError
+from facegate.services import erasure
 from facegate.storage.base import GalleryStore, check_external_id, check_metadata, check_name
 
 FORMAT = "facegate-gallery"
@@ -43,9 +45,11 @@ def export_gallery(store: GalleryStore, path: Path) -> tuple[int, int]:
     """Write the whole gallery to ``path``; returns ``(identities, faces)`` written."""
     identities = faces = 0
     lines = []
+    gallery: dict[str, Counter[bytes]] = {}
     with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as archive:
         for identity in _identities(store):
             samples = store.list_faces(identity.id)
+            gallery.update(erasure.alive((s.id, s.identity_id, s.descriptor) for s in samples))
             lines.append(json.dumps(_identity_record(identity, samples), sort_keys=True))
             for sample in samples:
                 if sample.chip_jpeg:
@@ -55,8 +59,12 @@ def export_gallery(store: GalleryStore, path: Path) -> tuple[int, int]:
         body = ("\n".join(lines) + "\n").encode() if lines else b""
         archive.writestr("gallery.jsonl", body)
         classifiers = []
-        for info in store.list_classifiers():
-            blob = store.classifier_blob(info.id)
+        for stored in store.list_classifiers():
+            # only who is in this export: never someone erased (or deleted while it ran)
+            kept = erasure.reconciled(stored, store.classifier_blob(stored.id), gallery)
+            if kept is None:
+                continue
+            info, blob = kept
             archive.writestr(f"classifiers/{info.id}.npz", blob)
             classifiers.append({"id": info.id, "kind": info.kind, "params": info.params,
                                 "metrics": info.metrics, "created_at": info.created_at.isoformat(),
@@ -108,6 +116,7 @@ def import_gallery(store: GalleryStore, path: Path) -> tuple[int, int]:
             for identity_id in reversed(restored):
                 store.delete_identity(identity_id)
             raise
+        erasure.reconcile(store, only=saved)  # an older export's classifier may hold the erased
     return len(records), sum(len(record["faces"]) for record in records)
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import math
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol
@@ -26,6 +27,13 @@ class _Unset:
 
 
 UNSET: Any = _Unset()
+
+#: Rewrites one stored classifier while people or faces are erased, inside the store's write
+#: transaction: given its record and blob, the record and blob to keep (the very same ones: left
+#: untouched) or None: delete the classifier. Only ``params``, ``metrics``, ``identities``,
+#: ``samples`` and the blob of a kept record are written back (the id, kind, time and the
+#: active flag stay).
+ClassifierRewrite = Callable[[ClassifierInfo, bytes], tuple[ClassifierInfo, bytes] | None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,8 +77,10 @@ class GalleryStore(Protocol):
         metadata: dict[str, Any] = UNSET,
     ) -> Identity: ...
 
-    def delete_identity(self, identity_id: str) -> list[str]:
-        """Delete the identity with its samples and chips; returns the deleted face ids."""
+    def delete_identity(self, identity_id: str, *,
+                        rewrite: ClassifierRewrite | None = None) -> list[str]:
+        """Delete the identity with its samples and chips; returns the deleted face ids.
+        ``rewrite`` is applied to every stored classifier in the same transaction."""
         ...
 
     def add_face(self, sample: FaceSample) -> None: ...
@@ -79,7 +89,10 @@ class GalleryStore(Protocol):
 
     def list_faces(self, identity_id: str) -> list[FaceSample]: ...
 
-    def delete_face(self, identity_id: str, face_id: str) -> None: ...
+    def delete_face(self, identity_id: str, face_id: str, *,
+                    rewrite: ClassifierRewrite | None = None) -> None:
+        """Delete one sample; ``rewrite`` as in ``delete_identity``, in the same transaction."""
+        ...
 
     def descriptors(self) -> list[tuple[str, str, Descriptor]]:
         """Every ``(face_id, identity_id, descriptor)``: what the search index loads."""
@@ -127,6 +140,12 @@ class GalleryStore(Protocol):
 
     def delete_classifier(self, classifier_id: str) -> None:
         """Delete it with its blob; deleting the active one leaves none active."""
+        ...
+
+    def rewrite_classifiers(self, rewrite: ClassifierRewrite, *,
+                            only: list[str] | None = None) -> int:
+        """Apply ``rewrite`` to every stored classifier (or those of ``only``) in one
+        transaction; returns how many were changed or deleted."""
         ...
 
     def close(self) -> None: ...

@@ -18,6 +18,7 @@ from facegate.errors import (
 from facegate.storage.base import (
     UNSET,
     Changes,
+    ClassifierRewrite,
     checked_update,
     new_identity,
     utcnow,
@@ -91,10 +92,13 @@ class MemoryStore:
             self._identities[identity_id] = dataclasses.replace(current, **changes)
             return self.get_identity(identity_id)
 
-    def delete_identity(self, identity_id: str) -> list[str]:
+    def delete_identity(self, identity_id: str, *,
+                        rewrite: ClassifierRewrite | None = None) -> list[str]:
         with self._lock:
             self.get_identity(identity_id)
+            rewritten = self._rewritten(rewrite)  # a failing rewrite changes nothing
             del self._identities[identity_id]
+            self._commit(rewritten)
             return list(self._faces.pop(identity_id))
 
     def add_face(self, sample: FaceSample) -> None:
@@ -127,10 +131,13 @@ class MemoryStore:
             self.get_identity(identity_id)
             return sorted(self._faces[identity_id].values(), key=lambda f: (f.created_at, f.id))
 
-    def delete_face(self, identity_id: str, face_id: str) -> None:
+    def delete_face(self, identity_id: str, face_id: str, *,
+                    rewrite: ClassifierRewrite | None = None) -> None:
         with self._lock:
             self.get_face(identity_id, face_id)
+            rewritten = self._rewritten(rewrite)
             del self._faces[identity_id][face_id]
+            self._commit(rewritten)
 
     def descriptors(self) -> list[tuple[str, str, Descriptor]]:
         with self._lock:
@@ -213,6 +220,38 @@ class MemoryStore:
             del self._classifiers[classifier_id]
             if self._active == classifier_id:
                 self._active = None
+
+    def rewrite_classifiers(self, rewrite: ClassifierRewrite, *,
+                            only: list[str] | None = None) -> int:
+        with self._lock:
+            rewritten = self._rewritten(rewrite, only=only)
+            self._commit(rewritten)
+            return len(rewritten)
+
+    def _rewritten(self, rewrite: ClassifierRewrite | None, *, only: list[str] | None = None
+                   ) -> dict[str, tuple[ClassifierInfo, bytes] | None]:
+        """What ``rewrite`` makes of each classifier it changes (None: deleted), not applied."""
+        out: dict[str, tuple[ClassifierInfo, bytes] | None] = {}
+        for classifier_id in sorted(self._classifiers):
+            if rewrite is None or (only is not None and classifier_id not in only):
+                continue
+            info, blob = self._classifiers[classifier_id]
+            result = rewrite(self._info(info), blob)
+            if result is None or result != (self._info(info), blob):
+                out[classifier_id] = result
+        return out
+
+    def _commit(self, rewritten: dict[str, tuple[ClassifierInfo, bytes] | None]) -> None:
+        for classifier_id, result in rewritten.items():
+            if result is None:
+                self.delete_classifier(classifier_id)
+                continue
+            old = self._classifiers[classifier_id][0]
+            new = dataclasses.replace(
+                old, params=json.loads(json.dumps(result[0].params)),
+                metrics=json.loads(json.dumps(result[0].metrics)),
+                identities=result[0].identities, samples=result[0].samples)
+            self._classifiers[classifier_id] = (new, bytes(result[1]))
 
     def close(self) -> None:
         pass

@@ -32,14 +32,8 @@ from facegate.errors import (
     StoreError,
 )
 from facegate.storage import pg_schema
-from facegate.storage.base import (
-    UNSET,
-    Changes,
-    checked_update,
-    new_identity,
-    utcnow,
-)
-from facegate.storage.sql_classifiers import SqlClassifiers
+from facegate.storage.base import UNSET, Changes, checked_update, new_identity, utcnow
+from facegate.storage.sql_classifiers import ClassifierRewrite, SqlClassifiers
 
 logger = logging.getLogger(__name__)
 Conn = psycopg.Connection[tuple[Any, ...]]
@@ -83,7 +77,7 @@ def migrate_database(url: str) -> tuple[list[int], int]:
 
 
 class PostgresStore(SqlClassifiers):
-    _MARK, _TEXT_TIMES = "%s", False  # for the classifier methods
+    _MARK, _TEXT_TIMES, _LOCK_ROWS = "%s", False, " FOR UPDATE"  # for the classifier methods
 
     def __init__(self, url: str, *, pool_size: int = 8) -> None:
         self.safe_url = redact_url(url)
@@ -170,7 +164,8 @@ class PostgresStore(SqlClassifiers):
                     from exc
         return self.get_identity(identity_id)
 
-    def delete_identity(self, identity_id: str) -> list[str]:
+    def delete_identity(self, identity_id: str, *,
+                        rewrite: ClassifierRewrite | None = None) -> list[str]:
         with self._write() as conn:
             if conn.execute("SELECT id FROM identities WHERE id = %s FOR UPDATE",
                             (identity_id,)).fetchone() is None:
@@ -178,6 +173,7 @@ class PostgresStore(SqlClassifiers):
             face_ids = [r[0] for r in conn.execute(
                 "DELETE FROM faces WHERE identity_id = %s RETURNING id", (identity_id,))]
             conn.execute("DELETE FROM identities WHERE id = %s", (identity_id,))
+            self._rewrite_in(conn, rewrite)
             _log_changes(conn, face_ids)
         return face_ids
 
@@ -204,7 +200,8 @@ class PostgresStore(SqlClassifiers):
                           "ORDER BY created_at, id", (identity_id,))
         return [_face(row) for row in rows]
 
-    def delete_face(self, identity_id: str, face_id: str) -> None:
+    def delete_face(self, identity_id: str, face_id: str, *,
+                    rewrite: ClassifierRewrite | None = None) -> None:
         with self._write() as conn:
             if conn.execute("UPDATE identities SET updated_at = %s WHERE id = %s RETURNING id",
                             (utcnow(), identity_id)).fetchone() is None:
@@ -212,6 +209,7 @@ class PostgresStore(SqlClassifiers):
             if conn.execute("DELETE FROM faces WHERE id = %s AND identity_id = %s RETURNING id",
                             (face_id, identity_id)).fetchone() is None:
                 raise FaceNotFoundError(f"identity {identity_id!r} has no face {face_id!r}")
+            self._rewrite_in(conn, rewrite)
             _log_changes(conn, [face_id])
 
     def descriptors(self) -> list[tuple[str, str, Descriptor]]:

@@ -4,6 +4,10 @@ share, as a mixin over the host store's ``_write()`` (one transaction, yields a 
 
 The ``classifiers`` table: ``params`` and ``metrics`` as JSON text, the fitted arrays as a blob,
 ``active`` 0 or 1 with a partial unique index that allows at most one active row.
+
+Erasure: ``_rewrite_in(db, rewrite)`` runs a ``ClassifierRewrite`` over the stored classifiers
+inside the host's open transaction (the rows locked on PostgreSQL), so deleting a person and
+taking them out of every classifier commit together.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ from typing import Any, Protocol
 
 from facegate.domain import ClassifierInfo
 from facegate.errors import ClassifierNotFoundError, ConflictError
+from facegate.storage.base import ClassifierRewrite as ClassifierRewrite  # re-exported
 
 _COLUMNS = "id, kind, params, metrics, created_at, identities, samples, active"
 
@@ -25,6 +30,8 @@ class _Cursor(Protocol):
 
     def fetchone(self) -> Any: ...
 
+    def fetchall(self) -> list[Any]: ...
+
 
 class _Connection(Protocol):
     def execute(self, sql: str, args: tuple[Any, ...], /) -> _Cursor: ...
@@ -32,10 +39,12 @@ class _Connection(Protocol):
 
 class SqlClassifiers:
     """Classifier storage for a host store with ``_write``/``_read``; ``_MARK`` is its driver's
-    parameter placeholder and ``_TEXT_TIMES`` whether times are stored as ISO-8601 text."""
+    parameter placeholder, ``_TEXT_TIMES`` whether times are stored as ISO-8601 text and
+    ``_LOCK_ROWS`` what locks the rows a rewrite reads (SQLite's write lock covers the file)."""
 
     _MARK: str = "?"
     _TEXT_TIMES: bool = True
+    _LOCK_ROWS: str = ""
 
     def _write(self) -> AbstractContextManager[_Connection]:
         raise NotImplementedError
@@ -95,6 +104,39 @@ class SqlClassifiers:
             if db.execute(self._sql("DELETE FROM classifiers WHERE id = ?"),
                           (classifier_id,)).rowcount != 1:
                 raise _not_found(classifier_id)
+
+
+    def rewrite_classifiers(self, rewrite: ClassifierRewrite, *,
+                            only: list[str] | None = None) -> int:
+        with self._write() as db:
+            return self._rewrite_in(db, rewrite, only=only)
+
+    def _rewrite_in(self, db: _Connection, rewrite: ClassifierRewrite | None, *,
+                    only: list[str] | None = None) -> int:
+        """Apply ``rewrite`` (if any) to the stored classifiers in ``db``'s open transaction."""
+        if rewrite is None:
+            return 0
+        rows = db.execute(f"SELECT {_COLUMNS}, blob FROM classifiers ORDER BY id{self._LOCK_ROWS}",
+                          ()).fetchall()
+        changed = 0
+        for row in rows:
+            info, blob = _classifier(row), bytes(row[-1])
+            if only is not None and info.id not in only:
+                continue
+            result = rewrite(info, blob)
+            if result is None:
+                db.execute(self._sql("DELETE FROM classifiers WHERE id = ?"), (info.id,))
+            elif result[0] != info or result[1] != blob:
+                new, new_blob = result
+                db.execute(self._sql(
+                    "UPDATE classifiers SET params = ?, metrics = ?, identities = ?, samples = ?, "
+                    "blob = ? WHERE id = ?"),
+                    (json.dumps(new.params), json.dumps(new.metrics), new.identities,
+                     new.samples, bytes(new_blob), info.id))
+            else:
+                continue
+            changed += 1
+        return changed
 
 
 def _not_found(classifier_id: str) -> ClassifierNotFoundError:

@@ -1,12 +1,14 @@
 """SQLite gallery: one file, WAL journal, every write in one ``BEGIN IMMEDIATE`` transaction.
 
 Descriptors are stored as 512-byte little-endian float32 blobs, chips as JPEG blobs. Foreign keys
-cascade, so deleting an identity removes its samples and chips in the same transaction.
+cascade, so deleting an identity removes its samples and chips in the same transaction. Erasure:
+``secure_delete`` zeroes freed pages; each deletion ends in ``wal_checkpoint(TRUNCATE)``.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import sqlite3
 import threading
 from collections.abc import Iterator
@@ -25,14 +27,10 @@ from facegate.errors import (
     IdentityNotFoundError,
     StoreError,
 )
-from facegate.storage.base import (
-    UNSET,
-    Changes,
-    checked_update,
-    new_identity,
-    utcnow,
-)
-from facegate.storage.sql_classifiers import SqlClassifiers
+from facegate.storage.base import UNSET, Changes, checked_update, new_identity, utcnow
+from facegate.storage.sql_classifiers import ClassifierRewrite, SqlClassifiers
+
+logger = logging.getLogger(__name__)
 
 #: 2 added ``classifiers``; every statement is idempotent, so opening an older file upgrades it.
 SCHEMA_VERSION = 2
@@ -96,6 +94,7 @@ class SQLiteStore(SqlClassifiers):
             self._db.execute("PRAGMA journal_mode = WAL")
             self._db.execute("PRAGMA synchronous = FULL")
             self._db.execute("PRAGMA foreign_keys = ON")
+            self._db.execute("PRAGMA secure_delete = ON")  # erased bytes are zeroed on disk
             self._db.create_function("py_lower", 1, str.lower, deterministic=True)
             self._migrate()
         except (sqlite3.DatabaseError, StoreError) as exc:
@@ -219,13 +218,33 @@ class SQLiteStore(SqlClassifiers):
                     from exc
         return self.get_identity(identity_id)
 
-    def delete_identity(self, identity_id: str) -> list[str]:
+    def delete_identity(self, identity_id: str, *,
+                        rewrite: ClassifierRewrite | None = None) -> list[str]:
         with self._write() as db:
             self.get_identity(identity_id)
             face_ids = [r[0] for r in db.execute(
                 "SELECT id FROM faces WHERE identity_id = ?", (identity_id,))]
             db.execute("DELETE FROM identities WHERE id = ?", (identity_id,))
+            self._rewrite_in(db, rewrite)
+        self._checkpoint()
         return face_ids
+
+    def _checkpoint(self) -> None:
+        """Copy the log into the main file and truncate it (waits <= 2 s; a failure is logged)."""
+        with self._lock:
+            self._db.execute("PRAGMA busy_timeout = 2000")
+            try:
+                busy: object = self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()[0]
+            except sqlite3.DatabaseError as exc:
+                busy = type(exc).__name__
+            self._db.execute("PRAGMA busy_timeout = 30000")
+        if busy:
+            logger.warning("gallery log not truncated after an erasure (%s)", busy)
+
+    def storage_settings(self) -> dict[str, int | str]:
+        """The connection's journal and erasure settings (``PRAGMA`` values)."""
+        return {name: self._read(f"PRAGMA {name}")[0][0]
+                for name in ("journal_mode", "synchronous", "foreign_keys", "secure_delete")}
 
     # faces
     def add_face(self, sample: FaceSample) -> None:
@@ -268,12 +287,15 @@ class SQLiteStore(SqlClassifiers):
         )
         return [_face(row) for row in rows]
 
-    def delete_face(self, identity_id: str, face_id: str) -> None:
+    def delete_face(self, identity_id: str, face_id: str, *,
+                    rewrite: ClassifierRewrite | None = None) -> None:
         with self._write() as db:
             self.get_face(identity_id, face_id)
             db.execute("DELETE FROM faces WHERE id = ?", (face_id,))
             db.execute("UPDATE identities SET updated_at = ? WHERE id = ?",
                        (utcnow().isoformat(), identity_id))
+            self._rewrite_in(db, rewrite)
+        self._checkpoint()
 
     def descriptors(self) -> list[tuple[str, str, Descriptor]]:
         rows = self._read("SELECT id, identity_id, descriptor FROM faces ORDER BY rowid")
@@ -321,9 +343,6 @@ def _face(row: tuple[Any, ...]) -> FaceSample:
         descriptor=np.frombuffer(row[2], dtype="<f4").astype(np.float32),
         chip_jpeg=bytes(row[3]), image_sha256=row[4], detection_score=row[5],
         created_at=datetime.fromisoformat(row[6]), model=row[7],
-        box=_box(json.loads(row[8])) if row[8] else None,
+        box=Box(*(json.loads(row[8])[k] for k in ("left", "top", "right", "bottom")))
+        if row[8] else None,
     )
-
-
-def _box(data: dict[str, int]) -> Box:
-    return Box(data["left"], data["top"], data["right"], data["bottom"])
