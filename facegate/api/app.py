@@ -10,7 +10,7 @@ from fastapi import APIRouter, Depends, FastAPI
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from facegate import __version__
-from facegate.api import errors
+from facegate.api import errors, openapi
 from facegate.api.deps import ModelRunner, require_api_key
 from facegate.api.errors import error_body
 from facegate.api.routes import (
@@ -62,6 +62,7 @@ def create_app(settings: Settings, *, facegate: Facegate | None = None) -> FastA
         app_facegate.gallery, app_facegate.classifiers,
         max_member_bytes=settings.image.max_upload_bytes)
     errors.install(app)
+    openapi.install(app, api_keys=bool(settings.server.api_keys))
     app.include_router(health.router)
     v1 = APIRouter(dependencies=[Depends(require_api_key)])
     v1.include_router(identities.router)

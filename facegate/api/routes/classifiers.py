@@ -15,12 +15,23 @@ from fastapi import APIRouter, Depends, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.datastructures import UploadFile
 
+from facegate.api import schemas as out
 from facegate.api import views
 from facegate.api.deps import FacegateDep
-from facegate.errors import ArchiveError, UnsupportedMediaTypeError, ValidationError
+from facegate.api.openapi import STORE, answers, archive_body
+from facegate.errors import (
+    ArchiveError,
+    ArchiveTooLargeError,
+    ClassifierNotFoundError,
+    ConflictError,
+    JobNotFoundError,
+    UnsupportedMediaTypeError,
+    ValidationError,
+)
 from facegate.services.training_jobs import TrainingJobs, TrainRequest
 
 router = APIRouter(prefix="/v1", tags=["classifiers"])
+ONE = answers(ClassifierNotFoundError, *STORE)
 
 
 def get_jobs(request: Request) -> TrainingJobs:
@@ -42,12 +53,10 @@ class TrainIn(BaseModel):
     multiple_faces: Literal["reject", "largest"] | None = None
 
 
-@router.post("/train", status_code=202, openapi_extra={"requestBody": {"content": {
-    "multipart/form-data": {"schema": {"type": "object", "properties": {
-        "archive": {"type": "string", "format": "binary",
-                    "description": "zip: one folder per person, or name_N.jpg files"},
-        **{k: v for k, v in TrainIn.model_json_schema()["properties"].items()}}}},
-    "application/json": {"schema": TrainIn.model_json_schema()}}}})
+@router.post("/train", status_code=202, response_model=out.TrainingJobOut,
+             openapi_extra=archive_body(TrainIn), responses=answers(
+                 UnsupportedMediaTypeError, ValidationError, ArchiveError, ArchiveTooLargeError,
+                 ConflictError))
 async def start_training(request: Request, response: Response, jobs: JobsDep) -> dict[str, Any]:
     """Start a training job: enrol the zip's photos (if one is sent), then fit, cross-validate
     and store a classifier; 202 with the job, whose ``Location`` a client polls."""
@@ -105,31 +114,32 @@ def _saved_zip(upload: UploadFile) -> Path:
     return path
 
 
-@router.get("/train")
+@router.get("/train", response_model=out.TrainingJobList)
 def list_jobs(jobs: JobsDep) -> dict[str, Any]:
     """The training jobs this server remembers, newest first."""
     return {"items": [views.training_job(job) for job in jobs.list()]}
 
 
-@router.get("/train/{job_id}")
+@router.get("/train/{job_id}", response_model=out.TrainingJobOut,
+            responses=answers(JobNotFoundError))
 def get_job(job_id: str, jobs: JobsDep) -> dict[str, Any]:
     """A training job: status, stage and progress, photo counts, refusals, the classifier."""
     return views.training_job(jobs.get(job_id))
 
 
-@router.get("/models")
+@router.get("/models", response_model=out.ClassifierList, responses=answers(*STORE))
 def list_models(facegate: FacegateDep) -> dict[str, Any]:
     """Every trained classifier, newest first, with its validation metrics."""
     return {"items": [views.classifier(c) for c in facegate.classifiers.list()],
             "used_by_identify": facegate.settings.matching.classifier == "active"}
 
 
-@router.get("/models/{model_id}")
+@router.get("/models/{model_id}", response_model=out.ClassifierOut, responses=ONE)
 def get_model(model_id: str, facegate: FacegateDep) -> dict[str, Any]:
     return views.classifier(facegate.classifiers.get(model_id))
 
 
-@router.post("/models/{model_id}/activate")
+@router.post("/models/{model_id}/activate", response_model=out.ClassifierOut, responses=ONE)
 def activate_model(model_id: str, facegate: FacegateDep) -> dict[str, Any]:
     """Identify ranks identities with this classifier from now on (every replica)."""
     info = facegate.classifiers.activate(model_id)
@@ -137,14 +147,15 @@ def activate_model(model_id: str, facegate: FacegateDep) -> dict[str, Any]:
     return views.classifier(info)
 
 
-@router.post("/models/deactivate")
+@router.post("/models/deactivate", response_model=out.Deactivated,
+             responses=answers(*STORE))
 def deactivate_models(facegate: FacegateDep) -> dict[str, Any]:
     """No classifier: identify ranks by the nearest sample."""
     facegate.classifiers.activate(None)
     return {"active": None}
 
 
-@router.delete("/models/{model_id}")
+@router.delete("/models/{model_id}", response_model=out.Deleted, responses=ONE)
 def delete_model(model_id: str, facegate: FacegateDep) -> dict[str, Any]:
     facegate.classifiers.delete(model_id)
     return {"deleted": model_id}
