@@ -15,10 +15,17 @@ from fastapi import APIRouter, Depends, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.datastructures import UploadFile
 
-from facegate.api import schemas as out
 from facegate.api import views
 from facegate.api.deps import FacegateDep
 from facegate.api.openapi import STORE, answers, archive_body
+from facegate.api.schemas import (
+    ClassifierList,
+    ClassifierOut,
+    Deactivated,
+    Deleted,
+    TrainingJobList,
+    TrainingJobOut,
+)
 from facegate.errors import (
     ArchiveError,
     ArchiveTooLargeError,
@@ -53,7 +60,7 @@ class TrainIn(BaseModel):
     multiple_faces: Literal["reject", "largest"] | None = None
 
 
-@router.post("/train", status_code=202, response_model=out.TrainingJobOut,
+@router.post("/train", status_code=202, response_model=TrainingJobOut,
              openapi_extra=archive_body(TrainIn), responses=answers(
                  UnsupportedMediaTypeError, ValidationError, ArchiveError, ArchiveTooLargeError,
                  ConflictError))
@@ -114,32 +121,32 @@ def _saved_zip(upload: UploadFile) -> Path:
     return path
 
 
-@router.get("/train", response_model=out.TrainingJobList)
+@router.get("/train", response_model=TrainingJobList)
 def list_jobs(jobs: JobsDep) -> dict[str, Any]:
     """The training jobs this server remembers, newest first."""
     return {"items": [views.training_job(job) for job in jobs.list()]}
 
 
-@router.get("/train/{job_id}", response_model=out.TrainingJobOut,
+@router.get("/train/{job_id}", response_model=TrainingJobOut,
             responses=answers(JobNotFoundError))
 def get_job(job_id: str, jobs: JobsDep) -> dict[str, Any]:
     """A training job: status, stage and progress, photo counts, refusals, the classifier."""
     return views.training_job(jobs.get(job_id))
 
 
-@router.get("/models", response_model=out.ClassifierList, responses=answers(*STORE))
+@router.get("/models", response_model=ClassifierList, responses=answers(*STORE))
 def list_models(facegate: FacegateDep) -> dict[str, Any]:
     """Every trained classifier, newest first, with its validation metrics."""
     return {"items": [views.classifier(c) for c in facegate.classifiers.list()],
             "used_by_identify": facegate.settings.matching.classifier == "active"}
 
 
-@router.get("/models/{model_id}", response_model=out.ClassifierOut, responses=ONE)
+@router.get("/models/{model_id}", response_model=ClassifierOut, responses=ONE)
 def get_model(model_id: str, facegate: FacegateDep) -> dict[str, Any]:
     return views.classifier(facegate.classifiers.get(model_id))
 
 
-@router.post("/models/{model_id}/activate", response_model=out.ClassifierOut, responses=ONE)
+@router.post("/models/{model_id}/activate", response_model=ClassifierOut, responses=ONE)
 def activate_model(model_id: str, facegate: FacegateDep) -> dict[str, Any]:
     """Identify ranks identities with this classifier from now on (every replica)."""
     info = facegate.classifiers.activate(model_id)
@@ -147,7 +154,7 @@ def activate_model(model_id: str, facegate: FacegateDep) -> dict[str, Any]:
     return views.classifier(info)
 
 
-@router.post("/models/deactivate", response_model=out.Deactivated,
+@router.post("/models/deactivate", response_model=Deactivated,
              responses=answers(*STORE))
 def deactivate_models(facegate: FacegateDep) -> dict[str, Any]:
     """No classifier: identify ranks by the nearest sample."""
@@ -155,7 +162,7 @@ def deactivate_models(facegate: FacegateDep) -> dict[str, Any]:
     return {"active": None}
 
 
-@router.delete("/models/{model_id}", response_model=out.Deleted, responses=ONE)
+@router.delete("/models/{model_id}", response_model=Deleted, responses=ONE)
 def delete_model(model_id: str, facegate: FacegateDep) -> dict[str, Any]:
     facegate.classifiers.delete(model_id)
     return {"deleted": model_id}

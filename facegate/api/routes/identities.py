@@ -7,12 +7,20 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from facegate.api import schemas as out
 from facegate.api import views
 from facegate.api.deps import FacegateDep, GalleryDep, RunnerDep
 from facegate.api.inputs import read_body
 from facegate.api.openapi import BODY, BUSY, IMAGE, ONE_FACE, STORE, answers, image_body
-from facegate.api.schemas import DescriptorIn
+from facegate.api.schemas import (
+    Deleted,
+    DescriptorIn,
+    EnrolledFace,
+    IdentityDeleted,
+    IdentityOut,
+    IdentityPage,
+    SampleList,
+    SampleOut,
+)
 from facegate.errors import (
     ConflictError,
     DuplicateFaceError,
@@ -50,7 +58,7 @@ class FaceIn(BaseModel):
     multiple_faces: Literal["reject", "largest"] | None = None
 
 
-@router.post("", status_code=201, response_model=out.IdentityOut, responses=answers(
+@router.post("", status_code=201, response_model=IdentityOut, responses=answers(
     ValidationError, ConflictError, ImageTooLargeError, *STORE))
 def create_identity(body: IdentityIn, gallery: GalleryDep) -> dict[str, Any]:
     """Create an identity (a person); add faces to it next."""
@@ -58,7 +66,7 @@ def create_identity(body: IdentityIn, gallery: GalleryDep) -> dict[str, Any]:
         name=body.name, external_id=body.external_id, metadata=body.metadata))
 
 
-@router.get("", response_model=out.IdentityPage,
+@router.get("", response_model=IdentityPage,
             responses=answers(ValidationError, *STORE))
 def list_identities(
     gallery: GalleryDep,
@@ -72,12 +80,12 @@ def list_identities(
             "offset": offset}
 
 
-@router.get("/{identity_id}", response_model=out.IdentityOut, responses=ONE)
+@router.get("/{identity_id}", response_model=IdentityOut, responses=ONE)
 def get_identity(identity_id: str, gallery: GalleryDep) -> dict[str, Any]:
     return views.identity(gallery.get_identity(identity_id))
 
 
-@router.patch("/{identity_id}", response_model=out.IdentityOut, responses=answers(
+@router.patch("/{identity_id}", response_model=IdentityOut, responses=answers(
     IdentityNotFoundError, ConflictError, ValidationError, ImageTooLargeError, *STORE))
 def update_identity(identity_id: str, body: IdentityPatch, gallery: GalleryDep) -> dict[str, Any]:
     """Change name, external id or metadata; fields left out stay as they are."""
@@ -96,14 +104,14 @@ def update_identity(identity_id: str, body: IdentityPatch, gallery: GalleryDep) 
     return views.identity(updated)
 
 
-@router.delete("/{identity_id}", response_model=out.IdentityDeleted, responses=ONE)
+@router.delete("/{identity_id}", response_model=IdentityDeleted, responses=ONE)
 def delete_identity(identity_id: str, gallery: GalleryDep) -> dict[str, Any]:
     """Delete the identity with all its face samples and chips."""
     faces = gallery.delete_identity(identity_id)
     return {"deleted": identity_id, "faces_deleted": faces}
 
 
-@router.post("/{identity_id}/faces", status_code=201, response_model=out.EnrolledFace,
+@router.post("/{identity_id}/faces", status_code=201, response_model=EnrolledFace,
              response_model_exclude_unset=True,
              openapi_extra=image_body(FaceIn, "image", required=(),
                                         one_of=("image", "descriptor")), responses=answers(
@@ -131,12 +139,12 @@ async def add_face(
     return out
 
 
-@router.get("/{identity_id}/faces", response_model=out.SampleList, responses=ONE)
+@router.get("/{identity_id}/faces", response_model=SampleList, responses=ONE)
 def list_faces(identity_id: str, gallery: GalleryDep) -> dict[str, Any]:
     return {"items": [views.sample(s) for s in gallery.list_faces(identity_id)]}
 
 
-@router.get("/{identity_id}/faces/{face_id}", response_model=out.SampleOut, responses=FACE)
+@router.get("/{identity_id}/faces/{face_id}", response_model=SampleOut, responses=FACE)
 def get_face(identity_id: str, face_id: str, gallery: GalleryDep) -> dict[str, Any]:
     return views.sample(gallery.get_face(identity_id, face_id))
 
@@ -153,7 +161,7 @@ def get_chip(identity_id: str, face_id: str, gallery: GalleryDep) -> Response:
                      headers={"Cache-Control": "private, no-store"})
 
 
-@router.delete("/{identity_id}/faces/{face_id}", response_model=out.Deleted, responses=FACE)
+@router.delete("/{identity_id}/faces/{face_id}", response_model=Deleted, responses=FACE)
 def delete_face(identity_id: str, face_id: str, gallery: GalleryDep) -> dict[str, Any]:
     gallery.delete_face(identity_id, face_id)
     return {"deleted": face_id}

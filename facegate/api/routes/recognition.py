@@ -7,7 +7,6 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 
-from facegate.api import schemas as out
 from facegate.api import views
 from facegate.api.deps import FacegateDep, RunnerDep
 from facegate.api.inputs import read_body
@@ -24,7 +23,13 @@ from facegate.api.openapi import (
     image_body,
 )
 from facegate.api.routes.liveness_recognition import identify_live, verify_live
-from facegate.api.schemas import DescriptorIn
+from facegate.api.schemas import (
+    DescriptorIn,
+    DetectOut,
+    EmbedOut,
+    IdentifyOut,
+    VerifyOut,
+)
 from facegate.errors import (
     EmptyIdentityError,
     IdentityNotFoundError,
@@ -69,7 +74,7 @@ async def _image(request: Request, facegate: Any, model: type[BaseModel],
     return body, images
 
 
-@router.post("/identify", response_model=out.IdentifyOut | LiveIdentifyOut,
+@router.post("/identify", response_model=IdentifyOut | LiveIdentifyOut,
              response_model_exclude_unset=True, openapi_extra=image_body(IdentifyIn, "image"),
              responses=answers(*BODY, *SEQUENCE, NoFaceError, *BUSY, *STORE))
 async def identify(request: Request, facegate: FacegateDep, run: RunnerDep,
@@ -88,7 +93,7 @@ async def identify(request: Request, facegate: FacegateDep, run: RunnerDep,
     return views.identify(result)
 
 
-@router.post("/verify", response_model=out.VerifyOut | LiveVerifyOut,
+@router.post("/verify", response_model=VerifyOut | LiveVerifyOut,
              openapi_extra=image_body(VerifyIn, "image", "image2", one_of=REFERENCES),
              responses=answers(
                  *BODY, *SEQUENCE, *ONE_FACE, IdentityNotFoundError, EmptyIdentityError,
@@ -121,7 +126,7 @@ async def verify(request: Request, facegate: FacegateDep, run: RunnerDep,
     return views.verify(result, mode=mode)
 
 
-@router.post("/detect", response_model=out.DetectOut, openapi_extra=image_body(ImageIn, "image"),
+@router.post("/detect", response_model=DetectOut, openapi_extra=image_body(ImageIn, "image"),
              responses=answers(*BODY, *IMAGE, *BUSY))
 async def detect(request: Request, facegate: FacegateDep, run: RunnerDep) -> dict[str, Any]:
     """Every face: box, detection score, five landmarks and quality. No face → ``faces: []``."""
@@ -132,7 +137,7 @@ async def detect(request: Request, facegate: FacegateDep, run: RunnerDep) -> dic
             "faces": [views.face(f) for f in faces], "timings_ms": views.timings(timings)}
 
 
-@router.post("/embed", response_model=out.EmbedOut, openapi_extra=image_body(ImageIn, "image"),
+@router.post("/embed", response_model=EmbedOut, openapi_extra=image_body(ImageIn, "image"),
              responses=answers(*BODY, *IMAGE, NoFaceError, *BUSY))
 async def embed(request: Request, facegate: FacegateDep, run: RunnerDep) -> dict[str, Any]:
     """Every face with its 128-number descriptor, for clients that keep reference embeddings."""
