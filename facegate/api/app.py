@@ -9,7 +9,7 @@ from contextlib import asynccontextmanager
 from fastapi import APIRouter, Depends, FastAPI
 
 from facegate import __version__
-from facegate.api import errors
+from facegate.api import errors, openapi
 from facegate.api.body_limit import BodyLimit, BodyLimits
 from facegate.api.deps import ModelRunner, require_api_key
 from facegate.api.routes import (
@@ -69,6 +69,7 @@ def create_app(settings: Settings, *, facegate: Facegate | None = None) -> FastA
         app_facegate.gallery, app_facegate.classifiers,
         limits=ArchiveLimits.from_settings(settings.image), uploads=settings.data_dir / UPLOADS)
     errors.install(app)
+    openapi.install(app, api_keys=bool(settings.server.api_keys))
     app.include_router(health.router)
     v1 = APIRouter(dependencies=[Depends(require_api_key)])
     v1.include_router(identities.router)

@@ -62,7 +62,11 @@ class JSONResponse(BaseJSONResponse):
 
 
 def status_for(error: errors.FacegateError) -> int:
-    for cls in type(error).__mro__:
+    return status_for_class(type(error))
+
+
+def status_for_class(kind: type[errors.FacegateError]) -> int:
+    for cls in kind.__mro__:
         if cls in STATUS:
             return STATUS[cls]
     return 500
@@ -102,9 +106,11 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
-        if exc.status_code == 400:  # FastAPI could not parse a JSON body (e.g. nested too deep)
+        if exc.status_code == 400:
+            # FastAPI's "There was an error parsing the body" (e.g. a JSON body that is not
+            # UTF-8): a malformed request like any other, so the same 422 as invalid JSON.
             return JSONResponse(error_body(
-                "VALIDATION_ERROR", "the request body could not be parsed as JSON"),
+                "VALIDATION_ERROR", f"the request body could not be read: {exc.detail}"),
                 status_code=422)
         code = _HTTP_CODES.get(exc.status_code, f"HTTP_{exc.status_code}")
         return JSONResponse(error_body(code, str(exc.detail)), status_code=exc.status_code,

@@ -14,10 +14,28 @@ from starlette.datastructures import UploadFile
 from facegate.api import views
 from facegate.api.deps import FacegateDep
 from facegate.api.inputs import RequestModel, json_object
-from facegate.errors import UnsupportedMediaTypeError, ValidationError
+from facegate.api.openapi import BODY, STORE, answers, archive_body
+from facegate.api.schemas import (
+    ClassifierList,
+    ClassifierOut,
+    Deactivated,
+    Deleted,
+    TrainingJobList,
+    TrainingJobOut,
+)
+from facegate.errors import (
+    ArchiveError,
+    ArchiveTooLargeError,
+    ClassifierNotFoundError,
+    ConflictError,
+    JobNotFoundError,
+    UnsupportedMediaTypeError,
+    ValidationError,
+)
 from facegate.services.training_jobs import TrainingJobs, TrainRequest, Upload
 
 router = APIRouter(prefix="/v1", tags=["classifiers"])
+ONE = answers(ClassifierNotFoundError, *STORE)
 
 
 def get_jobs(request: Request) -> TrainingJobs:
@@ -38,12 +56,9 @@ class TrainIn(RequestModel):
     multiple_faces: Literal["reject", "largest"] | None = None
 
 
-@router.post("/train", status_code=202, openapi_extra={"requestBody": {"content": {
-    "multipart/form-data": {"schema": {"type": "object", "properties": {
-        "archive": {"type": "string", "format": "binary",
-                    "description": "zip: one folder per person, or name_N.jpg files"},
-        **{k: v for k, v in TrainIn.model_json_schema()["properties"].items()}}}},
-    "application/json": {"schema": TrainIn.model_json_schema()}}}})
+@router.post("/train", status_code=202, response_model=TrainingJobOut,
+             openapi_extra=archive_body(TrainIn), responses=answers(
+                 *BODY, ArchiveError, ArchiveTooLargeError, ConflictError))
 async def start_training(request: Request, response: Response, jobs: JobsDep) -> dict[str, Any]:
     """Start a training job: enrol the zip's photos (if one is sent), then fit, cross-validate
     and store a classifier; 202 with the job, whose ``Location`` a client polls."""
@@ -87,19 +102,21 @@ def _options(raw: dict[str, Any]) -> TrainIn:
                               details={"problems": problems}) from exc
 
 
-@router.get("/train")
+@router.get("/train", response_model=TrainingJobList)
 def list_jobs(jobs: JobsDep) -> dict[str, Any]:
     """The training jobs this server remembers, newest first."""
     return {"items": [views.training_job(job) for job in jobs.list()]}
 
 
-@router.get("/train/{job_id}")
+@router.get("/train/{job_id}", response_model=TrainingJobOut,
+            responses=answers(JobNotFoundError))
 def get_job(job_id: str, jobs: JobsDep) -> dict[str, Any]:
     """A training job: status, stage and progress, photo counts, refusals, the classifier."""
     return views.training_job(jobs.get(job_id))
 
 
-@router.delete("/train/{job_id}", status_code=202)
+@router.delete("/train/{job_id}", status_code=202, response_model=TrainingJobOut,
+               responses=answers(JobNotFoundError, ConflictError))
 def cancel_job(job_id: str, jobs: JobsDep) -> dict[str, Any]:
     """Cancel a queued or running job: 202 with it ``cancelling``; it stops at the next photo
     or validation step (``cancelled``), keeps what it enrolled and stores no classifier.
@@ -107,19 +124,19 @@ def cancel_job(job_id: str, jobs: JobsDep) -> dict[str, Any]:
     return views.training_job(jobs.cancel(job_id))
 
 
-@router.get("/models")
+@router.get("/models", response_model=ClassifierList, responses=answers(*STORE))
 def list_models(facegate: FacegateDep) -> dict[str, Any]:
     """Every trained classifier, newest first, with its validation metrics."""
     return {"items": [views.classifier(c) for c in facegate.classifiers.list()],
             "used_by_identify": facegate.settings.matching.classifier == "active"}
 
 
-@router.get("/models/{model_id}")
+@router.get("/models/{model_id}", response_model=ClassifierOut, responses=ONE)
 def get_model(model_id: str, facegate: FacegateDep) -> dict[str, Any]:
     return views.classifier(facegate.classifiers.get(model_id))
 
 
-@router.post("/models/{model_id}/activate")
+@router.post("/models/{model_id}/activate", response_model=ClassifierOut, responses=ONE)
 def activate_model(model_id: str, facegate: FacegateDep) -> dict[str, Any]:
     """Identify ranks identities with this classifier from now on (every replica)."""
     info = facegate.classifiers.activate(model_id)
@@ -127,14 +144,15 @@ def activate_model(model_id: str, facegate: FacegateDep) -> dict[str, Any]:
     return views.classifier(info)
 
 
-@router.post("/models/deactivate")
+@router.post("/models/deactivate", response_model=Deactivated,
+             responses=answers(*STORE))
 def deactivate_models(facegate: FacegateDep) -> dict[str, Any]:
     """No classifier: identify ranks by the nearest sample."""
     facegate.classifiers.activate(None)
     return {"active": None}
 
 
-@router.delete("/models/{model_id}")
+@router.delete("/models/{model_id}", response_model=Deleted, responses=ONE)
 def delete_model(model_id: str, facegate: FacegateDep) -> dict[str, Any]:
     facegate.classifiers.delete(model_id)
     return {"deleted": model_id}

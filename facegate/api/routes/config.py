@@ -8,11 +8,13 @@ from typing import Any
 from fastapi import APIRouter
 
 from facegate.api.deps import FacegateDep
+from facegate.api.openapi import STORE, answers
+from facegate.api.schemas import ConfigOut
 
 router = APIRouter(prefix="/v1", tags=["config"])
 
 
-@router.get("/config")
+@router.get("/config", response_model=ConfigOut, responses=answers(*STORE))
 def config(facegate: FacegateDep) -> dict[str, Any]:
     """The matching threshold and its source (``default``, ``environment`` or ``calibration``),
     the open-set rule, the detection, alignment and augmentation settings, and the active

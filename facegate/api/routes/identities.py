@@ -10,12 +10,30 @@ from pydantic import Field
 from facegate.api import views
 from facegate.api.deps import FacegateDep, GalleryDep, RunnerDep
 from facegate.api.inputs import RequestModel, read_body
-from facegate.api.openapi import image_body
-from facegate.errors import FaceNotFoundError, ValidationError
+from facegate.api.openapi import BODY, BUSY, IMAGE, ONE_FACE, STORE, answers, image_body
+from facegate.api.schemas import (
+    Deleted,
+    DescriptorIn,
+    EnrolledFace,
+    IdentityDeleted,
+    IdentityOut,
+    IdentityPage,
+    SampleList,
+    SampleOut,
+)
+from facegate.errors import (
+    ConflictError,
+    DuplicateFaceError,
+    FaceNotFoundError,
+    IdentityNotFoundError,
+    ValidationError,
+)
 from facegate.services.gallery import MAX_OFFSET
 from facegate.storage.base import UNSET
 
 router = APIRouter(prefix="/v1/identities", tags=["gallery"])
+ONE = answers(IdentityNotFoundError, *STORE)
+FACE = answers(FaceNotFoundError, IdentityNotFoundError, *STORE)
 
 
 class IdentityIn(RequestModel):
@@ -33,18 +51,20 @@ class IdentityPatch(RequestModel):
 class FaceIn(RequestModel):
     """Add a face: ``image`` (file part or base64), or a ``descriptor`` of 128 numbers."""
 
-    descriptor: list[float] | None = None
+    descriptor: DescriptorIn | None = None
     multiple_faces: Literal["reject", "largest"] | None = None
 
 
-@router.post("", status_code=201)
+@router.post("", status_code=201, response_model=IdentityOut, responses=answers(
+    *BODY, ConflictError, *STORE))
 def create_identity(body: IdentityIn, gallery: GalleryDep) -> dict[str, Any]:
     """Create an identity (a person); add faces to it next."""
     return views.identity(gallery.create_identity(
         name=body.name, external_id=body.external_id, metadata=body.metadata))
 
 
-@router.get("")
+@router.get("", response_model=IdentityPage,
+            responses=answers(ValidationError, *STORE))
 def list_identities(
     gallery: GalleryDep,
     limit: Annotated[int, Query(ge=1, le=1000)] = 50,
@@ -57,12 +77,13 @@ def list_identities(
             "offset": offset}
 
 
-@router.get("/{identity_id}")
+@router.get("/{identity_id}", response_model=IdentityOut, responses=ONE)
 def get_identity(identity_id: str, gallery: GalleryDep) -> dict[str, Any]:
     return views.identity(gallery.get_identity(identity_id))
 
 
-@router.patch("/{identity_id}")
+@router.patch("/{identity_id}", response_model=IdentityOut, responses=answers(
+    IdentityNotFoundError, ConflictError, *BODY, *STORE))
 def update_identity(identity_id: str, body: IdentityPatch, gallery: GalleryDep) -> dict[str, Any]:
     """Change name, external id or metadata; fields left out stay as they are."""
     sent = body.model_fields_set
@@ -80,14 +101,19 @@ def update_identity(identity_id: str, body: IdentityPatch, gallery: GalleryDep) 
     return views.identity(updated)
 
 
-@router.delete("/{identity_id}")
+@router.delete("/{identity_id}", response_model=IdentityDeleted, responses=ONE)
 def delete_identity(identity_id: str, gallery: GalleryDep) -> dict[str, Any]:
     """Delete the identity with all its face samples and chips."""
     faces = gallery.delete_identity(identity_id)
     return {"deleted": identity_id, "faces_deleted": faces}
 
 
-@router.post("/{identity_id}/faces", status_code=201, openapi_extra=image_body(FaceIn, "image"))
+@router.post("/{identity_id}/faces", status_code=201, response_model=EnrolledFace,
+             response_model_exclude_unset=True,
+             openapi_extra=image_body(FaceIn, "image", required=(),
+                                        one_of=("image", "descriptor")), responses=answers(
+                 *BODY, *IMAGE, *ONE_FACE, DuplicateFaceError, IdentityNotFoundError, *BUSY,
+                 *STORE))
 async def add_face(
     identity_id: str, request: Request, facegate: FacegateDep, run: RunnerDep
 ) -> dict[str, Any]:
@@ -110,18 +136,19 @@ async def add_face(
     return out
 
 
-@router.get("/{identity_id}/faces")
+@router.get("/{identity_id}/faces", response_model=SampleList, responses=ONE)
 def list_faces(identity_id: str, gallery: GalleryDep) -> dict[str, Any]:
     return {"items": [views.sample(s) for s in gallery.list_faces(identity_id)]}
 
 
-@router.get("/{identity_id}/faces/{face_id}")
+@router.get("/{identity_id}/faces/{face_id}", response_model=SampleOut, responses=FACE)
 def get_face(identity_id: str, face_id: str, gallery: GalleryDep) -> dict[str, Any]:
     return views.sample(gallery.get_face(identity_id, face_id))
 
 
-@router.get("/{identity_id}/faces/{face_id}/chip", response_class=Response,
-            responses={200: {"content": {"image/jpeg": {}}}})
+@router.get("/{identity_id}/faces/{face_id}/chip", response_class=Response, responses={
+    200: {"content": {"image/jpeg": {"schema": {"type": "string", "format": "binary"}}}},
+    **FACE})
 def get_chip(identity_id: str, face_id: str, gallery: GalleryDep) -> Response:
     """The aligned 150x150 face chip as JPEG (404 FACE_NOT_FOUND for descriptor-only faces)."""
     sample = gallery.get_face(identity_id, face_id)
@@ -131,7 +158,7 @@ def get_chip(identity_id: str, face_id: str, gallery: GalleryDep) -> Response:
                      headers={"Cache-Control": "private, no-store"})
 
 
-@router.delete("/{identity_id}/faces/{face_id}")
+@router.delete("/{identity_id}/faces/{face_id}", response_model=Deleted, responses=FACE)
 def delete_face(identity_id: str, face_id: str, gallery: GalleryDep) -> dict[str, Any]:
     gallery.delete_face(identity_id, face_id)
     return {"deleted": face_id}

@@ -9,7 +9,15 @@ from pydantic import Field
 
 from facegate.api.deps import FacegateDep, RunnerDep
 from facegate.api.inputs import RequestModel
+from facegate.api.liveness_schemas import SequenceOut, SessionOut, SessionResultOut
+from facegate.api.openapi import BODY, BUSY, SEQUENCE, answers, sequence_body
 from facegate.api.sequence_inputs import read_sequence
+from facegate.errors import (
+    LivenessError,
+    SessionExpiredError,
+    SessionNotFoundError,
+    SessionUsedError,
+)
 from facegate.services import liveness_report
 from facegate.services.liveness import LivenessService
 from facegate.services.liveness_sessions import SessionBook
@@ -37,13 +45,8 @@ def _sessions(request: Request) -> SessionBook:
     return book
 
 
-@router.post("/blink", openapi_extra={"requestBody": {"required": True, "content": {
-    "multipart/form-data": {"schema": {"type": "object", "properties": {
-        "frames": {"type": "array", "items": {"type": "string", "format": "binary"}},
-        "video": {"type": "string", "format": "binary"}, "fps": {"type": "number"}}}},
-    "application/json": {"schema": {"type": "object", "properties": {
-        "frames": {"type": "array", "items": {"type": "string", "format": "byte"}},
-        "video": {"type": "string", "format": "byte"}, "fps": {"type": "number"}}}}}}})
+@router.post("/blink", response_model=SequenceOut, openapi_extra=sequence_body(SequenceIn),
+             responses=answers(*BODY, *SEQUENCE, *BUSY))
 async def blink(request: Request, facegate: FacegateDep, run: RunnerDep) -> dict[str, Any]:
     """Live when one face, the same person throughout, blinks fully (both eyes close and open
     within 0.5 s). Returns the blink and wink events with 0-based frame indices, per-frame eye
@@ -59,14 +62,17 @@ async def blink(request: Request, facegate: FacegateDep, run: RunnerDep) -> dict
     return await run(work)
 
 
-@router.post("/sessions", status_code=201)
+@router.post("/sessions", status_code=201, response_model=SessionOut)
 async def create_session(request: Request) -> dict[str, Any]:
     """A new session: its id, a nonce to send back with the frames, the actions to perform in
     order (drawn at random from blink, turn_left, turn_right, smile) and when it expires."""
     return liveness_report.session(_sessions(request).create())
 
 
-@router.post("/sessions/{session_id}/frames")
+@router.post("/sessions/{session_id}/frames", response_model=SessionResultOut,
+             openapi_extra=sequence_body(SessionFramesIn), responses=answers(
+                 *BODY, *SEQUENCE, SessionNotFoundError, SessionExpiredError, SessionUsedError,
+                 LivenessError, *BUSY))
 async def session_frames(session_id: str, request: Request, facegate: FacegateDep,
                          run: RunnerDep) -> dict[str, Any]:
     """The frames of the person performing the session's actions (once per session). Live when

@@ -20,10 +20,22 @@ from pydantic import Field
 from facegate.api import views
 from facegate.api.deps import FacegateDep, RunnerDep
 from facegate.api.inputs import RequestModel
+from facegate.api.liveness_schemas import LiveIdentifyOut, LiveVerifyOut
+from facegate.api.openapi import (
+    BODY,
+    BUSY,
+    ONE_FACE,
+    REFERENCES,
+    SEQUENCE,
+    STORE,
+    answers,
+    sequence_body,
+)
+from facegate.api.schemas import DescriptorIn
 from facegate.api.sequence_inputs import read_sequence
 from facegate.bootstrap import Facegate
 from facegate.domain import RGBImage
-from facegate.errors import ValidationError
+from facegate.errors import EmptyIdentityError, IdentityNotFoundError, ValidationError
 from facegate.services import liveness_report
 from facegate.services.liveness import LivenessService, SequenceReport
 
@@ -42,7 +54,7 @@ class LiveVerifyIn(RequestModel):
 
     fps: float | None = Field(default=None, gt=0.0, le=240.0)
     identity_id: str | None = None
-    descriptor: list[float] | None = None
+    descriptor: DescriptorIn | None = None
     threshold: float | None = Field(default=None, gt=0.0, le=2.0)
     multiple_faces: Literal["reject", "largest"] | None = None
 
@@ -64,7 +76,9 @@ def _checked(service: LivenessService, frames: list[bytes], video: bytes | None,
     return report, _png(rgb[report.best_frame])
 
 
-@router.post("/identify")
+@router.post("/identify", response_model=LiveIdentifyOut, response_model_exclude_unset=True,
+             openapi_extra=sequence_body(LiveIdentifyIn),
+             responses=answers(*BODY, *SEQUENCE, *BUSY, *STORE))
 async def identify_live(request: Request, facegate: FacegateDep,
                         run: RunnerDep) -> dict[str, Any]:
     """Who is this, if live? ``frames`` or ``video`` as in ``/v1/liveness/blink``."""
@@ -82,7 +96,11 @@ async def identify_live(request: Request, facegate: FacegateDep,
     return await run(work)
 
 
-@router.post("/verify")
+@router.post("/verify", response_model=LiveVerifyOut,
+             openapi_extra=sequence_body(LiveVerifyIn, "image2", one_of=REFERENCES),
+             responses=answers(
+                 *BODY, *SEQUENCE, *ONE_FACE, IdentityNotFoundError, EmptyIdentityError,
+                 *BUSY, *STORE))
 async def verify_live(request: Request, facegate: FacegateDep,
                       run: RunnerDep) -> dict[str, Any]:
     """Is this live person the one of ``image2``, ``identity_id`` or ``descriptor``?"""

@@ -10,13 +10,38 @@ from pydantic import BaseModel, Field
 from facegate.api import views
 from facegate.api.deps import FacegateDep, RunnerDep
 from facegate.api.inputs import RequestModel, read_body
-from facegate.api.openapi import image_body
+from facegate.api.liveness_schemas import LiveIdentifyOut, LiveVerifyOut
+from facegate.api.openapi import (
+    BODY,
+    BUSY,
+    IMAGE,
+    ONE_FACE,
+    REFERENCES,
+    SEQUENCE,
+    STORE,
+    answers,
+    image_body,
+)
 from facegate.api.routes.liveness_recognition import identify_live, verify_live
-from facegate.errors import NoFaceError, ValidationError
+from facegate.api.schemas import (
+    DescriptorIn,
+    DetectOut,
+    EmbedOut,
+    IdentifyOut,
+    VerifyOut,
+)
+from facegate.errors import (
+    EmptyIdentityError,
+    IdentityNotFoundError,
+    NoFaceError,
+    ValidationError,
+)
 
 router = APIRouter(prefix="/v1", tags=["recognition"])
-#: ``blink``: the body is a frame sequence that must pass the blink check first.
-LivenessQuery = Annotated[Literal["blink"] | None, Query()]
+#: ``blink``: the body is a frame sequence that must pass the blink check first. Left out of
+#: the OpenAPI document, which cannot tie a body to a query parameter: it documents that body at
+#: /v1/liveness/identify and /v1/liveness/verify, the same routes.
+LivenessQuery = Annotated[Literal["blink"] | None, Query(include_in_schema=False)]
 
 
 class ImageIn(RequestModel):
@@ -33,7 +58,7 @@ class VerifyIn(RequestModel):
     """``image`` against exactly one of ``image2``, ``identity_id`` or ``descriptor``."""
 
     identity_id: str | None = None
-    descriptor: list[float] | None = None
+    descriptor: DescriptorIn | None = None
     threshold: float | None = Field(default=None, gt=0.0, le=2.0)
     multiple_faces: Literal["reject", "largest"] | None = None
 
@@ -47,7 +72,9 @@ async def _image(request: Request, facegate: Any, model: type[BaseModel],
     return body, images
 
 
-@router.post("/identify", openapi_extra=image_body(IdentifyIn, "image"))
+@router.post("/identify", response_model=IdentifyOut | LiveIdentifyOut,
+             response_model_exclude_unset=True, openapi_extra=image_body(IdentifyIn, "image"),
+             responses=answers(*BODY, *SEQUENCE, NoFaceError, *BUSY, *STORE))
 async def identify(request: Request, facegate: FacegateDep, run: RunnerDep,
                    liveness: LivenessQuery = None) -> dict[str, Any]:
     """Every face in the photo with its top-k identities and a decision: the identity, or
@@ -64,7 +91,11 @@ async def identify(request: Request, facegate: FacegateDep, run: RunnerDep,
     return views.identify(result)
 
 
-@router.post("/verify", openapi_extra=image_body(VerifyIn, "image", "image2"))
+@router.post("/verify", response_model=VerifyOut | LiveVerifyOut,
+             openapi_extra=image_body(VerifyIn, "image", "image2", one_of=REFERENCES),
+             responses=answers(
+                 *BODY, *SEQUENCE, *ONE_FACE, IdentityNotFoundError, EmptyIdentityError,
+                 *BUSY, *STORE))
 async def verify(request: Request, facegate: FacegateDep, run: RunnerDep,
                  liveness: LivenessQuery = None) -> dict[str, Any]:
     """1:1 — ``image`` vs ``image2``, vs an enrolled ``identity_id``, or vs a ``descriptor``.
@@ -93,7 +124,8 @@ async def verify(request: Request, facegate: FacegateDep, run: RunnerDep,
     return views.verify(result, mode=mode)
 
 
-@router.post("/detect", openapi_extra=image_body(ImageIn, "image"))
+@router.post("/detect", response_model=DetectOut, openapi_extra=image_body(ImageIn, "image"),
+             responses=answers(*BODY, *IMAGE, *BUSY))
 async def detect(request: Request, facegate: FacegateDep, run: RunnerDep) -> dict[str, Any]:
     """Every face: box, detection score, five landmarks and quality. No face → ``faces: []``."""
     _, images = await _image(request, facegate, ImageIn, "image")
@@ -103,7 +135,8 @@ async def detect(request: Request, facegate: FacegateDep, run: RunnerDep) -> dic
             "faces": [views.face(f) for f in faces], "timings_ms": views.timings(timings)}
 
 
-@router.post("/embed", openapi_extra=image_body(ImageIn, "image"))
+@router.post("/embed", response_model=EmbedOut, openapi_extra=image_body(ImageIn, "image"),
+             responses=answers(*BODY, *IMAGE, NoFaceError, *BUSY))
 async def embed(request: Request, facegate: FacegateDep, run: RunnerDep) -> dict[str, Any]:
     """Every face with its 128-number descriptor, for clients that keep reference embeddings."""
     _, images = await _image(request, facegate, ImageIn, "image")
