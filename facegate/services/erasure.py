@@ -50,12 +50,9 @@ def without_identity(identity_id: str, *, enrolled: Iterable[datetime] = ()) -> 
     times = list(enrolled)
 
     def rewrite(info: ClassifierInfo, blob: bytes) -> Record | None:
-        labels = _labels(blob)
-        if labels is not None and identity_id not in labels:
-            return info, blob
-        model = _load(info, blob)
-        if model is None:
-            return None
+        model = _holding(identity_id, info, blob)
+        if not isinstance(model, Classifier):
+            return model
         fitted = sum(when <= info.created_at for when in times)
         return _changed(info, model, model.without([identity_id]), svm_samples=fitted)
 
@@ -68,12 +65,9 @@ def without_face(identity_id: str, descriptor: Descriptor, *, enrolled: datetime
     key = _key(descriptor)
 
     def rewrite(info: ClassifierInfo, blob: bytes) -> Record | None:
-        labels = _labels(blob)
-        if labels is not None and identity_id not in labels:
-            return info, blob
-        model = _load(info, blob)
-        if model is None:
-            return None
+        model = _holding(identity_id, info, blob)
+        if not isinstance(model, Classifier):
+            return model
         if model.kind == "svm":
             fitted = int(enrolled <= info.created_at)  # else it never saw this face
             if not last and not fitted:
@@ -153,6 +147,15 @@ def _changed(info: ClassifierInfo, before: Classifier, after: Classifier | None,
     new = dataclasses.replace(info, metrics=metrics, identities=len(after.labels),
                               samples=after.size if knn else info.samples - samples)
     return new, after.to_bytes()
+
+
+def _holding(identity_id: str, info: ClassifierInfo, blob: bytes) -> Classifier | Record | None:
+    """The classifier to change when it holds ``identity_id``; else the record as it is, or
+    None when it cannot be read (the erasure then deletes it)."""
+    labels = _labels(blob)
+    if labels is not None and identity_id not in labels:
+        return info, blob
+    return _load(info, blob)
 
 
 def _labels(blob: bytes) -> set[str] | None:
