@@ -85,21 +85,24 @@ def serve(
         = None,
     storage_url: Annotated[str | None, typer.Option(
         help="gallery URL: sqlite:///PATH or postgresql://… [FACEGATE_STORAGE__URL]")] = None,
+    tls_cert: Annotated[Path | None, typer.Option(help="serve HTTPS with this certificate (PEM)")]
+    = None,
+    tls_key: Annotated[Path | None, typer.Option(help="... and this private key (PEM)")] = None,
+    tls_self_signed: Annotated[bool | None, typer.Option(
+        "--tls-self-signed", help="serve HTTPS with a self-signed certificate made once in "
+        "DATA_DIR/tls/")] = None,
+    tls_host: Annotated[list[str] | None, typer.Option(
+        help="host name or address the self-signed certificate is for (repeatable) "
+        "[localhost, 127.0.0.1, ::1, --host]")] = None,
 ) -> None:
     """Serve the REST API (OpenAPI docs at /docs)."""
-    import uvicorn
-
-    from facegate.api.app import create_app
+    from facegate.api.serve import run
 
     server = {"host": host, "port": port, "api_keys": api_key or None,
-              "api_keys_file": api_key_file}
+              "api_keys_file": api_key_file, "tls_cert": tls_cert, "tls_key": tls_key,
+              "tls_self_signed": tls_self_signed, "tls_hosts": tls_host or None}
     storage = {"url": storage_url} if storage_url else None
-    settings = load_settings(data_dir=data_dir, server=server, storage=storage)
-    logging.getLogger("facegate").info("serving on http://%s:%d (gallery %s)",
-                                       settings.server.host, settings.server.port,
-                                       settings.storage_url.split("://")[0])
-    uvicorn.run(create_app(settings), host=settings.server.host, port=settings.server.port,
-                log_level=settings.log_level.lower(), server_header=False)
+    run(load_settings(data_dir=data_dir, server=server, storage=storage), err.print)
 
 
 @app.command()

@@ -200,6 +200,36 @@ class ServerSettings(BaseModel):
     #: photo so later ones stay in the heap and RSS stays high; bench/results/memory.md).
     malloc_mmap_threshold_bytes: int = Field(default=4 * 1024 * 1024, ge=0, le=32 * 1024 * 1024)
 
+    #: HTTPS with this certificate chain (PEM) and its private key (PEM); both or neither.
+    tls_cert: Path | None = None
+    tls_key: Path | None = None
+    #: HTTPS with a self-signed certificate made once in ``<data_dir>/tls/`` (``cert.pem``,
+    #: ``key.pem``) and reused; its SHA-256 fingerprint is printed at every start.
+    tls_self_signed: bool = False
+    #: Host names and addresses the self-signed certificate is for; empty: localhost,
+    #: 127.0.0.1, ::1 and ``host`` (when it is one address).
+    tls_hosts: Annotated[list[str], NoDecode, BeforeValidator(_split_commas)] = Field(
+        default_factory=list)
+    #: ``Strict-Transport-Security: max-age=...`` on every answer while serving TLS (0: none).
+    hsts_max_age_s: int = Field(default=31_536_000, ge=0)
+
+    @property
+    def tls(self) -> bool:
+        return self.tls_self_signed or self.tls_cert is not None
+
+    @model_validator(mode="after")
+    def _tls_files_together(self) -> ServerSettings:
+        if (self.tls_cert is None) != (self.tls_key is None):
+            raise ValueError("give both tls_cert and tls_key (--tls-cert and --tls-key), or "
+                             "neither")
+        if self.tls_self_signed and self.tls_cert is not None:
+            raise ValueError("tls_self_signed makes its own certificate: leave tls_cert and "
+                             "tls_key out")
+        for path in (self.tls_cert, self.tls_key):
+            if path is not None and not path.is_file():
+                raise ValueError(f"the TLS file {path} does not exist")
+        return self
+
     @model_validator(mode="after")
     def _keys_from_file_and_not_trivial(self) -> ServerSettings:
         if self.api_keys_file is not None:
@@ -216,6 +246,18 @@ class ServerSettings(BaseModel):
                 raise ValueError(f"API keys must be at least 8 characters long (key {number} "
                                  "is shorter)")
         return self
+
+
+class RateSettings(BaseModel):
+    """Request rates per caller (its API key when it sends one, else its client address), by
+    scope; 0 turns a scope's limit off. Over it: 429 RATE_LIMITED with Retry-After."""
+
+    #: Requests a minute to identify, verify, detect, embed and liveness, per caller.
+    recognize_per_minute: int = Field(default=1200, ge=0, le=1_000_000)
+    #: ... of which this many may come at once (saved up while the caller is idle).
+    recognize_burst: int = Field(default=600, ge=1, le=1_000_000)
+    #: Callers tracked at once (one small bucket each); past it the least recent is forgotten.
+    max_buckets: int = Field(default=100_000, ge=1, le=10_000_000)
 
 
 class Settings(BaseSettings):
@@ -235,6 +277,7 @@ class Settings(BaseSettings):
     storage: StorageSettings = Field(default_factory=StorageSettings)
     runtime: RuntimeSettings = Field(default_factory=RuntimeSettings)
     server: ServerSettings = Field(default_factory=ServerSettings)
+    rate: RateSettings = Field(default_factory=RateSettings)
     log_level: str = "INFO"
     _calibrated: bool = PrivateAttr(default=False)
 

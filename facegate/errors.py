@@ -38,6 +38,8 @@ released) and a human message. The HTTP layer maps classes to status codes in ex
     │   ├── SessionExpiredError         LIVENESS_SESSION_EXPIRED (HTTP 410)
     │   └── SessionUsedError            LIVENESS_SESSION_USED: frames already posted once (409)
     ├── AuthError                       UNAUTHORIZED: missing or wrong API key (HTTP 401)
+    ├── RateLimitedError                RATE_LIMITED: this key's or address's request rate is
+    │                                   used up for now; retry after ``retry_after_s`` (429)
     ├── OverloadedError                 OVERLOADED: every worker busy and the queue full (503)
     ├── StoreError                      STORE_ERROR: the gallery store failed (HTTP 500/503)
     └── ModelError                      MODEL_ERROR: model weights missing or broken (HTTP 500)
@@ -176,6 +178,10 @@ class JobNotFoundError(NotFoundError):
 
 class AuthError(FacegateError):
     code = "UNAUTHORIZED"
+
+
+class RateLimitedError(FacegateError):
+    code = "RATE_LIMITED"
 
 
 class OverloadedError(FacegateError):

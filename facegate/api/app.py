@@ -12,6 +12,8 @@ from facegate import __version__
 from facegate.api import errors, openapi
 from facegate.api.body_limit import BodyLimit, BodyLimits
 from facegate.api.deps import ModelRunner, require_api_key
+from facegate.api.rate_limit import RateLimit
+from facegate.api.request_id import RequestId
 from facegate.api.routes import (
     classifiers,
     config,
@@ -85,5 +87,9 @@ def create_app(settings: Settings, *, facegate: Facegate | None = None) -> FastA
         max_bytes=2 * (limit * 4 // 3) + 64 * 1024,
         archives={"/v1/train": settings.image.max_archive_bytes + 64 * 1024},
         max_in_flight=server.max_body_bytes_in_flight, timeout_s=server.body_timeout_s))
+    rate = settings.rate
+    app.add_middleware(RateLimit, recognize_per_minute=rate.recognize_per_minute,
+                       recognize_burst=rate.recognize_burst, max_buckets=rate.max_buckets)
+    app.add_middleware(RequestId)  # outermost: every answer above carries X-Request-ID
     return app
 

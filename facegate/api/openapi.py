@@ -8,7 +8,8 @@
   ``{"error": {"code", "message", "details"?}}`` and the codes in its description.
 - ``install(app, api_keys=...)``: the generated document without FastAPI's default 422
   (``HTTPValidationError``, a shape facegate never sends) and without the ``X-API-Key`` header
-  parameter; with keys configured, an ``apiKey`` security scheme and 401 on every ``/v1`` route.
+  parameter; with keys configured, an ``apiKey`` security scheme and 401 on every ``/v1`` route;
+  429 RATE_LIMITED (with ``Retry-After``) on the rate-limited routes (``api.rate_limit``).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from pydantic import BaseModel
 
 from facegate import errors as e
 from facegate.api.errors import status_for_class
+from facegate.api.rate_limit import RECOGNIZE_PATHS, in_scope
 from facegate.api.schemas import ErrorResponse
 from facegate.api.sequence_inputs import MAX_FRAMES
 
@@ -167,6 +169,12 @@ def truthful(doc: dict[str, Any], *, api_keys: bool) -> dict[str, Any]:
             responses["401"] = {
                 "description": "UNAUTHORIZED (missing or wrong X-API-Key)",
                 "headers": {"WWW-Authenticate": {"schema": {"type": "string", "enum": ["APIKey"]}}},
+                "content": {"application/json": {"schema": {"$ref": ERROR_REF}}}}
+        if in_scope(path, RECOGNIZE_PATHS):
+            responses["429"] = {
+                "description": f"{e.RateLimitedError.code} (this caller's request rate is used "
+                "up; FACEGATE_RATE__RECOGNIZE_PER_MINUTE)",
+                "headers": {"Retry-After": {"schema": {"type": "integer", "minimum": 1}}},
                 "content": {"application/json": {"schema": {"$ref": ERROR_REF}}}}
         operation["responses"] = dict(sorted(responses.items()))
     schemas = components.setdefault("schemas", {})

@@ -74,7 +74,12 @@ def test_every_answer_is_declared_with_a_real_schema(http: httpx.Client) -> None
     v1 = [op for _, path, op in operations(doc) if path.startswith("/v1/")]
     assert sum("422" in op["responses"] for op in v1) >= 10
     identify = doc["paths"]["/v1/identify"]["post"]["responses"]
-    assert set(identify) == {"200", "400", "408", "413", "415", "422", "503"}
+    assert set(identify) == {"200", "400", "408", "413", "415", "422", "429", "503"}
+    assert "RATE_LIMITED" in identify["429"]["description"]
+    assert "Retry-After" in identify["429"]["headers"]
+    limited = {path for _, path, op in operations(doc) if "429" in op["responses"]}
+    assert {"/v1/verify", "/v1/detect", "/v1/embed", "/v1/liveness/identify"} <= limited
+    assert "/v1/identities" not in limited  # only the recognition routes are rate limited
     assert "NO_FACE_FOUND" in identify["422"]["description"]
     frames = doc["paths"]["/v1/liveness/sessions/{session_id}/frames"]["post"]["responses"]
     assert {"404", "409", "410"} <= set(frames)
