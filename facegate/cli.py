@@ -102,7 +102,8 @@ def serve(
               "api_keys_file": api_key_file, "tls_cert": tls_cert, "tls_key": tls_key,
               "tls_self_signed": tls_self_signed, "tls_hosts": tls_host or None}
     storage = {"url": storage_url} if storage_url else None
-    run(load_settings(data_dir=data_dir, server=server, storage=storage), err.print)
+    run(load_settings(data_dir=data_dir, server=server, storage=storage),
+        lambda text: err.print(text, markup=False, emoji=False))  # ":AB:" is not an emoji
 
 
 @app.command()
