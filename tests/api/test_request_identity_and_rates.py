@@ -13,6 +13,7 @@ from pathlib import Path
 import httpx
 import pytest
 from conftest import LiveServer, settings_for
+from fastapi import Request
 
 from facegate.api.rate_limit import TokenBuckets
 
@@ -82,6 +83,28 @@ def test_every_kind_of_answer_carries_the_request_id(server: LiveServer) -> None
         assert response.headers["X-Request-ID"].startswith("r-"), name
         if response.status_code >= 400:  # the error envelope is unchanged
             assert set(response.json()) == {"error"}, name
+
+
+def test_routes_see_the_id_and_an_unexpected_fault_still_carries_it(server: LiveServer) -> None:
+    # Two probe routes on the real app: what a route (the audit log) reads, and a bug's 500.
+    def echo(request: Request) -> dict[str, str]:
+        return {"request_id": request.state.request_id}
+
+    def broken() -> None:
+        raise RuntimeError("a bug")
+
+    server.app.add_api_route("/probe/echo", echo)
+    server.app.add_api_route("/probe/broken", broken)
+    with httpx.Client(base_url=server.url, timeout=60) as http:
+        assert http.get("/probe/echo", headers={"X-Request-ID": "r-state"}).json() == {
+            "request_id": "r-state"}
+        generated = http.get("/probe/echo")
+        assert generated.json()["request_id"] == generated.headers["X-Request-ID"]
+        fault = http.get("/probe/broken", headers={"X-Request-ID": "r-500"})
+    assert fault.status_code == 500
+    assert fault.json() == {"error": {"code": "INTERNAL_ERROR",
+                                      "message": "an unexpected error occurred"}}
+    assert fault.headers["X-Request-ID"] == "r-500"
 
 
 def test_a_caller_over_its_rate_gets_429_while_others_pass(server: LiveServer,
