@@ -101,10 +101,10 @@ class SqlState(SqlClassifiers):
             seen = {row[0] for row in db.execute(
                 f"SELECT sha256 FROM liveness_frames WHERE sha256 IN ({marks})",
                 tuple(unique)).fetchall()}
-            upsert = self._sql("INSERT INTO liveness_frames (sha256, seen_at) VALUES (?, ?) "
-                               "ON CONFLICT (sha256) DO UPDATE SET seen_at = excluded.seen_at")
-            for digest in unique:
-                db.execute(upsert, (digest, now))
+            pairs = ", ".join([f"({self._MARK}, {self._MARK})"] * len(unique))
+            db.execute(f"INSERT INTO liveness_frames (sha256, seen_at) VALUES {pairs} "
+                       "ON CONFLICT (sha256) DO UPDATE SET seen_at = excluded.seen_at",
+                       tuple(value for digest in unique for value in (digest, now)))
         return seen
 
     def forget_liveness(self, before: float) -> None:
