@@ -199,6 +199,10 @@ class ServerSettings(BaseModel):
     #: freed (glibc's M_MMAP_THRESHOLD, fixed; 0: glibc's default, which grows after each large
     #: photo so later ones stay in the heap and RSS stays high; bench/results/memory.md).
     malloc_mmap_threshold_bytes: int = Field(default=4 * 1024 * 1024, ge=0, le=32 * 1024 * 1024)
+    #: A training job whose server wrote no heartbeat for this many seconds (it was killed or
+    #: lost the database; a running job writes one every quarter of this) is reported failed,
+    #: JOB_LOST, and the gallery's training slot is free again.
+    training_lost_after_s: float = Field(default=60.0, ge=2.0, le=86_400.0)
 
     #: HTTPS with this certificate chain (PEM) and its private key (PEM); both or neither.
     tls_cert: Path | None = None

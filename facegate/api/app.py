@@ -64,12 +64,13 @@ def create_app(settings: Settings, *, facegate: Facegate | None = None) -> FastA
     app.state.facegate = app_facegate
     app.state.runner = ModelRunner(settings.server.workers,
                                    max_queue=settings.server.max_queue)
-    # Liveness runs in-process on the model threads (docs/liveness.md); sessions in memory.
+    # Liveness runs in-process on the model threads (docs/liveness.md); sessions in the store.
     app.state.liveness = liveness_service(settings, concurrency=server.workers)
-    app.state.liveness_sessions = SessionBook(app.state.liveness)
+    app.state.liveness_sessions = SessionBook(app.state.liveness, app_facegate.store)
     app.state.training_jobs = TrainingJobs(
-        app_facegate.gallery, app_facegate.classifiers,
-        limits=ArchiveLimits.from_settings(settings.image), uploads=settings.data_dir / UPLOADS)
+        app_facegate.gallery, app_facegate.classifiers, store=app_facegate.store,
+        limits=ArchiveLimits.from_settings(settings.image), uploads=settings.data_dir / UPLOADS,
+        lost_after_s=server.training_lost_after_s)
     errors.install(app)
     openapi.install(app, api_keys=bool(settings.server.api_keys))
     app.include_router(health.router)

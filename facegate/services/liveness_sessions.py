@@ -1,18 +1,18 @@
 """Challenge-response liveness sessions: the server picks random actions, the client films the
 person doing them and posts the frames once, before the session expires.
 
-Sessions live in this process's memory (``SessionBook``): with several replicas, the frames must
-reach the replica that issued the session (sticky routing on the session id), or the book must
-move to the shared store. A restart forgets open sessions (clients ask for a new one).
+Sessions live in the gallery store (``SessionBook`` over ``SharedState``), so with several
+replicas any of them takes the frames of a session another issued, and a session is used once
+across them all; the digests of frames sent are shared too (a replay to another replica is seen).
+Sessions survive a restart until they expire.
 """
 
 from __future__ import annotations
 
 import secrets
-import threading
 import time
-from collections import OrderedDict
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from typing import cast
 
 from facegate.domain import RGBImage
 from facegate.errors import (
@@ -28,10 +28,13 @@ from facegate.services.liveness import (
     Reason,
     SequenceReport,
 )
+from facegate.storage.state import SharedState, StoredSession
 
 REPLAYED_FRAMES = "REPLAYED_FRAMES"
-#: Seconds after which expired sessions, used session ids and seen frames are forgotten.
+#: Seconds after which expired sessions, used session ids and seen frames are forgotten …
 FORGET_AFTER_S = 3600.0
+#: … by the first session created after this many seconds (per process).
+FORGET_EVERY_S = 60.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,17 +57,15 @@ class SessionResult:
 
 @dataclass
 class SessionBook:
-    """Open sessions (in memory), each usable once, and the frames of recent ones."""
+    """Sessions in the gallery store (any replica answers), each usable once, and the digests of
+    frames recently sent."""
 
     liveness: LivenessService
+    store: SharedState
     ttl_s: float = 120.0
     min_actions: int = 2
     max_actions: int = 3
-    max_open: int = 10_000
-    _open: OrderedDict[str, Session] = field(default_factory=OrderedDict)
-    _used: OrderedDict[str, float] = field(default_factory=OrderedDict)
-    _frames_seen: OrderedDict[str, float] = field(default_factory=OrderedDict)
-    _lock: threading.Lock = field(default_factory=threading.Lock)
+    _forgot_at: float = 0.0
 
     def create(self, *, actions: tuple[Action, ...] | None = None,
                ttl_s: float | None = None) -> Session:
@@ -77,30 +78,34 @@ class SessionBook:
         now = time.time()
         session = Session(id=secrets.token_hex(16), nonce=secrets.token_urlsafe(16),
                           actions=actions, created_at=now, expires_at=now + (ttl_s or self.ttl_s))
-        with self._lock:
-            self._forget_old(now)
-            self._open[session.id] = session
+        if now - self._forgot_at > FORGET_EVERY_S:
+            self._forgot_at = now
+            self.store.forget_liveness(now - FORGET_AFTER_S)
+        self.store.add_liveness_session(StoredSession(
+            id=session.id, nonce=session.nonce, actions=session.actions,
+            created_at=session.created_at, expires_at=session.expires_at))
         return session
 
     def claim(self, session_id: str, nonce: str) -> Session:
-        """Take the session out of the book: it can be used once, even when the check fails."""
+        """Mark the session used (once, across replicas), even when the check then fails."""
         now = time.time()
-        with self._lock:
-            if session_id in self._used:
-                raise SessionUsedError("this liveness session was already used; start a new one")
-            session = self._open.get(session_id)
-            if session is None:
-                raise SessionNotFoundError("no such liveness session (it may have expired "
-                                           "or been issued by another server)")
-            if not secrets.compare_digest(session.nonce, nonce):
-                raise LivenessError("the nonce does not match this session")
-            del self._open[session_id]
-            self._used[session_id] = now
-        if now > session.expires_at:
+        stored = self.store.get_liveness_session(session_id)
+        if stored is None:
+            raise SessionNotFoundError("no such liveness session (it may have expired "
+                                       "long ago)")
+        if stored.used_at is not None:
+            raise SessionUsedError("this liveness session was already used; start a new one")
+        if not secrets.compare_digest(stored.nonce, nonce):
+            raise LivenessError("the nonce does not match this session")
+        if not self.store.use_liveness_session(session_id, now):  # another request was first
+            raise SessionUsedError("this liveness session was already used; start a new one")
+        if now > stored.expires_at:
             raise SessionExpiredError("this liveness session expired; start a new one",
-                                      details={"expired_s_ago": round(now - session.expires_at,
+                                      details={"expired_s_ago": round(now - stored.expires_at,
                                                                       1)})
-        return session
+        return Session(id=stored.id, nonce=stored.nonce,
+                       actions=cast(tuple[Action, ...], stored.actions),
+                       created_at=stored.created_at, expires_at=stored.expires_at)
 
     def check(self, session: Session, frames: list[RGBImage], *,
               fps: float | None = None) -> SessionResult:
@@ -112,27 +117,11 @@ class SessionBook:
         if missing:
             reasons.append(Reason(ACTIONS_NOT_PERFORMED, "not seen in order: "
                                   + ", ".join(missing)))
-        hashes = {f.pixels_sha256 for f in report.frames}
-        with self._lock:
-            replayed = sorted(f.index for f in report.frames
-                              if f.pixels_sha256 in self._frames_seen)
-            now = time.time()
-            for digest in hashes:
-                self._frames_seen[digest] = now
+        seen = self.store.note_liveness_frames([f.pixels_sha256 for f in report.frames],
+                                               time.time())
+        replayed = sorted(f.index for f in report.frames if f.pixels_sha256 in seen)
         if replayed:
             reasons.append(Reason(REPLAYED_FRAMES, "frames already sent to an earlier session",
                                   replayed))
         return SessionResult(session=session, live=not reasons, actions=results,
                              report=report, reasons=reasons)
-
-    def _forget_old(self, now: float) -> None:
-        """Forget sessions expired over ``FORGET_AFTER_S`` ago (until then they answer
-        SESSION_EXPIRED), the oldest past ``max_open``, and used ids and frame hashes older
-        than that."""
-        while self._open and (len(self._open) > self.max_open or
-                              next(iter(self._open.values())).expires_at < now - FORGET_AFTER_S):
-            self._open.popitem(last=False)
-        for record in (self._used, self._frames_seen):
-            while record and (len(record) > 50 * self.max_open
-                              or next(iter(record.values())) < now - FORGET_AFTER_S):
-                record.popitem(last=False)

@@ -1,9 +1,12 @@
 """Training as a background job (``POST /v1/train``): enrol an uploaded zip of labelled photos,
 then fit, validate and store a classifier, with progress a client polls.
 
-One job runs at a time per server process (a second is refused with CONFLICT while one runs);
-the last ``keep`` jobs are remembered in memory, so a client polls the replica it started the
-job on. The job's photos go through the same face pipeline as requests, beside them.
+Jobs live in the gallery store (``SharedState``): the replica that started a job runs it and
+writes its progress and a heartbeat there; any replica answers a poll or a cancel (a cancel sets
+a flag the job reads at its next step). One job runs at a time per gallery, across replicas (a
+second is refused with CONFLICT while one is active); a job whose server died is reported
+failed with JOB_LOST once its heartbeat is ``lost_after_s`` old, freeing the slot; the last
+``keep`` jobs are remembered. The job's photos go through the same face pipeline as requests.
 
 A job can be cancelled: it stops at the next photo or cross-validation step, keeps the photos it
 had enrolled (each is its own transaction) and stores no classifier. Uploaded zips (face photos)
@@ -13,31 +16,38 @@ refusal, and at server start when a killed server left one behind.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
-import fcntl
 import logging
-import shutil
 import threading
+import time
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, BinaryIO
 
 from facegate.domain import ClassifierInfo
-from facegate.errors import ConflictError, FacegateError, JobNotFoundError
+from facegate.errors import ConflictError, FacegateError
 from facegate.services import training
 from facegate.services.archives import ArchiveLimits, check_archive
 from facegate.services.bulk import collect, enroll_photos
 from facegate.services.classifiers import ClassifierService
 from facegate.services.faces import MultipleFaces
 from facegate.services.gallery import GalleryService
-from facegate.storage.base import new_id, utcnow
+from facegate.services.training_uploads import Upload as Upload  # re-exported
+from facegate.services.training_uploads import remove_leftovers
+from facegate.storage.base import new_id
+from facegate.storage.state import ACTIVE_JOB, SharedState, StoredJob
 
 logger = logging.getLogger(__name__)
 #: Refusals a job reports one by one (the counts cover them all).
 MAX_REFUSALS = 100
-#: A job in one of these holds the server's one training slot.
-ACTIVE = frozenset({"queued", "running", "cancelling"})
+#: A job in one of these holds the gallery's one training slot.
+ACTIVE = frozenset(ACTIVE_JOB)
+NO_PHOTOS = dict.fromkeys(("total", "enrolled", "refused", "duplicate"), 0)
+#: The error of a job whose server stopped writing its heartbeat (killed, or cut off).
+LOST = {"code": "JOB_LOST", "message": "the server running this job stopped (it was killed, "
+        "restarted or lost the database) before the job finished"}
 
 
 @dataclass(frozen=True)
@@ -70,55 +80,25 @@ class _Cancelled(Exception):
     """Raised at a photo or cross-validation step of a job being cancelled."""
 
 
-class Upload:
-    """A received zip in the jobs' upload folder, locked (``flock``) for as long as this object
-    is open, so that a server starting beside it never takes it for a leftover."""
-
-    def __init__(self, folder: Path) -> None:
-        folder.mkdir(mode=0o700, parents=True, exist_ok=True)
-        self.path = folder / f"{new_id()}.zip"
-        self._handle = self.path.open("xb")
-        fcntl.flock(self._handle, fcntl.LOCK_EX)
-
-    def write_from(self, source: BinaryIO) -> None:
-        source.seek(0)
-        shutil.copyfileobj(source, self._handle)
-        self._handle.flush()
-
-    def discard(self) -> None:
-        """Delete the file (every path: success, failure, cancel, refusal)."""
-        self.path.unlink(missing_ok=True)
-        self._handle.close()
-
-
-def remove_leftovers(folder: Path) -> int:
-    """Delete uploads no live process holds (a server killed mid-job leaves its zip of face
-    photos behind); returns how many were removed."""
-    removed = 0
-    for path in folder.glob("*.zip") if folder.is_dir() else ():
-        with path.open("rb") as handle:
-            try:
-                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                continue  # a running job's (this or another server process)
-            path.unlink(missing_ok=True)
-            removed += 1
-    if removed:
-        logger.info("removed %d training uploads left behind by a stopped server", removed)
-    return removed
-
-
 class TrainingJobs:
+    """Jobs in the gallery store: started and run here, polled and cancelled through any
+    replica; one active per gallery. ``lost_after_s``: a job whose heartbeat (written every
+    quarter of it while it runs) is older is reported failed, JOB_LOST."""
+
     def __init__(self, gallery: GalleryService, classifiers: ClassifierService, *,
-                 limits: ArchiveLimits, uploads: Path, keep: int = 20) -> None:
+                 store: SharedState, limits: ArchiveLimits, uploads: Path, keep: int = 20,
+                 lost_after_s: float = 60.0) -> None:
         self._gallery = gallery
         self._classifiers = classifiers
+        self._store = store
         self._limits = limits
         self._uploads = uploads
         self._keep = keep
-        self._lock = threading.Lock()
-        self._jobs: dict[str, TrainingJob] = {}
-        self._thread: threading.Thread | None = None
+        self._lost_after_s = lost_after_s
+        self._owner = new_id()  # this process, in the rows of the jobs it runs
+        self._running: str | None = None
+        self._stop = threading.Event()
+        self._threads: list[threading.Thread] = []
         remove_leftovers(uploads)
 
     def receive(self, source: BinaryIO) -> Upload:
@@ -135,79 +115,108 @@ class TrainingJobs:
 
     def start(self, request: TrainRequest, archive: Upload | None) -> TrainingJob:
         """Start a job on ``archive`` (which this job then owns and deletes; None: train on
-        the gallery as it is)."""
-        with self._lock:
-            if any(j.status in ACTIVE for j in self._jobs.values()):
-                if archive is not None:
-                    archive.discard()
-                raise ConflictError("a training job is already running on this server; poll it "
-                                    "and start the next when it has finished")
-            job = TrainingJob(id=new_id(), request=request, created_at=utcnow())
-            self._jobs[job.id] = job
-            for old in list(self._jobs)[:-self._keep]:
-                del self._jobs[old]
-        self._thread = threading.Thread(target=self._run, args=(job.id, archive),
-                                        name=f"train-{job.id[:8]}", daemon=True)
-        self._thread.start()
-        return job
+        the gallery as it is); ConflictError while another runs on this gallery."""
+        now = time.time()
+        stored = StoredJob(id=new_id(), status="queued", stage="queued",
+                           options=dataclasses.asdict(request), created_at=now,
+                           heartbeat_at=now, owner=self._owner, photos=dict(NO_PHOTOS))
+        try:
+            self._store.insert_job(stored, lost_before=now - self._lost_after_s,
+                                   lost_error=LOST, keep=self._keep)
+        except BaseException:
+            if archive is not None:
+                archive.discard()
+            raise
+        self._running, self._stop = stored.id, threading.Event()
+        self._threads = [threading.Thread(target=target, args=args, daemon=True,
+                                          name=f"{name}-{stored.id[:8]}")
+                         for target, args, name in ((self._run, (stored.id, archive), "train"),
+                                                    (self._beat, (stored.id,), "heartbeat"))]
+        for thread in self._threads:
+            thread.start()
+        return _job(stored)
 
     def close(self, *, timeout: float = 30.0) -> None:
-        """Cancel whatever job runs and wait for it to stop (its upload is then deleted):
+        """Cancel the job running here and wait for it to stop (its upload is then deleted):
         the server is shutting down and its gallery is about to be closed."""
-        with self._lock:
-            for job_id, job in self._jobs.items():
-                if job.status in ACTIVE:
-                    self._jobs[job_id] = dataclasses.replace(job, status="cancelling")
-        if self._thread is not None:
-            self._thread.join(timeout)
+        if self._running is not None and self._threads[0].is_alive():
+            with contextlib.suppress(FacegateError):  # it has just finished
+                self.cancel(self._running)
+        for thread in self._threads:
+            thread.join(timeout)
 
     def get(self, job_id: str) -> TrainingJob:
-        with self._lock:
-            job = self._jobs.get(job_id)
-        if job is None:
-            raise JobNotFoundError(f"no training job {job_id!r} on this server")
-        return job
+        return _job(self._checked(self._store.get_job(job_id)))
 
     def list(self) -> list[TrainingJob]:
-        with self._lock:
-            return list(reversed(self._jobs.values()))
+        return [_job(self._checked(job)) for job in self._store.list_jobs(self._keep)]
 
     def cancel(self, job_id: str) -> TrainingJob:
-        """Ask a queued or running job to stop at its next photo or validation step (status
-        ``cancelling``, then ``cancelled``); ConflictError when it has already finished."""
-        with self._lock:
-            job = self._jobs.get(job_id)
-            if job is None:
-                raise JobNotFoundError(f"no training job {job_id!r} on this server")
+        """Ask a queued or running job (on any replica) to stop at its next photo or validation
+        step (status ``cancelling``, then ``cancelled``); ConflictError when it has finished."""
+        def cancelling(job: StoredJob) -> StoredJob:
             if job.status not in ACTIVE:
                 raise ConflictError(f"training job {job_id!r} has already finished "
                                     f"({job.status})", details={"status": job.status})
-            job = self._jobs[job_id] = dataclasses.replace(job, status="cancelling")
+            return dataclasses.replace(job, status="cancelling", cancel_requested=True)
+
+        self.get(job_id)  # a lost job is failed first
+        return _job(self._store.change_job(job_id, cancelling))
+
+    def _checked(self, job: StoredJob) -> StoredJob:
+        """The job, marked failed (JOB_LOST) if it is active without a recent heartbeat."""
+        lost_before = time.time() - self._lost_after_s
+        if job.status not in ACTIVE or job.heartbeat_at >= lost_before:
             return job
 
+        def lose(current: StoredJob) -> StoredJob | None:
+            if current.status not in ACTIVE or current.heartbeat_at >= lost_before:
+                return None
+            return dataclasses.replace(current, status="failed", error=dict(LOST),
+                                       finished_at=time.time())
+
+        logger.warning("training job %s lost its server (no heartbeat for %.0f s)", job.id,
+                       self._lost_after_s)
+        return self._store.change_job(job.id, lose)
+
+    def _beat(self, job_id: str) -> None:
+        """Write the job's heartbeat until it finishes (a long step writes no progress)."""
+        stop = self._stop
+        while not stop.wait(self._lost_after_s / 4):
+            try:
+                self._store.change_job(job_id, lambda job: dataclasses.replace(
+                    job, heartbeat_at=time.time()) if job.status in ACTIVE else None)
+            except FacegateError as exc:
+                logger.warning("training job %s: heartbeat not written (%s)", job_id, exc.code)
+
     def _progress(self, job_id: str, **changes: Any) -> None:
-        """Record progress, then stop the job here (_Cancelled) if it is being cancelled."""
-        with self._lock:
-            job = self._jobs[job_id]
-            if job.status == "cancelling":
+        """Record progress, then stop the job here (_Cancelled) if it is being cancelled (or
+        another replica found it lost)."""
+        def progress(job: StoredJob) -> StoredJob | None:
+            if job.status not in ACTIVE:
+                return None
+            if job.cancel_requested:
                 changes.pop("status", None)
-            self._jobs[job_id] = dataclasses.replace(job, **changes)
-        if job.status == "cancelling":
+            return dataclasses.replace(job, heartbeat_at=time.time(), **changes)
+
+        job = self._store.change_job(job_id, progress)
+        if job.cancel_requested or job.status not in ACTIVE:
             raise _Cancelled
 
     def _finish(self, job_id: str, status: str, **changes: Any) -> bool:
         """The job's last state; False (and ``cancelled``, nothing else kept) when a cancel
-        came in first."""
-        with self._lock:
-            job = self._jobs[job_id]
-            cancelled = job.status == "cancelling"
-            self._jobs[job_id] = dataclasses.replace(
-                job, status="cancelled", finished_at=utcnow()) if cancelled else \
-                dataclasses.replace(job, status=status, finished_at=utcnow(), **changes)
-        return not cancelled
+        came in first, or False when it was found lost meanwhile (it stays failed)."""
+        def finish(job: StoredJob) -> StoredJob | None:
+            if job.status not in ACTIVE:
+                return None
+            if job.cancel_requested:
+                return dataclasses.replace(job, status="cancelled", finished_at=time.time())
+            return dataclasses.replace(job, status=status, finished_at=time.time(), **changes)
+
+        return self._store.change_job(job_id, finish).status == status
 
     def _run(self, job_id: str, archive: Upload | None) -> None:
-        request = self.get(job_id).request
+        request, stop = _request(self._store.get_job(job_id).options), self._stop
         try:
             self._progress(job_id, status="running")
             if archive is not None:
@@ -219,7 +228,7 @@ class TrainingJobs:
             self._progress(job_id)
             if request.activate:
                 info = self._classifiers.activate(info.id) or info
-            if not self._finish(job_id, "succeeded", stage="done", classifier=info):
+            if not self._finish(job_id, "succeeded", stage="done", model=_model(info)):
                 self._classifiers.delete(info.id)  # cancelled while it was being stored
         except _Cancelled:
             self._finish(job_id, "cancelled")
@@ -230,6 +239,7 @@ class TrainingJobs:
             self._finish(job_id, "failed", error={
                 "code": "INTERNAL_ERROR", "message": f"{type(exc).__name__}: {exc}"})
         finally:
+            stop.set()
             if archive is not None:
                 archive.discard()
 
@@ -249,3 +259,29 @@ class TrainingJobs:
                                          "person": outcome.person, "code": outcome.code or "",
                                          "message": outcome.message or ""})
                 self._progress(job_id, done=done, photos=dict(counts), refusals=tuple(refusals))
+
+
+def _request(options: dict[str, Any]) -> TrainRequest:
+    return TrainRequest(kind=options["kind"], tune=options["tune"], folds=options["folds"],
+                        activate=options["activate"], multiple_faces=options["multiple_faces"])
+
+
+def _model(info: ClassifierInfo) -> dict[str, Any]:
+    """The stored classifier's record as the job row keeps it (JSON)."""
+    return {**dataclasses.asdict(info), "created_at": info.created_at.isoformat()}
+
+
+def _time(epoch: float) -> datetime:
+    return datetime.fromtimestamp(epoch, UTC)
+
+
+def _job(job: StoredJob) -> TrainingJob:
+    model = job.model
+    return TrainingJob(
+        id=job.id, request=_request(job.options), created_at=_time(job.created_at),
+        status=job.status, stage=job.stage, done=job.done, total=job.total,
+        photos={**NO_PHOTOS, **job.photos}, refusals=job.refusals,
+        classifier=None if model is None else ClassifierInfo(
+            **{**model, "created_at": datetime.fromisoformat(model["created_at"])}),
+        error=None if job.error is None else dict(job.error),
+        finished_at=None if job.finished_at is None else _time(job.finished_at))

@@ -17,6 +17,7 @@ from typing import Any, Protocol
 
 from facegate.domain import ClassifierInfo, Descriptor, FaceSample, Identity
 from facegate.errors import ValidationError
+from facegate.storage.state import SharedState
 
 
 class _Unset:
@@ -48,7 +49,7 @@ class Changes:
     removed: list[str]
 
 
-class GalleryStore(Protocol):
+class GalleryStore(SharedState, Protocol):
     """Identities and their face samples.
 
     Errors: IdentityNotFoundError, FaceNotFoundError, ClassifierNotFoundError, ConflictError

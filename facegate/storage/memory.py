@@ -23,10 +23,12 @@ from facegate.storage.base import (
     new_identity,
     utcnow,
 )
+from facegate.storage.memory_state import MemoryState
 
 
-class MemoryStore:
+class MemoryStore(MemoryState):
     def __init__(self) -> None:
+        super().__init__()
         self._lock = threading.RLock()
         self._identities: dict[str, Identity] = {}
         self._faces: dict[str, dict[str, FaceSample]] = {}

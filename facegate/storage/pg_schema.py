@@ -23,6 +23,7 @@ from dataclasses import dataclass
 import psycopg
 
 from facegate.errors import StoreError
+from facegate.storage import sql_state
 
 logger = logging.getLogger(__name__)
 
@@ -108,6 +109,9 @@ CREATE TABLE classifiers (
 );
 CREATE UNIQUE INDEX classifiers_one_active ON classifiers (active) WHERE active = 1;
 """),
+    # Liveness sessions and training jobs, shared by the replicas (storage/sql_state.py, the
+    # same DDL as SQLite's).
+    Migration(4, "shared state", sql_state.SCHEMA),
 )
 
 LATEST = MIGRATIONS[-1].version

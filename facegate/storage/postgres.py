@@ -33,7 +33,8 @@ from facegate.errors import (
 )
 from facegate.storage import pg_schema
 from facegate.storage.base import UNSET, Changes, checked_update, new_identity, utcnow
-from facegate.storage.sql_classifiers import ClassifierRewrite, SqlClassifiers
+from facegate.storage.sql_classifiers import ClassifierRewrite
+from facegate.storage.sql_state import SqlState
 
 logger = logging.getLogger(__name__)
 Conn = psycopg.Connection[tuple[Any, ...]]
@@ -76,8 +77,9 @@ def migrate_database(url: str) -> tuple[list[int], int]:
         raise StoreError(f"cannot migrate the gallery at {redact_url(url)}: {exc}") from exc
 
 
-class PostgresStore(SqlClassifiers):
+class PostgresStore(SqlState):
     _MARK, _TEXT_TIMES, _LOCK_ROWS = "%s", False, " FOR UPDATE"  # for the classifier methods
+    _LOCK_JOBS = "LOCK TABLE training_jobs IN EXCLUSIVE MODE"  # one job start at a time
 
     def __init__(self, url: str, *, pool_size: int = 8) -> None:
         self.safe_url = redact_url(url)

@@ -104,7 +104,7 @@ def _options(raw: dict[str, Any]) -> TrainIn:
 
 @router.get("/train", response_model=TrainingJobList)
 def list_jobs(jobs: JobsDep) -> dict[str, Any]:
-    """The training jobs this server remembers, newest first."""
+    """The last training jobs of this gallery (started through any replica), newest first."""
     return {"items": [views.training_job(job) for job in jobs.list()]}
 
 
