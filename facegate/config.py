@@ -166,6 +166,24 @@ class StorageSettings(BaseModel):
     ef_search: int = Field(default=400, ge=10, le=1000)
 
 
+class AuditSettings(BaseModel):
+    """The audit log (docs/audit.md): one row per request that touches biometric data or
+    changes anything, written in batches by a background thread."""
+
+    #: Record requests at all.
+    enabled: bool = True
+    #: Rows older than this many days are purged (at start and hourly); 0 keeps them forever.
+    retention_days: int = Field(default=90, ge=0, le=36_500)
+    #: Rows waiting for the writer; when full, a request waits up to ``full_wait_ms`` for room
+    #: (off the event loop), then its row is dropped, counted and logged.
+    queue_rows: int = Field(default=10_000, ge=1, le=1_000_000)
+    full_wait_ms: int = Field(default=200, ge=0, le=10_000)
+    #: The writer commits what is queued every this many milliseconds, or sooner once
+    #: ``batch_rows`` are waiting; a crash loses at most the rows not yet committed.
+    flush_ms: int = Field(default=100, ge=1, le=60_000)
+    batch_rows: int = Field(default=200, ge=1, le=10_000)
+
+
 class ServerSettings(BaseModel):
     model_config = ConfigDict(hide_input_in_errors=True)
 
@@ -235,6 +253,7 @@ class Settings(BaseSettings):
     storage: StorageSettings = Field(default_factory=StorageSettings)
     runtime: RuntimeSettings = Field(default_factory=RuntimeSettings)
     server: ServerSettings = Field(default_factory=ServerSettings)
+    audit: AuditSettings = Field(default_factory=AuditSettings)
     log_level: str = "INFO"
     _calibrated: bool = PrivateAttr(default=False)
 

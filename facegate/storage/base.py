@@ -17,6 +17,7 @@ from typing import Any, Protocol
 
 from facegate.domain import ClassifierInfo, Descriptor, FaceSample, Identity
 from facegate.errors import ValidationError
+from facegate.storage.audit import AuditLog
 
 
 class _Unset:
@@ -48,8 +49,8 @@ class Changes:
     removed: list[str]
 
 
-class GalleryStore(Protocol):
-    """Identities and their face samples.
+class GalleryStore(AuditLog, Protocol):
+    """Identities and their face samples, trained classifiers and the audit log.
 
     Errors: IdentityNotFoundError, FaceNotFoundError, ClassifierNotFoundError, ConflictError
     (external id or classifier id taken), DuplicateFaceError (same image SHA-256 already enrolled

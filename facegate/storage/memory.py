@@ -15,6 +15,7 @@ from facegate.errors import (
     FaceNotFoundError,
     IdentityNotFoundError,
 )
+from facegate.storage.audit import MemoryAudit
 from facegate.storage.base import (
     UNSET,
     Changes,
@@ -25,8 +26,9 @@ from facegate.storage.base import (
 )
 
 
-class MemoryStore:
+class MemoryStore(MemoryAudit):
     def __init__(self) -> None:
+        super().__init__()
         self._lock = threading.RLock()
         self._identities: dict[str, Identity] = {}
         self._faces: dict[str, dict[str, FaceSample]] = {}

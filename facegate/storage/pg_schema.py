@@ -23,6 +23,7 @@ from dataclasses import dataclass
 import psycopg
 
 from facegate.errors import StoreError
+from facegate.storage.sql_audit import POSTGRES_SCHEMA as AUDIT_SCHEMA
 
 logger = logging.getLogger(__name__)
 
@@ -108,6 +109,8 @@ CREATE TABLE classifiers (
 );
 CREATE UNIQUE INDEX classifiers_one_active ON classifiers (active) WHERE active = 1;
 """),
+    # The audit log (storage/sql_audit.py, shared with SQLite): every replica writes this one.
+    Migration(4, "audit", AUDIT_SCHEMA),
 )
 
 LATEST = MIGRATIONS[-1].version

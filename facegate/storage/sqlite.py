@@ -27,13 +27,14 @@ from facegate.errors import (
     IdentityNotFoundError,
     StoreError,
 )
+from facegate.storage import sql_audit
 from facegate.storage.base import UNSET, Changes, checked_update, new_identity, utcnow
 from facegate.storage.sql_classifiers import ClassifierRewrite, SqlClassifiers
 
 logger = logging.getLogger(__name__)
 
-#: 2 added ``classifiers``; every statement is idempotent, so opening an older file upgrades it.
-SCHEMA_VERSION = 2
+#: 2 added ``classifiers``, 3 ``audit``; statements are idempotent: an older file upgrades.
+SCHEMA_VERSION = 3
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS identities (
     id TEXT PRIMARY KEY,
@@ -79,7 +80,7 @@ _FACE_COLUMNS = (
 )
 
 
-class SQLiteStore(SqlClassifiers):
+class SQLiteStore(SqlClassifiers, sql_audit.SqlAudit):
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -111,7 +112,7 @@ class SQLiteStore(SqlClassifiers):
                     f"the gallery schema is version {version}; this facegate knows "
                     f"{SCHEMA_VERSION}: upgrade facegate"
                 )
-            for statement in _SCHEMA.split(";"):
+            for statement in (_SCHEMA + sql_audit.SQLITE_SCHEMA).split(";"):
                 if statement.strip():
                     db.execute(statement)
             db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
