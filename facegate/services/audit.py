@@ -15,10 +15,13 @@ from __future__ import annotations
 
 import logging
 import queue
+import re
 import threading
 import time
 from datetime import timedelta
+from typing import Any
 
+from facegate.errors import ValidationError
 from facegate.storage.audit import AuditLog, AuditRecord
 from facegate.storage.base import utcnow
 
@@ -27,6 +30,7 @@ logger = logging.getLogger(__name__)
 #: A failed commit is tried this many times in all, this many seconds apart.
 ATTEMPTS, RETRY_S = 3, 0.5
 _Item = AuditRecord | threading.Event | None
+_ERROR_CODE = re.compile(r"[A-Z][A-Z0-9_]{1,63}")
 
 
 class AuditWriter:
@@ -137,3 +141,55 @@ class AuditWriter:
             self.purge()
         except Exception as exc:  # retried at the next purge
             logger.warning("audit purge failed: %s", exc)
+
+
+def route_filter(route: str | None) -> tuple[str | None, str | None]:
+    """``(method, route)`` of a route filter: ``POST /v1/identities`` or just the template."""
+    if route is not None and " /" in route:
+        method, _, template = route.partition(" ")
+        return method.upper(), template
+    return None, route
+
+
+def command_record(command: str, *, failed: str | None = None,
+                   identity_ids: tuple[str, ...] = (), **details: object) -> AuditRecord:
+    """The audit row of a ``facegate`` command run on the gallery itself (no HTTP): actor kind
+    ``cli`` named after the operating-system user, route ``facegate <command>``; ``failed``
+    is the error code when it failed."""
+    import getpass
+    import os
+    import uuid
+
+    try:
+        user = getpass.getuser()
+    except (KeyError, OSError):  # no name for this uid (a container)
+        user = f"uid {os.getuid()}"
+    return AuditRecord(
+        id=uuid.uuid4().hex, time=utcnow(), actor_kind="cli", actor_id=None, actor_name=user,
+        client=None, request_id=uuid.uuid4().hex, method="CLI", route=f"facegate {command}",
+        status=1 if failed else 0, error_code=failed, identity_ids=identity_ids,
+        details=dict(details))
+
+
+def outcome_filter(outcome: str | None) -> dict[str, Any]:
+    """``ok`` / ``error`` / ``404`` / ``IDENTITY_NOT_FOUND`` as ``AuditQuery`` fields."""
+    if outcome is None:
+        return {}
+    if outcome in ("ok", "error"):
+        return {"ok": outcome == "ok"}
+    if outcome.isdigit() and len(outcome) == 3:
+        return {"status": int(outcome)}
+    if _ERROR_CODE.fullmatch(outcome):
+        return {"error_code": outcome}
+    raise ValidationError("outcome must be ok, error, an HTTP status or an error code",
+                          details={"outcome": outcome[:64]})
+
+
+def item(record: AuditRecord) -> dict[str, Any]:
+    return {
+        "id": record.id, "time": record.time.isoformat(),
+        "actor": {"kind": record.actor_kind, "id": record.actor_id, "name": record.actor_name},
+        "client": record.client, "request_id": record.request_id, "method": record.method,
+        "route": record.route, "status": record.status, "error_code": record.error_code,
+        "identity_ids": list(record.identity_ids), "details": record.details,
+    }

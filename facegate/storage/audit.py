@@ -47,8 +47,8 @@ class AuditRecord:
 class AuditQuery:
     """Filters of ``audit_page`` (all optional, combined with AND). ``actor`` matches the
     actor's id, name or kind; ``route`` the path template (``/v1/identify``); ``since`` is
-    inclusive, ``until`` exclusive; ``ok`` True keeps status < 400, False the rest; ``status``
-    and ``error_code`` match exactly."""
+    inclusive, ``until`` exclusive; ``ok`` True keeps successes (status < 400, no error code),
+    False the rest; ``status`` and ``error_code`` match exactly."""
 
     actor: str | None = None
     route: str | None = None
@@ -118,7 +118,7 @@ def matches(record: AuditRecord, query: AuditQuery) -> bool:
         query.identity_id is None or query.identity_id in record.identity_ids,
         query.since is None or record.time >= query.since,
         query.until is None or record.time < query.until,
-        query.ok is None or (record.status < 400) == query.ok,
+        query.ok is None or (record.status < 400 and record.error_code is None) == query.ok,
         query.status is None or record.status == query.status,
         query.error_code is None or record.error_code == query.error_code,
     )

@@ -120,7 +120,8 @@ class SqlAudit:
             where.append("time < ?")
             args.append(self._time(query.until))
         if query.ok is not None:
-            where.append("status < 400" if query.ok else "status >= 400")
+            where.append("(status < 400 AND error_code IS NULL)" if query.ok
+                         else "(status >= 400 OR error_code IS NOT NULL)")
         return where, args
 
     def purge_audit(self, before: datetime) -> int:
