@@ -80,7 +80,7 @@ _FACE_COLUMNS = (
 )
 
 
-class SQLiteStore(SqlClassifiers, sql_audit.SqlAudit):
+class SQLiteStore(SqlClassifiers, sql_audit.SqliteAudit):
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 
 from facegate.errors import ValidationError
 from facegate.storage.audit import AuditQuery, AuditRecord
 from facegate.storage.base import GalleryStore
+from facegate.storage.sqlite import SQLiteStore
 
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 
@@ -83,3 +85,13 @@ def test_purge_removes_only_older_rows(store: GalleryStore) -> None:
 def test_a_malformed_cursor_is_refused(store: GalleryStore, cursor: str) -> None:
     with pytest.raises(ValidationError):
         store.audit_page(AuditQuery(), cursor=cursor)
+
+
+def test_sqlite_audit_commits_leave_the_gallery_fully_synced(tmp_path: Path) -> None:
+    store = SQLiteStore(tmp_path / "g.db")
+    store.append_audit([record(1)])
+    assert store.storage_settings()["synchronous"] == 2  # FULL again for gallery writes
+    store.close()
+    reopened = SQLiteStore(tmp_path / "g.db")
+    assert [r.id for r in reopened.audit_page(AuditQuery())[0]] == [record(1).id]
+    reopened.close()
