@@ -83,6 +83,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         store = SQLiteStore(Path(tmp) / "g.db")
         writer = AuditWriter(store)
+        writer.start()
         plain, trailed = app_for(None), app_for(writer)
         without: list[float] = []
         with_trail: list[float] = []

@@ -50,6 +50,7 @@ def create_app(settings: Settings, *, facegate: Facegate | None = None) -> FastA
         app_facegate.warm_up()
         app_facegate.classifiers.reconcile()  # nobody deleted lingers in a classifier
         if writer is not None:
+            writer.start()
             writer.purge()  # rows past the retention go before the first request
             app.openapi()  # built now, not on the first request: the audit trail reads it
         identities_count, faces_count = app_facegate.store.counts()

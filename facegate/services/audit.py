@@ -44,7 +44,11 @@ class AuditWriter:
         self.dropped = 0
         self.written = 0
         self._thread = threading.Thread(target=self._run, name="audit-writer", daemon=True)
-        self._thread.start()
+
+    def start(self) -> None:
+        """Start the writer thread (records offered before wait in the queue)."""
+        if self._thread.ident is None:
+            self._thread.start()
 
     def offer(self, record: AuditRecord) -> bool:
         """Queue ``record`` if there is room now (never waits)."""
@@ -68,6 +72,7 @@ class AuditWriter:
 
     def flush(self, timeout_s: float = 10.0) -> bool:
         """Wait until everything queued before this call is committed (or given up)."""
+        self.start()
         done = threading.Event()
         self._queue.put(done, timeout=timeout_s)
         return done.wait(timeout_s)
