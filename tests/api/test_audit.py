@@ -99,7 +99,8 @@ def test_verify_records_the_decision_and_distance(http: httpx.Client, obama: str
     assert row["details"]["distance"] == answer.json()["distance"]
 
 
-def test_failures_are_audited_with_their_code(live: LiveServer, http: httpx.Client) -> None:
+def test_failures_are_audited_with_their_code(live: LiveServer, http: httpx.Client,
+                                              faces: Path) -> None:
     assert http.post("/v1/identify", json={}).status_code == 422
     assert http.get("/v1/identities/no-such-person").status_code == 404
     with live.client() as anonymous:
@@ -112,6 +113,10 @@ def test_failures_are_audited_with_their_code(live: LiveServer, http: httpx.Clie
     assert missing["status"] == 404 and missing["error_code"] == "IDENTITY_NOT_FOUND"
     assert rows(http, outcome="IDENTITY_NOT_FOUND")[0]["id"] == missing["id"]
     assert {r["status"] for r in rows(http, outcome="422")} == {422}
+    assert http.post("/v1/verify", files=photo(faces, "obama.jpg"),
+                     data={"identity_id": "no-such-reference"}).status_code == 404
+    wrong = rows(http, route="/v1/verify", identity_id="no-such-reference")[0]
+    assert wrong["error_code"] == "IDENTITY_NOT_FOUND"
 
 
 def test_deletes_are_audited(http: httpx.Client, faces: Path) -> None:

@@ -109,6 +109,8 @@ async def verify(request: Request, facegate: FacegateDep, run: RunnerDep,
                   body.descriptor is not None]
     if sum(references) != 1:
         raise ValidationError("send exactly one of 'image2', 'identity_id' or 'descriptor'")
+    if body.identity_id is not None:  # named in the audit row even when verify fails
+        audit.note(request, identity_ids=[body.identity_id])
     recognition, probe = facegate.recognition, images["image"]
     options = {"threshold": body.threshold, "multiple_faces": body.multiple_faces}
     if "image2" in images:
