@@ -10,9 +10,10 @@ only they know with ``note(request, identity_ids=[...], **details)``; path param
 
 The actor is ``request.state.principal`` when the access layer set it (kind, id, name);
 otherwise a key from ``server.api_keys`` in the request makes it ``bootstrap``, anything else
-``anonymous``. The request id is ``request.state.request_id`` (else the response's
-``X-Request-ID``, else a fresh one). The record is handed to ``AuditWriter`` after the
-response: queueing costs the request microseconds, the commit happens in batches elsewhere.
+``anonymous``. The client is ``request.state.client_address`` when set (the address behind a
+trusted proxy), else the socket's peer. The request id is ``request.state.request_id`` (else
+the response's ``X-Request-ID``, else a fresh one). The record is handed to ``AuditWriter``
+after the response: queueing costs the request microseconds; commits happen in batches.
 """
 
 from __future__ import annotations
@@ -128,9 +129,10 @@ class AuditTrail:
         details = {**_clean(path_params), **_clean(noted), "duration_ms": round(elapsed_ms, 1)}
         kind, actor_id, actor_name = self._actor(scope, state.get("principal"))
         client = scope.get("client")
+        address = state.get("client_address") or (client[0] if client else None)
         return AuditRecord(
             id=uuid.uuid4().hex, time=started, actor_kind=kind, actor_id=actor_id,
-            actor_name=actor_name, client=client[0] if client else None,
+            actor_name=actor_name, client=None if address is None else str(address)[:_MAX_TEXT],
             request_id=str(state.get("request_id") or answer["request_id"]
                            or uuid.uuid4().hex)[:_MAX_TEXT],
             method=scope["method"], route=template, status=int(answer["status"]),
