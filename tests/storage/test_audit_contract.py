@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sqlite3
+from contextlib import closing
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -10,7 +12,7 @@ import pytest
 from facegate.errors import ValidationError
 from facegate.storage.audit import AuditQuery, AuditRecord
 from facegate.storage.base import GalleryStore
-from facegate.storage.sqlite import SQLiteStore
+from facegate.storage.sqlite import SCHEMA_VERSION, SQLiteStore
 
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 
@@ -95,3 +97,20 @@ def test_sqlite_audit_commits_leave_the_gallery_fully_synced(tmp_path: Path) -> 
     reopened = SQLiteStore(tmp_path / "g.db")
     assert [r.id for r in reopened.audit_page(AuditQuery())[0]] == [record(1).id]
     reopened.close()
+
+
+def test_sqlite_version_2_file_gains_the_audit_table(tmp_path: Path) -> None:
+    path = tmp_path / "g.db"
+    old = SQLiteStore(path)
+    identity = old.create_identity(name="Ada")
+    old.close()
+    with closing(sqlite3.connect(path, isolation_level=None)) as raw:
+        raw.execute("DROP TABLE audit")
+        raw.execute("PRAGMA user_version = 2")
+    upgraded = SQLiteStore(path)
+    upgraded.append_audit([record(1, identity_ids=(identity.id,))])
+    assert upgraded.audit_page(AuditQuery(identity_id=identity.id))[0][0].id == record(1).id
+    assert upgraded.get_identity(identity.id).name == "Ada"
+    upgraded.close()
+    with closing(sqlite3.connect(path)) as raw:
+        assert raw.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 3
