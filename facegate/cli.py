@@ -16,6 +16,7 @@ import typer
 from rich.console import Console
 from rich.table import Column, Table
 
+from facegate.cli_audit import audit
 from facegate.cli_evaluate import calibrate, evaluate_app
 from facegate.cli_liveness import liveness
 from facegate.cli_store import db_app, migrate_store
@@ -36,6 +37,7 @@ app.command("calibrate")(calibrate)
 app.command("liveness")(liveness)
 app.command("train")(train)
 app.add_typer(models_app, name="models")
+app.command("audit")(audit)
 out = Console(soft_wrap=True, highlight=False)
 err = Console(stderr=True, soft_wrap=True, highlight=False)
 
@@ -238,6 +240,7 @@ def people_delete(who: Annotated[str, typer.Argument(help="id or exact name")],
     if not yes and not typer.confirm(f"Delete {identity.name} ({identity.id})?"):
         raise typer.Exit(1)
     faces = facegate.gallery.delete_identity(identity.id)
+    _audited(facegate, "people delete", identity_ids=(identity.id,), faces=faces)
     out.print(f"deleted {identity.name} ({identity.id}) and {faces} faces")
 
 
@@ -289,6 +292,7 @@ def export_cmd(file: Path, data_dir: DataDir = None) -> None:
 
     facegate = _open(data_dir)
     identities, faces = export_gallery(facegate.store, file)
+    _audited(facegate, "export", identities=identities, faces=faces)
     out.print(f"exported {identities} identities, {faces} faces to {file}")
 
 
@@ -301,8 +305,18 @@ def import_cmd(file: ExistingFile, data_dir: DataDir = None) -> None:
     try:
         identities, faces = import_gallery(facegate.store, file)
     except FacegateError as exc:
+        _audited(facegate, "import", failed=exc.code)
         raise _fail(exc) from exc
+    _audited(facegate, "import", identities=identities, faces=faces)
     out.print(f"imported {identities} identities, {faces} faces from {file}")
+
+
+def _audited(facegate: Any, command: str, **fields: Any) -> None:
+    """The command's row in the audit log (written at once: a command has no writer thread)."""
+    from facegate.services.audit import command_record
+
+    if facegate.settings.audit.enabled:
+        facegate.store.append_audit([command_record(command, **fields)])
 
 
 def main() -> None:

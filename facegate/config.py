@@ -3,7 +3,7 @@
 Nested fields use ``__``: ``FACEGATE_MATCHING__THRESHOLD=0.55``,
 ``FACEGATE_SERVER__API_KEYS=key1,key2``, ``FACEGATE_STORAGE__URL=sqlite:////var/lib/facegate/g.db``.
 Only entry points (CLI, ``facegate serve``) build it; everything else receives it. Imports nothing
-from facegate.
+from facegate but ``config_access`` (more sections, a leaf too).
 """
 
 from __future__ import annotations
@@ -23,6 +23,8 @@ from pydantic import (
     model_validator,
 )
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from facegate.config_access import AuditSettings, RateSettings
 
 DEFAULT_PORT = 8600
 #: Written by ``facegate calibrate --apply`` in the data folder; its threshold applies when
@@ -149,7 +151,6 @@ class RuntimeSettings(BaseModel):
     model_cache: Path | None = None
 
 
-
 class StorageSettings(BaseModel):
     #: ``sqlite:///path``, ``postgresql://user:password@host/db`` (several replicas share one),
     #: ``memory://``; empty means ``sqlite:///<data_dir>/gallery.sqlite3``.
@@ -252,18 +253,6 @@ class ServerSettings(BaseModel):
         return self
 
 
-class RateSettings(BaseModel):
-    """Request rates per caller (its API key when it sends one, else its client address), by
-    scope; 0 turns a scope's limit off. Over it: 429 RATE_LIMITED with Retry-After."""
-
-    #: Requests a minute to identify, verify, detect, embed and liveness, per caller.
-    recognize_per_minute: int = Field(default=1200, ge=0, le=1_000_000)
-    #: ... of which this many may come at once (saved up while the caller is idle).
-    recognize_burst: int = Field(default=600, ge=1, le=1_000_000)
-    #: Callers tracked at once (one small bucket each); past it the least recent is forgotten.
-    max_buckets: int = Field(default=100_000, ge=1, le=10_000_000)
-
-
 class Settings(BaseSettings):
     #: Errors never echo the refused input: it may hold an API key or a database password.
     model_config = SettingsConfigDict(
@@ -282,6 +271,7 @@ class Settings(BaseSettings):
     runtime: RuntimeSettings = Field(default_factory=RuntimeSettings)
     server: ServerSettings = Field(default_factory=ServerSettings)
     rate: RateSettings = Field(default_factory=RateSettings)
+    audit: AuditSettings = Field(default_factory=AuditSettings)
     log_level: str = "INFO"
     _calibrated: bool = PrivateAttr(default=False)
 

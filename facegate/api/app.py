@@ -10,11 +10,13 @@ from fastapi import APIRouter, Depends, FastAPI
 
 from facegate import __version__
 from facegate.api import errors, openapi
+from facegate.api.audit import AuditTrail
 from facegate.api.body_limit import BodyLimit, BodyLimits
 from facegate.api.deps import ModelRunner, require_api_key
 from facegate.api.rate_limit import RateLimit
 from facegate.api.request_id import RequestId
 from facegate.api.routes import (
+    audit,
     classifiers,
     config,
     health,
@@ -26,6 +28,7 @@ from facegate.api.routes import (
 from facegate.bootstrap import Facegate, build, liveness_service, tune_allocator
 from facegate.config import Settings
 from facegate.services.archives import ArchiveLimits
+from facegate.services.audit import AuditWriter
 from facegate.services.liveness_sessions import SessionBook
 from facegate.services.training_jobs import TrainingJobs
 
@@ -48,10 +51,16 @@ def create_app(settings: Settings, *, facegate: Facegate | None = None) -> FastA
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         app_facegate.warm_up()
         app_facegate.classifiers.reconcile()  # nobody deleted lingers in a classifier
+        if writer is not None:
+            writer.start()
+            writer.purge()  # rows past the retention go before the first request
+            app.openapi()  # built now, not on the first request: the audit trail reads it
         identities_count, faces_count = app_facegate.store.counts()
         logger.info("facegate ready: %d identities, %d faces", identities_count, faces_count)
         yield
         app.state.training_jobs.close()
+        if writer is not None:
+            writer.close()  # after the last request: every row is committed
         if facegate is None:
             app_facegate.close()
 
@@ -81,6 +90,7 @@ def create_app(settings: Settings, *, facegate: Facegate | None = None) -> FastA
     v1.include_router(liveness_recognition.router)
     v1.include_router(config.router)
     v1.include_router(classifiers.router)
+    v1.include_router(audit.router)
     app.include_router(v1)
     limit = settings.image.max_upload_bytes
     # Two images (verify) in base64 plus form overhead is the largest honest body.
@@ -91,6 +101,22 @@ def create_app(settings: Settings, *, facegate: Facegate | None = None) -> FastA
     rate = settings.rate
     app.add_middleware(RateLimit, recognize_per_minute=rate.recognize_per_minute,
                        recognize_burst=rate.recognize_burst, max_buckets=rate.max_buckets)
+    writer = audit_writer(settings, app_facegate)
+    if writer is not None:  # inside RequestId only: it sees every other answer and refusal
+        app.add_middleware(AuditTrail, writer=writer, api=app,
+                           bootstrap_keys=settings.server.api_keys)
+    app.state.audit_writer = writer
     app.add_middleware(RequestId)  # outermost: every answer above carries X-Request-ID
     return app
+
+
+def audit_writer(settings: Settings, facegate: Facegate) -> AuditWriter | None:
+    """The background writer of the audit log (None when ``audit.enabled`` is off)."""
+    options = settings.audit
+    if not options.enabled:
+        return None
+    return AuditWriter(facegate.store, queue_rows=options.queue_rows,
+                       batch_rows=options.batch_rows, flush_s=options.flush_ms / 1000,
+                       full_wait_s=options.full_wait_ms / 1000,
+                       retention_days=options.retention_days)
 

@@ -17,6 +17,7 @@ from typing import Any, Protocol
 
 from facegate.domain import ClassifierInfo, Descriptor, FaceSample, Identity
 from facegate.errors import ValidationError
+from facegate.storage.audit import AuditLog
 from facegate.storage.state import SharedState
 
 
@@ -49,8 +50,8 @@ class Changes:
     removed: list[str]
 
 
-class GalleryStore(SharedState, Protocol):
-    """Identities and their face samples.
+class GalleryStore(SharedState, AuditLog, Protocol):
+    """Identities and their face samples, trained classifiers and the audit log.
 
     Errors: IdentityNotFoundError, FaceNotFoundError, ClassifierNotFoundError, ConflictError
     (external id or classifier id taken), DuplicateFaceError (same image SHA-256 already enrolled

@@ -15,6 +15,7 @@ from facegate.errors import (
     FaceNotFoundError,
     IdentityNotFoundError,
 )
+from facegate.storage.audit import MemoryAudit
 from facegate.storage.base import (
     UNSET,
     Changes,
@@ -26,9 +27,10 @@ from facegate.storage.base import (
 from facegate.storage.memory_state import MemoryState
 
 
-class MemoryStore(MemoryState):
+class MemoryStore(MemoryState, MemoryAudit):
     def __init__(self) -> None:
-        super().__init__()
+        MemoryState.__init__(self)
+        MemoryAudit.__init__(self)
         self._lock = threading.RLock()
         self._identities: dict[str, Identity] = {}
         self._faces: dict[str, dict[str, FaceSample]] = {}

@@ -24,6 +24,7 @@ import psycopg
 
 from facegate.errors import StoreError
 from facegate.storage import sql_state
+from facegate.storage.sql_audit import POSTGRES_SCHEMA as AUDIT_SCHEMA
 
 logger = logging.getLogger(__name__)
 
@@ -112,6 +113,8 @@ CREATE UNIQUE INDEX classifiers_one_active ON classifiers (active) WHERE active 
     # Liveness sessions and training jobs, shared by the replicas (storage/sql_state.py, the
     # same DDL as SQLite's).
     Migration(4, "shared state", sql_state.SCHEMA),
+    # The audit log (storage/sql_audit.py, shared with SQLite): every replica writes this one.
+    Migration(5, "audit", AUDIT_SCHEMA),
 )
 
 LATEST = MIGRATIONS[-1].version

@@ -27,14 +27,14 @@ from facegate.errors import (
     IdentityNotFoundError,
     StoreError,
 )
-from facegate.storage import sql_state
+from facegate.storage import sql_audit, sql_state
 from facegate.storage.base import UNSET, Changes, checked_update, new_identity, utcnow
 from facegate.storage.sql_classifiers import ClassifierRewrite
 
 logger = logging.getLogger(__name__)
 
-#: 2 added ``classifiers``, 3 ``sql_state``'s; statements are idempotent: older files upgrade.
-SCHEMA_VERSION = 3
+#: 2 added ``classifiers``, 3 ``sql_state``'s, 4 ``audit``; statements are idempotent.
+SCHEMA_VERSION = 4
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS identities (
     id TEXT PRIMARY KEY,
@@ -80,7 +80,7 @@ _FACE_COLUMNS = (
 )
 
 
-class SQLiteStore(sql_state.SqlState):
+class SQLiteStore(sql_state.SqlState, sql_audit.SqliteAudit):
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -112,7 +112,7 @@ class SQLiteStore(sql_state.SqlState):
                     f"the gallery schema is version {version}; this facegate knows "
                     f"{SCHEMA_VERSION}: upgrade facegate"
                 )
-            for statement in _SCHEMA.split(";"):
+            for statement in (_SCHEMA + sql_audit.SQLITE_SCHEMA).split(";"):
                 if statement.strip():
                     db.execute(statement)
             db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")

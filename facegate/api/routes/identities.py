@@ -7,7 +7,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Query, Request, Response
 from pydantic import Field
 
-from facegate.api import views
+from facegate.api import audit, views
 from facegate.api.deps import FacegateDep, GalleryDep, RunnerDep
 from facegate.api.inputs import RequestModel, read_body
 from facegate.api.openapi import BODY, BUSY, IMAGE, ONE_FACE, STORE, answers, image_body
@@ -57,10 +57,12 @@ class FaceIn(RequestModel):
 
 @router.post("", status_code=201, response_model=IdentityOut, responses=answers(
     *BODY, ConflictError, *STORE))
-def create_identity(body: IdentityIn, gallery: GalleryDep) -> dict[str, Any]:
+def create_identity(body: IdentityIn, gallery: GalleryDep, request: Request) -> dict[str, Any]:
     """Create an identity (a person); add faces to it next."""
-    return views.identity(gallery.create_identity(
+    answer = views.identity(gallery.create_identity(
         name=body.name, external_id=body.external_id, metadata=body.metadata))
+    audit.note(request, identity_ids=[answer["id"]])
+    return answer
 
 
 @router.get("", response_model=IdentityPage,
@@ -131,6 +133,7 @@ async def add_face(
         enrolled = await run(lambda: gallery.enroll_image(
             identity_id, data, multiple_faces=body.multiple_faces))
     out: dict[str, Any] = {"face": views.sample(enrolled.sample)}
+    audit.note(request, face_id=enrolled.sample.id)
     if enrolled.face is not None:
         out["detection"] = views.face(enrolled.face)
     return out

@@ -17,7 +17,7 @@ from fastapi import APIRouter, Request
 from PIL import Image
 from pydantic import Field
 
-from facegate.api import views
+from facegate.api import audit, views
 from facegate.api.deps import FacegateDep, RunnerDep
 from facegate.api.inputs import RequestModel
 from facegate.api.liveness_schemas import LiveIdentifyOut, LiveVerifyOut
@@ -93,7 +93,10 @@ async def identify_live(request: Request, facegate: FacegateDep,
         return {"live": report.live, "liveness": liveness_report.sequence(report),
                 "identify": None if result is None else views.identify(result)}
 
-    return await run(work)
+    answer = await run(work)
+    audit.note_identify(request, answer["identify"])
+    audit.note(request, live=answer["live"])
+    return answer
 
 
 @router.post("/verify", response_model=LiveVerifyOut,
@@ -119,7 +122,10 @@ async def verify_live(request: Request, facegate: FacegateDep,
         return {"live": report.live, "match": bool(verified and verified["match"]),
                 "liveness": liveness_report.sequence(report), "verify": verified}
 
-    return await run(work)
+    answer = await run(work)
+    audit.note_verify(request, answer["verify"])
+    audit.note(request, live=answer["live"], match=answer["match"])
+    return answer
 
 
 def _verify(facegate: Facegate, probe: bytes, image2: bytes,

@@ -7,7 +7,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, Field
 
-from facegate.api import views
+from facegate.api import audit, views
 from facegate.api.deps import FacegateDep, RunnerDep
 from facegate.api.inputs import RequestModel, read_body
 from facegate.api.liveness_schemas import LiveIdentifyOut, LiveVerifyOut
@@ -88,7 +88,9 @@ async def identify(request: Request, facegate: FacegateDep, run: RunnerDep,
         images["image"], threshold=body.threshold, top_k=body.top_k))
     if not result.faces:
         raise NoFaceError("no face was found in the image")
-    return views.identify(result)
+    answer = views.identify(result)
+    audit.note_identify(request, answer)
+    return answer
 
 
 @router.post("/verify", response_model=VerifyOut | LiveVerifyOut,
@@ -107,6 +109,8 @@ async def verify(request: Request, facegate: FacegateDep, run: RunnerDep,
                   body.descriptor is not None]
     if sum(references) != 1:
         raise ValidationError("send exactly one of 'image2', 'identity_id' or 'descriptor'")
+    if body.identity_id is not None:  # named in the audit row even when verify fails
+        audit.note(request, identity_ids=[body.identity_id])
     recognition, probe = facegate.recognition, images["image"]
     options = {"threshold": body.threshold, "multiple_faces": body.multiple_faces}
     if "image2" in images:
@@ -121,7 +125,9 @@ async def verify(request: Request, facegate: FacegateDep, run: RunnerDep,
         descriptor = body.descriptor or []
         result = await run(lambda: recognition.verify_descriptor(probe, descriptor, **options))
         mode = "descriptor"
-    return views.verify(result, mode=mode)
+    answer = views.verify(result, mode=mode)
+    audit.note_verify(request, answer)
+    return answer
 
 
 @router.post("/detect", response_model=DetectOut, openapi_extra=image_body(ImageIn, "image"),
