@@ -218,6 +218,43 @@ class ServerSettings(BaseModel):
         return self
 
 
+class AuthSettings(BaseModel):
+    """Users, sessions and the login limiter (docs/security.md)."""
+
+    model_config = ConfigDict(hide_input_in_errors=True)
+
+    #: The first ``admin``'s password when the server starts with no user at all; unset: a
+    #: random one is printed once to the server log.
+    admin_password: SecretStr | None = None
+    #: A login session ends this many hours after sign-in ...
+    session_hours: float = Field(default=12.0, gt=0.0, le=24 * 366)
+    #: ... or after this many minutes without a request, whichever comes first.
+    idle_minutes: float = Field(default=30.0, gt=0.0, le=24 * 60 * 366)
+    #: Require a key or a session on every /v1 route even on a loopback server without keys.
+    required: bool = False
+    #: Failed logins per user name within a minute before it is locked out (429) ...
+    login_failures_per_user: int = Field(default=5, ge=1, le=1000)
+    #: ... and per client address (many people may share one address).
+    login_failures_per_address: int = Field(default=20, ge=1, le=10_000)
+    #: The first lock-out (seconds); each further one doubles, up to an hour.
+    lockout_s: float = Field(default=30.0, gt=0.0, le=3600.0)
+    #: Proxies (addresses or networks) whose ``X-Forwarded-For`` names the client.
+    trusted_proxies: Annotated[list[str], NoDecode, BeforeValidator(_split_commas)] = Field(
+        default_factory=list)
+
+    @model_validator(mode="after")
+    def _proxies_parse(self) -> AuthSettings:
+        for proxy in self.trusted_proxies:
+            try:
+                ipaddress.ip_network(proxy, strict=False)
+            except ValueError as exc:
+                raise ValueError(f"trusted_proxies: {proxy!r} is not an address or network") \
+                    from exc
+        if self.admin_password is not None and len(self.admin_password.get_secret_value()) < 12:
+            raise ValueError("admin_password must be at least 12 characters long")
+        return self
+
+
 class Settings(BaseSettings):
     #: Errors never echo the refused input: it may hold an API key or a database password.
     model_config = SettingsConfigDict(
@@ -235,6 +272,7 @@ class Settings(BaseSettings):
     storage: StorageSettings = Field(default_factory=StorageSettings)
     runtime: RuntimeSettings = Field(default_factory=RuntimeSettings)
     server: ServerSettings = Field(default_factory=ServerSettings)
+    auth: AuthSettings = Field(default_factory=AuthSettings)
     log_level: str = "INFO"
     _calibrated: bool = PrivateAttr(default=False)
 
@@ -266,6 +304,13 @@ class Settings(BaseSettings):
         if self.storage.url:
             return self.storage.url
         return f"sqlite:///{(self.data_dir / 'gallery.sqlite3').resolve()}"
+
+    @property
+    def access_required(self) -> bool:
+        """Whether every /v1 route needs a key or a session: beyond loopback, with any key
+        configured, or with ``auth.required``; otherwise the server is open."""
+        return (not is_loopback(self.server.host) or bool(self.server.api_keys)
+                or self.auth.required)
 
     @model_validator(mode="after")
     def _refuse_open_server_without_key(self) -> Settings:

@@ -17,6 +17,7 @@ from typing import Any, Protocol
 
 from facegate.domain import ClassifierInfo, Descriptor, FaceSample, Identity
 from facegate.errors import ValidationError
+from facegate.storage.access_records import AccessStore
 
 
 class _Unset:
@@ -48,8 +49,8 @@ class Changes:
     removed: list[str]
 
 
-class GalleryStore(Protocol):
-    """Identities and their face samples.
+class GalleryStore(AccessStore, Protocol):
+    """Identities and their face samples (and the users, sessions and keys of ``AccessStore``).
 
     Errors: IdentityNotFoundError, FaceNotFoundError, ClassifierNotFoundError, ConflictError
     (external id or classifier id taken), DuplicateFaceError (same image SHA-256 already enrolled

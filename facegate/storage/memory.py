@@ -23,11 +23,13 @@ from facegate.storage.base import (
     new_identity,
     utcnow,
 )
+from facegate.storage.memory_access import MemoryAccess
 
 
-class MemoryStore:
+class MemoryStore(MemoryAccess):
     def __init__(self) -> None:
         self._lock = threading.RLock()
+        self._access_tables()
         self._identities: dict[str, Identity] = {}
         self._faces: dict[str, dict[str, FaceSample]] = {}
         self._classifiers: dict[str, tuple[ClassifierInfo, bytes]] = {}

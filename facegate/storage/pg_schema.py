@@ -23,6 +23,7 @@ from dataclasses import dataclass
 import psycopg
 
 from facegate.errors import StoreError
+from facegate.storage.sql_access import POSTGRES_TABLES
 
 logger = logging.getLogger(__name__)
 
@@ -108,6 +109,8 @@ CREATE TABLE classifiers (
 );
 CREATE UNIQUE INDEX classifiers_one_active ON classifiers (active) WHERE active = 1;
 """),
+    # Users, login sessions and API keys (storage/sql_access.py, shared with SQLite).
+    Migration(4, "access", POSTGRES_TABLES),
 )
 
 LATEST = MIGRATIONS[-1].version

@@ -33,6 +33,7 @@ from facegate.errors import (
 )
 from facegate.storage import pg_schema
 from facegate.storage.base import UNSET, Changes, checked_update, new_identity, utcnow
+from facegate.storage.sql_access import SqlAccess
 from facegate.storage.sql_classifiers import ClassifierRewrite, SqlClassifiers
 
 logger = logging.getLogger(__name__)
@@ -76,7 +77,7 @@ def migrate_database(url: str) -> tuple[list[int], int]:
         raise StoreError(f"cannot migrate the gallery at {redact_url(url)}: {exc}") from exc
 
 
-class PostgresStore(SqlClassifiers):
+class PostgresStore(SqlClassifiers, SqlAccess):
     _MARK, _TEXT_TIMES, _LOCK_ROWS = "%s", False, " FOR UPDATE"  # for the classifier methods
 
     def __init__(self, url: str, *, pool_size: int = 8) -> None:

@@ -28,12 +28,14 @@ from facegate.errors import (
     StoreError,
 )
 from facegate.storage.base import UNSET, Changes, checked_update, new_identity, utcnow
+from facegate.storage.sql_access import SQLITE_TABLES, SqlAccess
 from facegate.storage.sql_classifiers import ClassifierRewrite, SqlClassifiers
 
 logger = logging.getLogger(__name__)
 
-#: 2 added ``classifiers``; every statement is idempotent, so opening an older file upgrades it.
-SCHEMA_VERSION = 2
+#: 2 added ``classifiers``, 3 ``users``, ``login_sessions`` and ``api_keys``
+#: (storage/sql_access.py); every statement is idempotent, so opening an older file upgrades it.
+SCHEMA_VERSION = 3
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS identities (
     id TEXT PRIMARY KEY,
@@ -69,7 +71,7 @@ CREATE TABLE IF NOT EXISTS classifiers (
     blob BLOB NOT NULL
 );
 CREATE UNIQUE INDEX IF NOT EXISTS classifiers_one_active ON classifiers (active) WHERE active = 1;
-"""
+""" + SQLITE_TABLES
 _IDENTITY_COLUMNS = (
     "i.id, i.name, i.external_id, i.metadata, i.created_at, i.updated_at, "
     "(SELECT COUNT(*) FROM faces f WHERE f.identity_id = i.id)"
@@ -79,7 +81,7 @@ _FACE_COLUMNS = (
 )
 
 
-class SQLiteStore(SqlClassifiers):
+class SQLiteStore(SqlClassifiers, SqlAccess):
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
