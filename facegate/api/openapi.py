@@ -191,7 +191,7 @@ def _guarded(path: str, operation: dict[str, Any]) -> None:
                        "nor a signed-in session)",
         "headers": {"WWW-Authenticate": {"schema": {"type": "string", "enum": ["APIKey"]}}},
         "content": {"application/json": {"schema": {"$ref": ERROR_REF}}}}
-    if not path.startswith("/v1/auth/") or "403" in responses:
+    if path != "/v1/auth/me":  # the one route open to every principal, a GET
         responses["403"] = {
             "description": "FORBIDDEN (outside the key's or role's scope), CSRF_FAILED (a "
                            "session request without its X-CSRF-Token)",

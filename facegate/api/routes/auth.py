@@ -14,7 +14,7 @@ from facegate.access.service import user_principal
 from facegate.api.access_schemas import LoggedOut, LoginIn, LoginOut, MeOut
 from facegate.api.deps import SESSION_COOKIE, AccessDep, PrincipalDep
 from facegate.api.openapi import BODY, STORE, answers
-from facegate.errors import AuthError, CsrfError, TooManyAttemptsError
+from facegate.errors import AuthError, TooManyAttemptsError
 from facegate.storage.access_records import SessionRecord
 
 router = APIRouter(prefix="/v1/auth", tags=["access"])
@@ -45,8 +45,7 @@ def login(body: LoginIn, request: Request, response: Response,
     return me_view(user_principal(user), session)
 
 
-@router.post("/logout", response_model=LoggedOut, responses=answers(
-    AuthError, CsrfError, *STORE))
+@router.post("/logout", response_model=LoggedOut, responses=answers(*STORE))
 def logout(request: Request, response: Response, principal: PrincipalDep,
            access: AccessDep) -> dict[str, Any]:
     """End this session (its cookie is refused from now on, on every replica). With an API
@@ -59,7 +58,7 @@ def logout(request: Request, response: Response, principal: PrincipalDep,
     return {"signed_out": session is not None}
 
 
-@router.get("/me", response_model=MeOut, responses=answers(AuthError, *STORE))
+@router.get("/me", response_model=MeOut, responses=answers(*STORE))
 def me(request: Request, principal: PrincipalDep) -> dict[str, Any]:
     """Who the request acts as, its scopes, and for a session its CSRF token and expiry."""
     return me_view(principal, getattr(request.state, "session", None))
