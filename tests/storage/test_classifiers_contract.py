@@ -177,7 +177,7 @@ def test_sqlite_version_1_file_gains_the_classifiers_table(tmp_path: Path) -> No
     finally:
         upgraded.close()
     with closing(sqlite3.connect(path)) as raw:
-        assert raw.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 2
+        assert raw.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 3
 
 
 def test_sqlite_allows_at_most_one_active_row(tmp_path: Path) -> None:

@@ -9,7 +9,7 @@ from typing import Any
 from fastapi import APIRouter, Request, Response
 
 from facegate.access.limiter import client_address
-from facegate.access.principal import SCOPES, Principal
+from facegate.access.principal import ANONYMOUS, SCOPES, Principal
 from facegate.access.service import user_principal
 from facegate.api.access_schemas import LoggedOut, LoginIn, LoginOut, MeOut
 from facegate.api.deps import SESSION_COOKIE, AccessDep, PrincipalDep
@@ -35,10 +35,12 @@ def login(body: LoginIn, request: Request, response: Response,
     body, the CSRF token every state-changing request of the session must send in
     ``X-CSRF-Token``. An unknown user, a wrong password and a disabled account get the same
     401; repeated failures lock the name and the address out (429 with Retry-After)."""
+    request.state.principal = ANONYMOUS  # until the password holds
     address = client_address(request.client.host if request.client else None,
                              request.headers.get("x-forwarded-for"),
                              trusted_proxies=access.trusted_proxies)
     token, session, user = access.login(body.username, body.password, address=address)
+    request.state.principal = user_principal(user)
     response.set_cookie(
         SESSION_COOKIE, token, max_age=math.ceil(access.session_length.total_seconds()),
         path="/", httponly=True, samesite="strict", secure=request.url.scheme == "https")
