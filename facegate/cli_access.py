@@ -1,5 +1,5 @@
 """``facegate users add|list|passwd|disable|enable|delete`` and ``facegate keys
-create|list|revoke``: accounts and API keys in the gallery database, for the server that
+create|list|rotate|revoke``: accounts and API keys in the gallery database, for the server that
 shares it. Passwords come from a prompt or ``--password-stdin``, never from the command line
 (other users see it in ``ps``, the shell keeps it in its history). Registered by ``cli.py``."""
 
@@ -194,3 +194,14 @@ def keys_revoke(key_id: Annotated[str, typer.Argument(help="key id (see `facegat
     with access(data_dir) as service:
         service.revoke_key(key_id)
     out.print(f"key {key_id} revoked")
+
+
+@keys_app.command("rotate")
+def keys_rotate(key_id: Annotated[str, typer.Argument(help="key id (see `facegate keys list`)")],
+                data_dir: DataDir = None) -> None:
+    """A new secret (printed once) with the key's name, scopes and expiry; the old one is
+    revoked."""
+    with access(data_dir) as service:
+        secret, key = service.rotate_key(key_id, created_by=None)
+    err.print(f"key {key_id} revoked; new key {key.id} ({key.name}), the secret, shown once:")
+    out.print(secret)

@@ -14,7 +14,7 @@ from facegate.access.passwords import verify_password
 from facegate.access.principal import ROLE_SCOPES, Principal, bootstrap
 from facegate.access.users import Users
 from facegate.config import Settings
-from facegate.errors import AuthError, CsrfError, ValidationError
+from facegate.errors import AuthError, ConflictError, CsrfError, ValidationError
 from facegate.storage.access_records import AccessStore, KeyRecord, SessionRecord, UserRecord
 from facegate.storage.base import new_id, utcnow
 
@@ -110,13 +110,16 @@ class AccessService:
         name, chosen = keys.check_key_name(name), keys.check_scopes(scopes)
         if expires_in_days is not None and not 1 <= expires_in_days <= keys.MAX_DAYS:
             raise ValidationError(f"expires_in_days must be 1 to {keys.MAX_DAYS}")
+        now = utcnow()
+        expires = None if expires_in_days is None else now + timedelta(days=expires_in_days)
+        return self._new_key(name=name, scopes=chosen, expires=expires, created_by=created_by)
+
+    def _new_key(self, *, name: str, scopes: tuple[str, ...], expires: datetime | None,
+                 created_by: str | None) -> tuple[str, KeyRecord]:
         secret, prefix = keys.new_secret()
         now = utcnow()
-        expires: datetime | None = None
-        if expires_in_days is not None:
-            expires = now + timedelta(days=expires_in_days)
         record = KeyRecord(id=new_id(), name=name, prefix=prefix, secret_hash=keys.sha256(secret),
-                           scopes=chosen, created_at=now, expires_at=expires, revoked_at=None,
+                           scopes=scopes, created_at=now, expires_at=expires, revoked_at=None,
                            last_used_at=None, created_by=created_by)
         self._store.create_key(record)
         return secret, record
@@ -126,6 +129,17 @@ class AccessService:
 
     def revoke_key(self, key_id: str) -> KeyRecord:
         return self._store.revoke_key(key_id, utcnow())
+
+    def rotate_key(self, key_id: str, *, created_by: str | None) -> tuple[str, KeyRecord]:
+        """A new secret with the old key's name, scopes and expiry; the old key is revoked
+        (ConflictError for a key already revoked)."""
+        old = self._store.get_key(key_id)
+        if old.revoked_at is not None:
+            raise ConflictError("a revoked key cannot be rotated: create a new one")
+        made = self._new_key(name=old.name, scopes=old.scopes, expires=old.expires_at,
+                             created_by=created_by)
+        self.revoke_key(key_id)
+        return made
 
 
 def user_principal(user: UserRecord) -> Principal:

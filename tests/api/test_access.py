@@ -252,21 +252,21 @@ def test_oversize_login_bodies(http: httpx.Client) -> None:
 
 def test_short_sessions_expire_idle_and_addresses_lock_out(tmp_path: Path) -> None:
     server = LiveServer(settings_for(tmp_path, auth={
-        "required": True, "admin_password": ADMIN_PASSWORD, "idle_minutes": 0.02,
-        "session_hours": 0.001, "login_failures_per_address": 3})).start()
+        "required": True, "admin_password": ADMIN_PASSWORD, "idle_minutes": 0.04,
+        "session_hours": 0.0015, "login_failures_per_address": 3})).start()
     try:
         with server.client() as http:
             assert http.get("/v1/auth/me").status_code == 401  # loopback, but required
             session = sign_in(http, "admin", ADMIN_PASSWORD)
             assert http.get("/v1/identities", headers=session).status_code == 200
-            time.sleep(1.5)  # idle timeout 1.2 s
+            time.sleep(2.7)  # idle timeout 2.4 s
             refused(http.get("/v1/identities", headers=session), 401, "UNAUTHORIZED")
             session = sign_in(http, "admin", ADMIN_PASSWORD)
-            deadline = time.monotonic() + 3.7  # 3.6 s after sign-in, idle never reached
-            while time.monotonic() < deadline:
+            signed_in = time.monotonic()  # the server's clock started a little earlier
+            while time.monotonic() < signed_in + 4.6:  # the session lasts 5.4 s; never idle
                 assert http.get("/v1/identities", headers=session).status_code == 200
-                time.sleep(0.3)
-            time.sleep(0.4)
+                time.sleep(0.2)
+            time.sleep(signed_in + 5.5 - time.monotonic())
             refused(http.get("/v1/identities", headers=session), 401, "UNAUTHORIZED")
             for name in ("a-one", "a-two", "a-three"):
                 refused(http.post("/v1/auth/login", json={"username": name, "password": "x"}),
@@ -276,3 +276,37 @@ def test_short_sessions_expire_idle_and_addresses_lock_out(tmp_path: Path) -> No
                     429, "TOO_MANY_ATTEMPTS")  # the address is locked out now
     finally:
         server.stop()
+
+
+def test_rotating_a_key_keeps_its_scopes_and_revokes_the_old_secret(http: httpx.Client) -> None:
+    old = admin(http, "POST", "/v1/keys", json={"name": "cam", "scopes": ["read"],
+                                               "expires_in_days": 30}).json()
+    rotated = admin(http, "POST", f"/v1/keys/{old['id']}/rotate")
+    assert rotated.status_code == 201, rotated.text
+    new = rotated.json()
+    assert new["id"] != old["id"] and new["secret"] != old["secret"]
+    assert (new["name"], new["scopes"], new["expires_at"]) == \
+        (old["name"], old["scopes"], old["expires_at"])
+    assert http.get("/v1/identities", headers={"X-API-Key": new["secret"]}).status_code == 200
+    refused(http.get("/v1/identities", headers={"X-API-Key": old["secret"]}), 401, "UNAUTHORIZED")
+    refused(admin(http, "POST", f"/v1/keys/{old['id']}/rotate"), 409, "CONFLICT")
+    refused(admin(http, "POST", "/v1/keys/nope/rotate"), 404, "KEY_NOT_FOUND")
+
+
+def test_a_new_password_ends_sessions_and_the_last_admin_stays(http: httpx.Client) -> None:
+    user_id = add_user(http, "pat", "operator")
+    session = sign_in(http, "pat", "pat-password-1")
+    changed = admin(http, "PATCH", "/v1/users/pat", json={"password": "pat-new-password"})
+    assert changed.status_code == 200 and changed.json()["id"] == user_id
+    refused(http.get("/v1/identities", headers=session), 401, "UNAUTHORIZED")
+    session = sign_in(http, "pat", "pat-new-password")
+    assert admin(http, "PATCH", "/v1/users/pat", json={"role": "viewer"}).json()["role"] == \
+        "viewer"
+    refused(http.post("/v1/identities", json={"name": "x"}, headers=session), 403, "FORBIDDEN")
+    for attempt in (admin(http, "DELETE", "/v1/users/admin"),
+                    admin(http, "PATCH", "/v1/users/admin", json={"role": "viewer"}),
+                    admin(http, "PATCH", "/v1/users/admin", json={"disabled": True})):
+        refused(attempt, 409, "CONFLICT")
+    assert admin(http, "DELETE", f"/v1/users/{user_id}").status_code == 200
+    refused(http.get("/v1/identities", headers=session), 401, "UNAUTHORIZED")
+    refused(admin(http, "DELETE", f"/v1/users/{user_id}"), 404, "USER_NOT_FOUND")

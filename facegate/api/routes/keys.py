@@ -1,4 +1,4 @@
-"""/v1/keys (admin): create an API key (its secret shown once), list, revoke."""
+"""/v1/keys (admin): create an API key (its secret shown once), list, rotate, revoke."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from fastapi import APIRouter
 from facegate.api.access_schemas import KeyCreated, KeyIn, KeyList, KeyOut
 from facegate.api.deps import AccessDep, PrincipalDep
 from facegate.api.openapi import BODY, STORE, answers
-from facegate.errors import KeyNotFoundError
+from facegate.errors import ConflictError, KeyNotFoundError
 from facegate.storage.access_records import KeyRecord
 
 router = APIRouter(prefix="/v1/keys", tags=["access"])
@@ -36,6 +36,15 @@ def create_key(body: KeyIn, access: AccessDep, principal: PrincipalDep) -> dict[
 def list_keys(access: AccessDep) -> dict[str, Any]:
     """Every key, revoked ones included, oldest first; never a secret."""
     return {"items": [key_view(k) for k in access.list_keys()]}
+
+
+@router.post("/{key_id}/rotate", status_code=201, response_model=KeyCreated,
+             responses=answers(KeyNotFoundError, ConflictError, *STORE))
+def rotate_key(key_id: str, access: AccessDep, principal: PrincipalDep) -> dict[str, Any]:
+    """A new key (new id and secret, shown once) with this key's name, scopes and expiry;
+    this key is revoked. A revoked key cannot be rotated (409)."""
+    secret, key = access.rotate_key(key_id, created_by=principal.id)
+    return {**key_view(key), "secret": secret}
 
 
 @router.delete("/{key_id}", response_model=KeyOut, responses=answers(KeyNotFoundError, *STORE))
