@@ -55,17 +55,24 @@ def presented_key(request: Request) -> str | None:
     return key
 
 
-def authenticate(request: Request) -> Principal:
+async def authenticate(request: Request) -> Principal:
     """Who the request acts as, also in ``request.state.principal``: a key (checked first),
     a session cookie (with its CSRF token on state-changing requests), or, on an open server,
-    anonymous. With access control on, no credentials is 401 UNAUTHORIZED."""
+    anonymous. With access control on, no credentials is 401 UNAUTHORIZED. The store is read
+    on a worker thread, and only when credentials came."""
     access = get_access(request)
-    try:
-        principal = _principal(request, access)
-    except (AuthError, ForbiddenError):
+    if presented_key(request) is None and not request.cookies.get(SESSION_COOKIE):
         if access.required:
-            raise
-        principal = ANONYMOUS  # an open server: credentials that do not hold change nothing
+            raise AuthError("this server needs an API key (X-API-Key or Authorization: "
+                            "Bearer) or a signed-in session")
+        principal = ANONYMOUS
+    else:
+        try:
+            principal = await anyio.to_thread.run_sync(_principal, request, access)
+        except (AuthError, ForbiddenError):
+            if access.required:
+                raise
+            principal = ANONYMOUS  # an open server: credentials that do not hold change nothing
     request.state.principal = principal
     return principal
 
@@ -74,25 +81,19 @@ def _principal(request: Request, access: AccessService) -> Principal:
     key = presented_key(request)
     if key is not None:
         return access.key_principal(key)
-    token = request.cookies.get(SESSION_COOKIE)
-    if token:
-        principal, session = access.session_principal(
-            token, csrf=request.headers.get("x-csrf-token"),
-            changes_state=request.method not in SAFE_METHODS)
-        request.state.session = session
-        return principal
-    if access.required:
-        raise AuthError("this server needs an API key (X-API-Key or Authorization: Bearer) "
-                        "or a signed-in session")
-    return ANONYMOUS
+    principal, session = access.session_principal(
+        request.cookies[SESSION_COOKIE], csrf=request.headers.get("x-csrf-token"),
+        changes_state=request.method not in SAFE_METHODS)
+    request.state.session = session
+    return principal
 
 
 def require(scope: str, *, reads: str | None = None) -> Any:
     """The dependency of routes that need ``scope`` (GET/HEAD requests: ``reads`` when given);
     403 FORBIDDEN naming the scope otherwise."""
 
-    def check(request: Request,
-              principal: Annotated[Principal, Depends(authenticate)]) -> Principal:
+    async def check(request: Request,
+                    principal: Annotated[Principal, Depends(authenticate)]) -> Principal:
         needed = reads if reads is not None and request.method in ("GET", "HEAD") else scope
         if not principal.may(needed):
             raise ForbiddenError(f"this needs the {needed!r} scope",
