@@ -4,6 +4,7 @@ the time-dependent cases get a second one with short sessions)."""
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Iterator
 from datetime import timedelta
@@ -211,7 +212,7 @@ def test_malformed_and_expired_keys(http: httpx.Client, live: LiveServer) -> Non
                                 401, "UNAUTHORIZED")["message"]
     for bad in ("fg_short", secret[:-1] + "!", "x" * 5000, f"fg_{prefix}_" + "A" * 43,
                 "\u00e9" * 8):
-        refused(http.get("/v1/identities", headers={"X-API-Key": bad.encode()}),
+        refused(http.get("/v1/identities", headers=[(b"X-API-Key", bad.encode())]),
                 401, "UNAUTHORIZED")
     refused(http.get("/v1/identities", headers={"Authorization": "Bearer"}),
             401, "UNAUTHORIZED")
@@ -310,3 +311,19 @@ def test_a_new_password_ends_sessions_and_the_last_admin_stays(http: httpx.Clien
     assert admin(http, "DELETE", f"/v1/users/{user_id}").status_code == 200
     refused(http.get("/v1/identities", headers=session), 401, "UNAUTHORIZED")
     refused(admin(http, "DELETE", f"/v1/users/{user_id}"), 404, "USER_NOT_FOUND")
+
+
+def test_every_v1_route_but_the_login_refuses_a_caller_without_credentials(
+        http: httpx.Client) -> None:
+    """A router included without a scope would be open to anyone: this fails first."""
+    paths = http.get("/openapi.json").json()["paths"]
+    operations = [(method.upper(), path) for path, item in paths.items()
+                  for method in item if path.startswith("/v1/")]
+    assert len(operations) > 30
+    for method, path in operations:
+        url = re.sub(r"\{[^}]+\}", "some-id", path)
+        response = http.request(method, url)
+        if path == "/v1/auth/login":
+            assert response.status_code == 422, response.text
+        else:
+            refused(response, 401, "UNAUTHORIZED")
