@@ -9,7 +9,7 @@ import secrets
 
 from facegate.access.passwords import hash_password
 from facegate.access.principal import ROLES
-from facegate.errors import ConflictError, UserNotFoundError, ValidationError
+from facegate.errors import ConflictError, StoreError, UserNotFoundError, ValidationError
 from facegate.storage.access_records import AccessStore, UserRecord
 from facegate.storage.base import new_id, utcnow
 
@@ -93,8 +93,10 @@ class Users:
         chosen = password or secrets.token_urlsafe(18)
         try:
             self.add(FIRST_ADMIN, chosen, role="admin")
-        except ConflictError:  # another replica made it first
-            return False
+        except (ConflictError, StoreError):
+            if self._store.list_users():  # another replica made it first (PostgreSQL's
+                return False             # unique index refused the second insert)
+            raise
         if password:
             logger.info("created the first user %r with FACEGATE_AUTH__ADMIN_PASSWORD", FIRST_ADMIN)
         else:
