@@ -16,6 +16,7 @@ import typer
 from rich.console import Console
 from rich.table import Column, Table
 
+from facegate.cli_access import keys_app, users_app
 from facegate.cli_audit import audit
 from facegate.cli_evaluate import calibrate, evaluate_app
 from facegate.cli_liveness import liveness
@@ -38,6 +39,8 @@ app.command("liveness")(liveness)
 app.command("train")(train)
 app.add_typer(models_app, name="models")
 app.command("audit")(audit)
+app.add_typer(users_app, name="users")
+app.add_typer(keys_app, name="keys")
 out = Console(soft_wrap=True, highlight=False)
 err = Console(stderr=True, soft_wrap=True, highlight=False)
 

@@ -24,19 +24,12 @@ from pydantic import (
 )
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-from facegate.config_access import AuditSettings, RateSettings
+from facegate.config_access import AuditSettings, AuthSettings, RateSettings, split_commas
 
 DEFAULT_PORT = 8600
 #: Written by ``facegate calibrate --apply`` in the data folder; its threshold applies when
 #: none is given by the environment or the command line.
 CALIBRATION_FILE = "calibration.json"
-
-
-def _split_commas(value: object) -> object:
-    """``"a, b"`` from an environment variable → ``["a", "b"]``; lists pass through."""
-    if isinstance(value, str):
-        return [item.strip() for item in value.split(",") if item.strip()]
-    return value
 
 
 class ImageSettings(BaseModel):
@@ -142,7 +135,7 @@ class RuntimeSettings(BaseModel):
     embedder: Literal["onnx", "dlib"] = "onnx"
     #: ONNX Runtime execution providers in order of preference, e.g. ``CUDAExecutionProvider``,
     #: ``OpenVINOExecutionProvider``; one that is missing is logged and skipped, CPU comes last.
-    providers: Annotated[list[str], NoDecode, BeforeValidator(_split_commas)] = Field(
+    providers: Annotated[list[str], NoDecode, BeforeValidator(split_commas)] = Field(
         default_factory=lambda: ["CPUExecutionProvider"])
     #: Threads one descriptor call may use; empty means every core this process may use.
     intra_op_threads: int | None = Field(default=None, ge=1, le=256)
@@ -173,7 +166,7 @@ class ServerSettings(BaseModel):
     host: str = "127.0.0.1"
     port: int = Field(default=DEFAULT_PORT, ge=1, le=65535)
     #: When non-empty, every /v1 request must carry one of these in ``X-API-Key``.
-    api_keys: Annotated[list[SecretStr], NoDecode, BeforeValidator(_split_commas)] = Field(
+    api_keys: Annotated[list[SecretStr], NoDecode, BeforeValidator(split_commas)] = Field(
         default_factory=list)
     #: A file of further API keys, one per line (blank lines and ``#`` comments ignored), e.g.
     #: a mounted secret; keys given on a command line show in ``ps``, a file's do not.
@@ -213,7 +206,7 @@ class ServerSettings(BaseModel):
     tls_self_signed: bool = False
     #: Host names and addresses the self-signed certificate is for; empty: localhost,
     #: 127.0.0.1, ::1 and ``host`` (when it is one address).
-    tls_hosts: Annotated[list[str], NoDecode, BeforeValidator(_split_commas)] = Field(
+    tls_hosts: Annotated[list[str], NoDecode, BeforeValidator(split_commas)] = Field(
         default_factory=list)
     #: ``Strict-Transport-Security: max-age=...`` on every answer while serving TLS (0: none).
     hsts_max_age_s: int = Field(default=31_536_000, ge=0)
@@ -272,6 +265,7 @@ class Settings(BaseSettings):
     server: ServerSettings = Field(default_factory=ServerSettings)
     rate: RateSettings = Field(default_factory=RateSettings)
     audit: AuditSettings = Field(default_factory=AuditSettings)
+    auth: AuthSettings = Field(default_factory=AuthSettings)
     log_level: str = "INFO"
     _calibrated: bool = PrivateAttr(default=False)
 
@@ -303,6 +297,13 @@ class Settings(BaseSettings):
         if self.storage.url:
             return self.storage.url
         return f"sqlite:///{(self.data_dir / 'gallery.sqlite3').resolve()}"
+
+    @property
+    def access_required(self) -> bool:
+        """Whether every /v1 route needs a key or a session: beyond loopback, with any key
+        configured, or with ``auth.required``; otherwise the server is open."""
+        return (not is_loopback(self.server.host) or bool(self.server.api_keys)
+                or self.auth.required)
 
     @model_validator(mode="after")
     def _refuse_open_server_without_key(self) -> Settings:

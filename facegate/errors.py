@@ -32,12 +32,18 @@ released) and a human message. The HTTP layer maps classes to status codes in ex
     │   ├── IdentityNotFoundError       IDENTITY_NOT_FOUND
     │   ├── FaceNotFoundError           FACE_NOT_FOUND
     │   ├── ClassifierNotFoundError     CLASSIFIER_NOT_FOUND: no trained classifier with that id
-    │   └── JobNotFoundError            JOB_NOT_FOUND: no training job with that id here
+    │   ├── JobNotFoundError            JOB_NOT_FOUND: no training job with that id here
+    │   ├── UserNotFoundError           USER_NOT_FOUND: no user with that id or name
+    │   └── KeyNotFoundError            KEY_NOT_FOUND: no API key with that id
     ├── LivenessError                   a liveness session cannot be used
     │   ├── SessionNotFoundError        LIVENESS_SESSION_NOT_FOUND (HTTP 404)
     │   ├── SessionExpiredError         LIVENESS_SESSION_EXPIRED (HTTP 410)
     │   └── SessionUsedError            LIVENESS_SESSION_USED: frames already posted once (409)
-    ├── AuthError                       UNAUTHORIZED: missing or wrong API key (HTTP 401)
+    ├── AuthError                       UNAUTHORIZED: missing or wrong API key, session or
+    │                                   password (HTTP 401)
+    ├── ForbiddenError                  FORBIDDEN: signed in, but without the scope (HTTP 403)
+    │   └── CsrfError                   CSRF_FAILED: a session request without its CSRF token
+    ├── TooManyAttemptsError            TOO_MANY_ATTEMPTS: login failures locked out (HTTP 429)
     ├── RateLimitedError                RATE_LIMITED: this key's or address's request rate is
     │                                   used up for now; retry after ``retry_after_s`` (429)
     ├── OverloadedError                 OVERLOADED: every worker busy and the queue full (503)
@@ -176,12 +182,34 @@ class JobNotFoundError(NotFoundError):
     code = "JOB_NOT_FOUND"
 
 
+class UserNotFoundError(NotFoundError):
+    code = "USER_NOT_FOUND"
+
+
+class KeyNotFoundError(NotFoundError):
+    code = "KEY_NOT_FOUND"
+
+
 class AuthError(FacegateError):
     code = "UNAUTHORIZED"
 
 
 class RateLimitedError(FacegateError):
     code = "RATE_LIMITED"
+
+
+class ForbiddenError(FacegateError):
+    code = "FORBIDDEN"
+
+
+class CsrfError(ForbiddenError):
+    code = "CSRF_FAILED"
+
+
+class TooManyAttemptsError(FacegateError):
+    """``details["retry_after_s"]``: whole seconds until the next attempt is heard."""
+
+    code = "TOO_MANY_ATTEMPTS"
 
 
 class OverloadedError(FacegateError):

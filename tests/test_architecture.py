@@ -14,10 +14,11 @@ import pytest
 PACKAGE = Path(__file__).resolve().parents[1] / "facegate"
 LEAVES = ("facegate.domain", "facegate.errors", "facegate.config", "facegate.config_access")
 ENTRY_POINTS = ("facegate.cli", "facegate.cli_store", "facegate.cli_evaluate",
-                "facegate.cli_liveness", "facegate.cli_train", "facegate.cli_audit", "facegate.api",
-                "facegate.web", "facegate.__main__")
+                "facegate.cli_liveness", "facegate.cli_train", "facegate.cli_audit",
+                "facegate.cli_access", "facegate.api", "facegate.web", "facegate.__main__")
 CLI_MODULES = ("facegate.cli", "facegate.cli_store", "facegate.cli_evaluate",
-               "facegate.cli_liveness", "facegate.cli_train", "facegate.cli_audit")
+               "facegate.cli_liveness", "facegate.cli_train", "facegate.cli_audit",
+               "facegate.cli_access")
 MAX_LINES = 350
 
 

@@ -6,24 +6,28 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import APIRouter, Depends, FastAPI
+from fastapi import APIRouter, FastAPI
 
 from facegate import __version__
+from facegate.access.service import AccessService
 from facegate.api import errors, openapi
 from facegate.api.audit import AuditTrail
 from facegate.api.body_limit import BodyLimit, BodyLimits
-from facegate.api.deps import ModelRunner, require_api_key
+from facegate.api.deps import ModelRunner, require
 from facegate.api.rate_limit import RateLimit
 from facegate.api.request_id import RequestId
 from facegate.api.routes import (
     audit,
+    auth,
     classifiers,
     config,
     health,
     identities,
+    keys,
     liveness,
     liveness_recognition,
     recognition,
+    users,
 )
 from facegate.bootstrap import Facegate, build, liveness_service, tune_allocator
 from facegate.config import Settings
@@ -51,6 +55,9 @@ def create_app(settings: Settings, *, facegate: Facegate | None = None) -> FastA
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         app_facegate.warm_up()
         app_facegate.classifiers.reconcile()  # nobody deleted lingers in a classifier
+        app.state.access.users.ensure_first_admin(
+            None if settings.auth.admin_password is None
+            else settings.auth.admin_password.get_secret_value())
         if writer is not None:
             writer.start()
             writer.purge()  # rows past the retention go before the first request
@@ -71,6 +78,7 @@ def create_app(settings: Settings, *, facegate: Facegate | None = None) -> FastA
         "Euclidean between dlib descriptors: lower is closer; the default threshold is 0.6.",
     )
     app.state.facegate = app_facegate
+    app.state.access = AccessService(app_facegate.store, settings)
     app.state.runner = ModelRunner(settings.server.workers,
                                    max_queue=settings.server.max_queue)
     # Liveness runs in-process on the model threads (docs/liveness.md); sessions in the store.
@@ -81,16 +89,17 @@ def create_app(settings: Settings, *, facegate: Facegate | None = None) -> FastA
         limits=ArchiveLimits.from_settings(settings.image), uploads=settings.data_dir / UPLOADS,
         lost_after_s=server.training_lost_after_s)
     errors.install(app)
-    openapi.install(app, api_keys=bool(settings.server.api_keys))
+    openapi.install(app, api_keys=settings.access_required)
     app.include_router(health.router)
-    v1 = APIRouter(dependencies=[Depends(require_api_key)])
-    v1.include_router(identities.router)
-    v1.include_router(recognition.router)
-    v1.include_router(liveness.router)
-    v1.include_router(liveness_recognition.router)
-    v1.include_router(config.router)
-    v1.include_router(classifiers.router)
-    v1.include_router(audit.router)
+    # Every /v1 router needs a scope (api/deps.py ``require``), the auth routes excepted.
+    v1 = APIRouter()
+    v1.include_router(identities.router, dependencies=[require("enrol", reads="read")])
+    for recognizing in (recognition, liveness, liveness_recognition):
+        v1.include_router(recognizing.router, dependencies=[require("recognize")])
+    v1.include_router(classifiers.router, dependencies=[require("train")])
+    for administering in (config, keys, users, audit):
+        v1.include_router(administering.router, dependencies=[require("admin")])
+    v1.include_router(auth.router)
     app.include_router(v1)
     limit = settings.image.max_upload_bytes
     # Two images (verify) in base64 plus form overhead is the largest honest body.

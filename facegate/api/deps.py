@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
-import hmac
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import contextmanager
-from typing import Annotated, TypeVar
+from typing import Annotated, Any, TypeVar
 
 import anyio.to_thread
-from fastapi import Depends, Header, Request
+from fastapi import Depends, Request
 
+from facegate.access.principal import ANONYMOUS, Principal
+from facegate.access.service import AccessService
 from facegate.bootstrap import Facegate
-from facegate.errors import AuthError, OverloadedError
+from facegate.errors import AuthError, ForbiddenError, OverloadedError
 from facegate.services.gallery import GalleryService
 from facegate.services.recognition import RecognitionService
 
@@ -33,17 +34,73 @@ def get_recognition(request: Request) -> RecognitionService:
     return get_facegate(request).recognition
 
 
-def require_api_key(
-    request: Request, x_api_key: Annotated[str | None, Header()] = None
-) -> None:
-    keys = get_facegate(request).settings.server.api_keys
-    if not keys:
-        return
-    if x_api_key is None:
-        raise AuthError("this server needs an API key: send it in the X-API-Key header")
-    if not any(hmac.compare_digest(x_api_key.encode(), k.get_secret_value().encode())
-               for k in keys):
-        raise AuthError("the API key is not valid")
+#: The session cookie (HttpOnly, SameSite=Strict, Secure under TLS).
+SESSION_COOKIE = "facegate_session"
+#: Methods that change nothing: a session needs no CSRF token for them.
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+def get_access(request: Request) -> AccessService:
+    access: AccessService = request.app.state.access
+    return access
+
+
+def presented_key(request: Request) -> str | None:
+    """The API key in ``X-API-Key`` or ``Authorization: Bearer``, if any."""
+    key = request.headers.get("x-api-key")
+    if key is None:
+        scheme, _, value = request.headers.get("authorization", "").partition(" ")
+        if scheme.lower() == "bearer" and value.strip():
+            key = value.strip()
+    return key
+
+
+async def authenticate(request: Request) -> Principal:
+    """Who the request acts as, also in ``request.state.principal``: a key (checked first),
+    a session cookie (with its CSRF token on state-changing requests), or, on an open server,
+    anonymous. With access control on, no credentials is 401 UNAUTHORIZED. The store is read
+    on a worker thread, and only when credentials came."""
+    access = get_access(request)
+    if presented_key(request) is None and not request.cookies.get(SESSION_COOKIE):
+        if access.required:
+            raise AuthError("this server needs an API key (X-API-Key or Authorization: "
+                            "Bearer) or a signed-in session")
+        principal = ANONYMOUS
+    else:
+        try:
+            principal = await anyio.to_thread.run_sync(_principal, request, access)
+        except (AuthError, ForbiddenError):
+            if access.required:
+                raise
+            principal = ANONYMOUS  # an open server: credentials that do not hold change nothing
+    request.state.principal = principal
+    return principal
+
+
+def _principal(request: Request, access: AccessService) -> Principal:
+    key = presented_key(request)
+    if key is not None:
+        return access.key_principal(key)
+    principal, session = access.session_principal(
+        request.cookies[SESSION_COOKIE], csrf=request.headers.get("x-csrf-token"),
+        changes_state=request.method not in SAFE_METHODS)
+    request.state.session = session
+    return principal
+
+
+def require(scope: str, *, reads: str | None = None) -> Any:
+    """The dependency of routes that need ``scope`` (GET/HEAD requests: ``reads`` when given);
+    403 FORBIDDEN naming the scope otherwise."""
+
+    async def check(request: Request,
+                    principal: Annotated[Principal, Depends(authenticate)]) -> Principal:
+        needed = reads if reads is not None and request.method in ("GET", "HEAD") else scope
+        if not principal.may(needed):
+            raise ForbiddenError(f"this needs the {needed!r} scope",
+                                 details={"scope": needed})
+        return principal
+
+    return Depends(check)
 
 
 class ModelRunner:
@@ -90,3 +147,5 @@ FacegateDep = Annotated[Facegate, Depends(get_facegate)]
 GalleryDep = Annotated[GalleryService, Depends(get_gallery)]
 RecognitionDep = Annotated[RecognitionService, Depends(get_recognition)]
 RunnerDep = Annotated[ModelRunner, Depends(admitted_runner)]
+AccessDep = Annotated[AccessService, Depends(get_access)]
+PrincipalDep = Annotated[Principal, Depends(authenticate)]

@@ -43,6 +43,8 @@ STATUS: dict[type[errors.FacegateError], int] = {
     errors.NotFoundError: 404,
     errors.AuthError: 401,
     errors.RateLimitedError: 429,
+    errors.ForbiddenError: 403,
+    errors.TooManyAttemptsError: 429,
     errors.OverloadedError: 503,
     errors.StoreError: 503,
     errors.ModelError: 500,
@@ -89,7 +91,8 @@ def install(app: FastAPI) -> None:
         if status >= 500 and not isinstance(exc, errors.OverloadedError):
             logger.error("%s: %s", exc.code, exc.message)
         headers = {"WWW-Authenticate": "APIKey"} if status == 401 else None
-        if isinstance(exc, (errors.OverloadedError, errors.RateLimitedError)):
+        if isinstance(exc, errors.OverloadedError | errors.RateLimitedError
+                      | errors.TooManyAttemptsError):
             headers = {"Retry-After": str(exc.details.get("retry_after_s", 1))}
         return JSONResponse(error_body(exc.code, exc.message, exc.details), status_code=status,
                             headers=headers)

@@ -8,7 +8,8 @@
   ``{"error": {"code", "message", "details"?}}`` and the codes in its description.
 - ``install(app, api_keys=...)``: the generated document without FastAPI's default 422
   (``HTTPValidationError``, a shape facegate never sends) and without the ``X-API-Key`` header
-  parameter; with keys configured, an ``apiKey`` security scheme and 401 on every ``/v1`` route;
+  parameter; with access control on, the key, bearer and session schemes and 401/403 on every
+  ``/v1`` route but the login.
   429 RATE_LIMITED (with ``Retry-After``) on the rate-limited routes (``api.rate_limit``).
 """
 
@@ -28,6 +29,8 @@ from facegate.api.schemas import ErrorResponse
 from facegate.api.sequence_inputs import MAX_FRAMES
 
 ERROR_REF = "#/components/schemas/ErrorResponse"
+#: The one /v1 route that needs no credentials.
+LOGIN = "/v1/auth/login"
 #: A field carried as media: its schema as a multipart part and in JSON (None: not in JSON).
 Media = tuple[dict[str, Any], dict[str, Any] | None]
 _BASE64: dict[str, Any] = {"type": "string", "format": "byte",
@@ -164,12 +167,8 @@ def truthful(doc: dict[str, Any], *, api_keys: bool) -> dict[str, Any]:
         responses = operation["responses"]
         for status in [s for s, r in responses.items() if "HTTPValidationError" in str(r)]:
             del responses[status]  # FastAPI's default 422: the route declares its own
-        if api_keys and path.startswith("/v1/"):
-            operation["security"] = [{"ApiKey": []}]
-            responses["401"] = {
-                "description": "UNAUTHORIZED (missing or wrong X-API-Key)",
-                "headers": {"WWW-Authenticate": {"schema": {"type": "string", "enum": ["APIKey"]}}},
-                "content": {"application/json": {"schema": {"$ref": ERROR_REF}}}}
+        if api_keys and path.startswith("/v1/") and path != LOGIN:
+            _guarded(path, operation)
         if in_scope(path, RECOGNIZE_PATHS):
             responses["429"] = {
                 "description": f"{e.RateLimitedError.code} (this caller's request rate is used "
@@ -183,9 +182,28 @@ def truthful(doc: dict[str, Any], *, api_keys: bool) -> dict[str, Any]:
         if "loc" in str(schemas.get("ValidationError", {})):
             schemas.pop("ValidationError")
     if api_keys:
-        components["securitySchemes"] = {"ApiKey": {"type": "apiKey", "in": "header",
-                                                    "name": "X-API-Key"}}
+        components["securitySchemes"] = {
+            "ApiKey": {"type": "apiKey", "in": "header", "name": "X-API-Key"},
+            "Bearer": {"type": "http", "scheme": "bearer"},
+            "Session": {"type": "apiKey", "in": "cookie", "name": "facegate_session"}}
     return doc
+
+
+def _guarded(path: str, operation: dict[str, Any]) -> None:
+    """A route behind access control: a key or a session, 401 without; 403 outside its scope
+    (or, for a session, without its CSRF token)."""
+    operation["security"] = [{"ApiKey": []}, {"Bearer": []}, {"Session": []}]
+    responses = operation["responses"]
+    responses["401"] = {
+        "description": "UNAUTHORIZED (no valid API key in X-API-Key or Authorization: Bearer, "
+                       "nor a signed-in session)",
+        "headers": {"WWW-Authenticate": {"schema": {"type": "string", "enum": ["APIKey"]}}},
+        "content": {"application/json": {"schema": {"$ref": ERROR_REF}}}}
+    if path != "/v1/auth/me":  # the one route open to every principal, a GET
+        responses["403"] = {
+            "description": "FORBIDDEN (outside the key's or role's scope), CSRF_FAILED (a "
+                           "session request without its X-CSRF-Token)",
+            "content": {"application/json": {"schema": {"$ref": ERROR_REF}}}}
 
 
 def _operations(doc: dict[str, Any]) -> Iterable[tuple[str, dict[str, Any]]]:

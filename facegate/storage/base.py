@@ -17,6 +17,7 @@ from typing import Any, Protocol
 
 from facegate.domain import ClassifierInfo, Descriptor, FaceSample, Identity
 from facegate.errors import ValidationError
+from facegate.storage.access_records import AccessStore
 from facegate.storage.audit import AuditLog
 from facegate.storage.state import SharedState
 
@@ -50,8 +51,9 @@ class Changes:
     removed: list[str]
 
 
-class GalleryStore(SharedState, AuditLog, Protocol):
-    """Identities and their face samples, trained classifiers and the audit log.
+class GalleryStore(SharedState, AuditLog, AccessStore, Protocol):
+    """Identities and their face samples, trained classifiers, the replicas' shared state, the
+    audit log, and the users, sessions and keys of ``AccessStore``.
 
     Errors: IdentityNotFoundError, FaceNotFoundError, ClassifierNotFoundError, ConflictError
     (external id or classifier id taken), DuplicateFaceError (same image SHA-256 already enrolled

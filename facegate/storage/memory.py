@@ -24,14 +24,16 @@ from facegate.storage.base import (
     new_identity,
     utcnow,
 )
+from facegate.storage.memory_access import MemoryAccess
 from facegate.storage.memory_state import MemoryState
 
 
-class MemoryStore(MemoryState, MemoryAudit):
+class MemoryStore(MemoryState, MemoryAudit, MemoryAccess):
     def __init__(self) -> None:
         MemoryState.__init__(self)
         MemoryAudit.__init__(self)
         self._lock = threading.RLock()
+        self._access_tables()
         self._identities: dict[str, Identity] = {}
         self._faces: dict[str, dict[str, FaceSample]] = {}
         self._classifiers: dict[str, tuple[ClassifierInfo, bytes]] = {}

@@ -24,6 +24,7 @@ import psycopg
 
 from facegate.errors import StoreError
 from facegate.storage import sql_state
+from facegate.storage.sql_access import POSTGRES_TABLES
 from facegate.storage.sql_audit import POSTGRES_SCHEMA as AUDIT_SCHEMA
 
 logger = logging.getLogger(__name__)
@@ -115,6 +116,8 @@ CREATE UNIQUE INDEX classifiers_one_active ON classifiers (active) WHERE active 
     Migration(4, "shared state", sql_state.SCHEMA),
     # The audit log (storage/sql_audit.py, shared with SQLite): every replica writes this one.
     Migration(5, "audit", AUDIT_SCHEMA),
+    # Users, login sessions and API keys (storage/sql_access.py, shared with SQLite).
+    Migration(6, "access", POSTGRES_TABLES),
 )
 
 LATEST = MIGRATIONS[-1].version

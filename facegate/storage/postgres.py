@@ -33,6 +33,7 @@ from facegate.errors import (
 )
 from facegate.storage import pg_schema
 from facegate.storage.base import UNSET, Changes, checked_update, new_identity, utcnow
+from facegate.storage.sql_access import SqlAccess
 from facegate.storage.sql_audit import SqlAudit
 from facegate.storage.sql_classifiers import ClassifierRewrite
 from facegate.storage.sql_state import SqlState
@@ -78,7 +79,7 @@ def migrate_database(url: str) -> tuple[list[int], int]:
         raise StoreError(f"cannot migrate the gallery at {redact_url(url)}: {exc}") from exc
 
 
-class PostgresStore(SqlState, SqlAudit):
+class PostgresStore(SqlState, SqlAudit, SqlAccess):
     _MARK, _TEXT_TIMES, _LOCK_ROWS = "%s", False, " FOR UPDATE"  # for the classifier methods
     _LOCK_JOBS = "LOCK TABLE training_jobs IN EXCLUSIVE MODE"  # one job start at a time
 

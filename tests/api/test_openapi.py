@@ -61,7 +61,9 @@ def test_every_answer_is_declared_with_a_real_schema(http: httpx.Client) -> None
     assert "securitySchemes" not in doc["components"]
     for method, path, operation in operations(doc):
         label = f"{method} {path}"
-        assert "security" not in operation and "401" not in operation["responses"], label
+        assert "security" not in operation, label
+        assert ("401" in operation["responses"]) == (path == "/v1/auth/login"), label
+        assert "403" not in operation["responses"], label  # an open server refuses nobody
         assert all(p["name"].lower() != "x-api-key" for p in operation.get("parameters", []))
         for status, response in operation["responses"].items():
             content = response.get("content", {})
@@ -85,21 +87,30 @@ def test_every_answer_is_declared_with_a_real_schema(http: httpx.Client) -> None
     assert {"404", "409", "410"} <= set(frames)
 
 
-def test_with_api_keys_every_v1_route_declares_401_and_the_key() -> None:
+def test_with_api_keys_every_v1_route_declares_401_403_and_the_credentials() -> None:
     doc = keyed_document()
     assert doc["components"]["securitySchemes"] == {
-        "ApiKey": {"type": "apiKey", "in": "header", "name": "X-API-Key"}}
+        "ApiKey": {"type": "apiKey", "in": "header", "name": "X-API-Key"},
+        "Bearer": {"type": "http", "scheme": "bearer"},
+        "Session": {"type": "apiKey", "in": "cookie", "name": "facegate_session"}}
     for method, path, operation in operations(doc):
-        if path.startswith("/v1/"):
-            assert operation["security"] == [{"ApiKey": []}], f"{method} {path}"
+        if path == "/v1/auth/login":  # the one /v1 route without credentials
+            assert "security" not in operation and "403" not in operation["responses"]
+            assert "UNAUTHORIZED" in operation["responses"]["401"]["description"]
+            assert "TOO_MANY_ATTEMPTS" in operation["responses"]["429"]["description"]
+        elif path.startswith("/v1/"):
+            assert operation["security"] == [{"ApiKey": []}, {"Bearer": []}, {"Session": []}], \
+                f"{method} {path}"
             assert operation["responses"]["401"]["content"]["application/json"]["schema"] == ERROR
+            assert ("403" in operation["responses"]) == (path != "/v1/auth/me"), path
         else:
             assert "401" not in operation["responses"] and "security" not in operation
 
 
 def test_every_body_is_declared_and_closed(http: httpx.Client) -> None:
     doc = http.get("/openapi.json").json()
-    bodiless = {"/v1/liveness/sessions", "/v1/models/deactivate", "/v1/models/{model_id}/activate"}
+    bodiless = {"/v1/liveness/sessions", "/v1/models/deactivate", "/v1/models/{model_id}/activate",
+                "/v1/auth/logout", "/v1/keys/{key_id}/rotate"}
     for method, path, operation in operations(doc):
         if method not in ("POST", "PATCH") or path in bodiless:
             continue

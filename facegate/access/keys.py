@@ -1,0 +1,47 @@
+"""API key secrets: ``fg_<prefix>_<secret>``, the 8-character prefix shown in lists, the whole
+string stored only as its SHA-256."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import secrets
+import string
+
+from facegate.access.principal import SCOPES
+from facegate.errors import ValidationError
+
+PREFIX_LENGTH = 8
+_SHAPE = re.compile(r"fg_([a-z0-9]{8})_[A-Za-z0-9_-]{43}")
+_ALPHABET = string.ascii_lowercase + string.digits
+MAX_NAME = 100
+MAX_DAYS = 3650
+
+
+def new_secret() -> tuple[str, str]:
+    """``(secret, prefix)``: 256 random bits behind a random visible prefix."""
+    prefix = "".join(secrets.choice(_ALPHABET) for _ in range(PREFIX_LENGTH))
+    return f"fg_{prefix}_{secrets.token_urlsafe(32)}", prefix
+
+
+def looks_like_key(secret: str) -> bool:
+    return _SHAPE.fullmatch(secret) is not None
+
+
+def sha256(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def check_scopes(scopes: list[str]) -> tuple[str, ...]:
+    unknown = sorted(set(scopes) - set(SCOPES))
+    if unknown or not scopes:
+        raise ValidationError(f"scopes must be one or more of {', '.join(SCOPES)}",
+                              details={"unknown": unknown, "scopes": list(SCOPES)})
+    return tuple(s for s in SCOPES if s in scopes)
+
+
+def check_key_name(name: str) -> str:
+    name = name.strip()
+    if not name or len(name) > MAX_NAME or not name.isprintable():
+        raise ValidationError(f"a key name must be 1 to {MAX_NAME} printable characters")
+    return name
