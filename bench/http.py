@@ -111,7 +111,7 @@ def multipart(data: bytes) -> bytes:
 
 
 def load(url: str, probes: list[Probe], *, clients: int, requests: int,
-         seconds: float) -> dict[str, Any]:
+         seconds: float, headers: dict[str, str] | None = None) -> dict[str, Any]:
     """``clients`` threads post probes in turn until ``requests`` are sent or time is up.
 
     Each client is a keep-alive ``http.client`` connection posting bodies encoded beforehand:
@@ -120,7 +120,7 @@ def load(url: str, probes: list[Probe], *, clients: int, requests: int,
     """
     target = urlsplit(url)
     bodies = [(person, multipart(data)) for person, data in probes]
-    headers = {"Content-Type": f"multipart/form-data; boundary={BOUNDARY}"}
+    headers = {"Content-Type": f"multipart/form-data; boundary={BOUNDARY}", **(headers or {})}
     lock = threading.Lock()
     issued = 0
     latencies: list[float] = []

@@ -11,6 +11,8 @@ from fastapi import Depends, Request
 
 from facegate.access.principal import ANONYMOUS, Principal
 from facegate.access.service import AccessService
+from facegate.api.inputs import CSRF_FIELD
+from facegate.api.sequence_inputs import MAX_FRAMES
 from facegate.bootstrap import Facegate
 from facegate.errors import AuthError, ForbiddenError, OverloadedError
 from facegate.services.gallery import GalleryService
@@ -67,22 +69,44 @@ async def authenticate(request: Request) -> Principal:
                             "Bearer) or a signed-in session")
         principal = ANONYMOUS
     else:
+        csrf = request.headers.get("x-csrf-token") or await _form_csrf(request)
         try:
-            principal = await anyio.to_thread.run_sync(_principal, request, access)
+            principal = await anyio.to_thread.run_sync(_principal, request, access, csrf)
         except (AuthError, ForbiddenError):
             if access.required:
+                await request.close()  # the form read for its token, upload files included
                 raise
             principal = ANONYMOUS  # an open server: credentials that do not hold change nothing
     request.state.principal = principal
     return principal
 
 
-def _principal(request: Request, access: AccessService) -> Principal:
+#: Form bodies whose ``csrf_token`` field carries a session's CSRF token (HTML forms cannot
+#: set headers).
+FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
+
+
+async def _form_csrf(request: Request) -> str | None:
+    """The ``csrf_token`` field of a state-changing session request's form body, if any (the
+    parsed form is kept on the request, so the route reads the same one)."""
+    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if (request.method in SAFE_METHODS or content_type not in FORM_TYPES
+            or presented_key(request) is not None or not request.cookies.get(SESSION_COOKIE)):
+        return None
+    try:
+        form = await request.form(max_files=MAX_FRAMES + 4, max_fields=64)
+    except Exception:  # a broken body: the route refuses it with its own error
+        return None
+    token = form.get(CSRF_FIELD)
+    return token if isinstance(token, str) else None
+
+
+def _principal(request: Request, access: AccessService, csrf: str | None) -> Principal:
     key = presented_key(request)
     if key is not None:
         return access.key_principal(key)
     principal, session = access.session_principal(
-        request.cookies[SESSION_COOKIE], csrf=request.headers.get("x-csrf-token"),
+        request.cookies[SESSION_COOKIE], csrf=csrf,
         changes_state=request.method not in SAFE_METHODS)
     request.state.session = session
     return principal

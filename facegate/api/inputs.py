@@ -26,6 +26,8 @@ from facegate.errors import (
 )
 
 M = TypeVar("M", bound=pydantic.BaseModel)
+#: The form field that carries a session's CSRF token (``api.deps``); no route reads it.
+CSRF_FIELD = "csrf_token"
 
 
 class RequestModel(BaseModel):
@@ -125,7 +127,7 @@ async def _multipart(
                 if key not in image_fields:
                     raise ValidationError(f"unexpected file field {key!r}")
                 images[key] = await _read_limited(value, limit)
-            else:
+            elif key != CSRF_FIELD:
                 raw[key] = _form_value(value)
     finally:  # spooled upload files must be closed on errors too
         await form.close()

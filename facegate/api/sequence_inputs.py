@@ -9,7 +9,7 @@ import pydantic
 from fastapi import Request
 from starlette.datastructures import UploadFile
 
-from facegate.api.inputs import _b64, _form_value, _read_limited, json_object
+from facegate.api.inputs import CSRF_FIELD, _b64, _form_value, _read_limited, json_object
 from facegate.config import Settings
 from facegate.errors import UnsupportedMediaTypeError, ValidationError
 
@@ -66,7 +66,7 @@ async def _multipart(request: Request, limit: int, images: dict[str, bytes] | No
                     images[key] = await _read_limited(value, limit)
                 else:
                     raise ValidationError(f"unexpected file field {key!r}")
-            else:
+            elif key != CSRF_FIELD:
                 raw[key] = _form_value(value)
     finally:
         await form.close()

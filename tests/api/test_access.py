@@ -327,3 +327,19 @@ def test_every_v1_route_but_the_login_refuses_a_caller_without_credentials(
             assert response.status_code == 422, response.text
         else:
             refused(response, 401, "UNAUTHORIZED")
+
+
+def test_a_form_carries_the_csrf_token_in_its_csrf_token_field(
+        http: httpx.Client, faces: Path) -> None:
+    """HTML forms cannot set headers: a multipart body's ``csrf_token`` field counts too, and
+    no route sees that field."""
+    session = sign_in(http, "admin", ADMIN_PASSWORD)
+    only_cookie = {"Cookie": session["Cookie"]}
+    image = {"image": ("obama.jpg", (faces / "obama.jpg").read_bytes())}
+    refused(http.post("/v1/detect", files=image, headers=only_cookie), 403, "CSRF_FAILED")
+    refused(http.post("/v1/detect", files=image, data={"csrf_token": "forged" * 8},
+                      headers=only_cookie), 403, "CSRF_FAILED")
+    detected = http.post("/v1/detect", files=image,
+                         data={"csrf_token": session["X-CSRF-Token"]}, headers=only_cookie)
+    assert detected.status_code == 200, detected.text
+    assert len(detected.json()["faces"]) == 1

@@ -13,7 +13,7 @@ from starlette.datastructures import UploadFile
 
 from facegate.api import views
 from facegate.api.deps import FacegateDep
-from facegate.api.inputs import RequestModel, json_object
+from facegate.api.inputs import CSRF_FIELD, RequestModel, json_object
 from facegate.api.openapi import BODY, STORE, answers, archive_body
 from facegate.api.schemas import (
     ClassifierList,
@@ -70,7 +70,8 @@ async def start_training(request: Request, response: Response, jobs: JobsDep) ->
         except Exception as exc:  # starlette raises several types for broken multipart bodies
             raise ValidationError(f"the multipart body could not be parsed: {exc}") from exc
         try:
-            raw = {k: v for k, v in form.multi_items() if not isinstance(v, UploadFile)}
+            raw = {k: v for k, v in form.multi_items()
+                   if not isinstance(v, UploadFile) and k != CSRF_FIELD}
             upload = form.get("archive")
             if upload is not None and not isinstance(upload, UploadFile):
                 raise ValidationError("'archive' must be a file part (a zip)")
