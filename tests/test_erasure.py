@@ -125,7 +125,10 @@ def found(paths: list[Path], wanted: dict[str, bytes]) -> list[tuple[str, str]]:
 def test_deleting_a_person_erases_them_from_classifiers_files_and_exports(
         start_server: Any, faces: Path, tmp_path: Path) -> None:
     data = tmp_path / "data"
-    server: LiveServer = start_server(data)
+    # The audit log keeps the opaque id of whom each request touched, the deletion's own row
+    # included, by design (docs/audit.md: no name, image or descriptor, which
+    # tests/api/test_audit.py scans for); off here, so the scan below sees the gallery alone.
+    server: LiveServer = start_server(data, audit={"enabled": False})
     db = data / "gallery.sqlite3"
     with server.client() as http:
         ids = enrol(http, photos(faces, http))
