@@ -35,6 +35,7 @@ from facegate.services.archives import ArchiveLimits
 from facegate.services.audit import AuditWriter
 from facegate.services.liveness_sessions import SessionBook
 from facegate.services.training_jobs import TrainingJobs
+from facegate.web import console
 
 #: Training uploads (zips of face photos) live here only while their job runs.
 UPLOADS = "training-uploads"
@@ -101,6 +102,7 @@ def create_app(settings: Settings, *, facegate: Facegate | None = None) -> FastA
         v1.include_router(administering.router, dependencies=[require("admin")])
     v1.include_router(auth.router)
     app.include_router(v1)
+    console.install(app)  # /ui: pages whose scripts call the /v1 routes above
     limit = settings.image.max_upload_bytes
     # Two images (verify) in base64 plus form overhead is the largest honest body.
     app.add_middleware(BodyLimit, limits=BodyLimits(
