@@ -5,7 +5,9 @@ person, and what a viewer may not do."""
 from __future__ import annotations
 
 import base64
+import csv
 import io
+import zipfile
 from collections.abc import Callable
 from pathlib import Path
 
@@ -56,6 +58,7 @@ def sign_in(console: Console, name: str, password: str) -> Page:
     page.get_by_label("Password").fill(password)
     page.get_by_role("button", name="Sign in").click()
     page.wait_for_url(lambda url: "/ui/login" not in url, timeout=15_000)
+    page.wait_for_load_state("networkidle")
     return page
 
 
@@ -70,7 +73,7 @@ def confirm(page: Page, *expected: str) -> None:
 def test_an_admin_enrols_by_upload_and_webcam_then_deletes_a_face_and_the_person(
         open_console: Callable[[], Console], faces: Path) -> None:
     console = open_console()
-    page = console.sign_in()
+    page = sign_in(console, "admin", ADMIN_PASSWORD)
     page.get_by_label("Name of the new person").fill("Barack Obama")
     page.get_by_role("button", name="Add person").click()
     page.locator("#create-result a", has_text="Barack Obama").click()
@@ -167,3 +170,52 @@ def test_a_viewer_sees_no_enrol_controls_on_a_person_and_a_forged_delete_is_refu
     assert forged == [403, "FORBIDDEN"]
     browser.shoot("person-viewer")
     assert httpx.get(console.url + f"/ui/people/{person['id']}").status_code == 303
+
+
+def test_a_bulk_import_shows_its_progress_and_a_report_with_its_csv(
+        open_console: Callable[[], Console], faces: Path, tmp_path: Path) -> None:
+    archive = tmp_path / "people.zip"
+    with zipfile.ZipFile(archive, "w") as out:
+        out.write(faces / "obama.jpg", "obama/obama.jpg")
+        out.write(faces / "obama3.jpg", "obama/obama3.jpg")
+        out.write(faces / "biden.jpg", "biden/biden.jpg")
+        out.writestr("nobody/drawing.png", no_face_png())
+    console = open_console()
+    page = sign_in(console, "admin", ADMIN_PASSWORD)
+    page.locator("#nav").get_by_role("link", name="Import").click()
+    page.wait_for_url("**/ui/import")
+    page.get_by_label("A zip of photos").set_input_files(archive)
+    expect(page.locator("#chosen")).to_contain_text("people.zip")
+    page.get_by_role("button", name="Start import").click()
+    expect(page.get_by_label("Import progress")).to_be_visible()
+    console.shoot("import-progress")
+    expect(page.locator(".progress-text")).to_have_text("100% (4 of 4)", timeout=90_000)
+    expect(page.locator("#report tbody tr")).to_have_count(4)
+    rows = {cells[0]: cells[1:3] for cells in (
+        [c.strip() for c in page.locator("#report tbody tr").nth(i).locator("td")
+         .all_inner_texts()] for i in range(4))}
+    assert rows == {"obama/obama.jpg": ["obama", "enrolled"],
+                    "obama/obama3.jpg": ["obama", "enrolled"],
+                    "biden/biden.jpg": ["biden", "enrolled"],
+                    "nobody/drawing.png": ["nobody", "NO_FACE_FOUND"]}, rows
+    expect(page.locator("#job-counts")).to_contain_text("3 enrolled, 0 already enrolled, 1 refused")
+    with page.expect_download() as downloading:
+        page.get_by_role("link", name="Download CSV").click()
+    report = list(csv.DictReader(io.StringIO(Path(downloading.value.path()).read_text())))
+    assert sorted((r["file"], r["outcome"]) for r in report) == sorted(
+        (file, outcome) for file, (_, outcome) in rows.items())
+    console.shoot("import-report")
+    # the people were created: the report links to them
+    page.locator("#report a", has_text="biden").click()
+    expect(page.locator("#fact-faces")).to_have_text("1")
+
+    # folders are zipped in the browser (store-only) and read by the same import
+    folder = tmp_path / "more" / "biden"
+    folder.mkdir(parents=True)
+    (folder / "biden.jpg").write_bytes((faces / "biden.jpg").read_bytes())
+    page = console.open("/ui/import")
+    page.get_by_label("…or folders of photos", exact=False).set_input_files(folder)
+    expect(page.locator("#chosen")).to_contain_text("1 photos from biden")
+    page.get_by_role("button", name="Start import").click()
+    expect(page.locator(".progress-text")).to_have_text("100% (1 of 1)", timeout=60_000)
+    expect(page.locator("#report tbody tr")).to_contain_text(["DUPLICATE_FACE"])

@@ -63,6 +63,7 @@ async function follow(job) {
   document.getElementById("job-report").hidden = true;
   const status = document.getElementById("job-status");
   const move = progressBar(document.getElementById("job-progress"), "Import progress");
+  showOk(result, "Uploaded; the server is importing the photos.");
   for (;;) {
     move(job.done, job.total);
     status.textContent = `Import ${job.status}: ${job.done} of ${job.total} files.`;
