@@ -21,7 +21,7 @@ from facegate.api.access_schemas import (
 )
 from facegate.api.deps import SESSION_COOKIE, AccessDep, PrincipalDep
 from facegate.api.openapi import BODY, STORE, answers
-from facegate.errors import AuthError, ForbiddenError, TooManyAttemptsError
+from facegate.errors import AuthError, TooManyAttemptsError
 from facegate.storage.access_records import SessionRecord
 
 router = APIRouter(prefix="/v1/auth", tags=["access"])
@@ -59,17 +59,17 @@ def _address(request: Request, access: AccessDep) -> str:
 
 
 @router.post("/password", response_model=PasswordChanged, responses=answers(
-    *BODY, AuthError, ForbiddenError, TooManyAttemptsError, *STORE))
+    *BODY, AuthError, TooManyAttemptsError, *STORE))
 def change_password(body: PasswordIn, request: Request, principal: PrincipalDep,
                     access: AccessDep) -> dict[str, Any]:
-    """Change the signed-in user's own password (a session only: an API key has none, 403).
+    """Change the signed-in user's own password (a session only: an API key has none, 401).
     A wrong ``current_password`` gets the login's 401 (and counts as a failed login); a new
     one under 12 characters 422 VALIDATION_ERROR. The user's other sessions end; this one
     goes on."""
     session: SessionRecord | None = getattr(request.state, "session", None)
     if session is None:
-        raise ForbiddenError("only a signed-in user has a password to change (not an API key)",
-                             details={"kind": principal.kind})
+        raise AuthError("only a signed-in user has a password to change (an API key has "
+                        "none): sign in first", details={"kind": principal.kind})
     access.change_own_password(session, current=body.current_password,
                                new=body.new_password, address=_address(request, access))
     return {"changed": True}
