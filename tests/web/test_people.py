@@ -169,6 +169,14 @@ def test_a_viewer_sees_no_enrol_controls_on_a_person_and_a_forged_delete_is_refu
     }""", person["id"])
     assert forged == [403, "FORBIDDEN"]
     browser.shoot("person-viewer")
+    page.goto(browser.base + "/ui/import")  # needs enrol: refused, and not in the nav
+    assert "your role does not hold" in page.content()
+    assert page.locator("#nav").get_by_role("link", name="Import").count() == 0
+    with console.client() as http:
+        sign_in_http(http, "violet", "viewer-password-2")
+        for path in (f"/ui/people/{person['id']}", "/ui/import", "/ui/static/js/zip.js"):
+            answer = http.get(path)
+            assert "script-src 'self'" in answer.headers["content-security-policy"], path
     assert httpx.get(console.url + f"/ui/people/{person['id']}").status_code == 303
 
 
