@@ -14,9 +14,10 @@ from pathlib import Path
 import httpx
 from conftest import LiveServer
 from PIL import Image
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Browser, Page, expect
 
-from web.conftest import ADMIN_PASSWORD, Console, add_user, sign_in_http
+from web.conftest import ADMIN_PASSWORD, DESKTOP, Console, add_user, sign_in_http
+from web.webcam import fit, write_y4m
 
 
 def no_face_png() -> bytes:
@@ -227,3 +228,37 @@ def test_a_bulk_import_shows_its_progress_and_a_report_with_its_csv(
     page.get_by_role("button", name="Start import").click()
     expect(page.locator(".progress-text")).to_have_text("100% (1 of 1)", timeout=60_000)
     expect(page.locator("#report tbody tr")).to_contain_text(["DUPLICATE_FACE"])
+
+
+def test_a_face_too_small_for_the_webcam_rule_is_told_to_come_closer(
+        console: LiveServer, launch: Callable[[Path], Browser], faces: Path,
+        tmp_path: Path) -> None:
+    """obama2.jpg held far from the camera (its face ~10% of the frame's width): the page asks
+    to move closer and enrols nothing; leaving the camera on, Stop ends its tracks."""
+    far = fit(Image.open(faces / "obama2.jpg"), scale=0.5)
+    video = write_y4m([far] * 20, tmp_path / "far.y4m", fps=10)
+    context = launch(video).new_context(viewport=DESKTOP)
+    context.grant_permissions(["camera"], origin=console.url)
+    browser = Console(context, console.url)
+    try:
+        with console.client() as http:
+            csrf = sign_in_http(http, "admin", ADMIN_PASSWORD)
+            person = http.post("/v1/identities", json={"name": "Far Away"},
+                               headers={"X-CSRF-Token": csrf}).json()
+        sign_in(browser, "admin", ADMIN_PASSWORD)
+        page = browser.open("/ui/people/no-such-person")
+        expect(page.locator("#notice")).to_contain_text("IDENTITY_NOT_FOUND")
+        page = browser.open(f"/ui/people/{person['id']}")
+        page.get_by_role("button", name="Start camera").click()
+        expect(page.locator("#camera-hint")).to_have_text("Move closer to the camera.",
+                                                          timeout=30_000)
+        expect(page.locator("#camera-box")).to_be_visible()  # the face seen, outlined
+        assert page.evaluate("""() => document.getElementById('camera').srcObject
+            .getVideoTracks()[0].readyState""") == "live"
+        page.get_by_role("button", name="Stop camera").click()
+        expect(page.locator("#camera-hint")).to_have_text("The camera is off.")
+        assert page.evaluate("document.getElementById('camera').srcObject") is None
+        expect(page.locator("#fact-faces")).to_have_text("0")
+        assert browser.errors == []
+    finally:
+        context.close()
