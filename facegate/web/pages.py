@@ -37,6 +37,7 @@ class Page:
 #: In navigation order.
 PAGES: tuple[Page, ...] = (
     Page("people", "People", "read"),
+    Page("import", "Import", "enrol"),
     Page("account", "Account", None, nav=False),
 )
 BY_SLUG = {page.slug: page for page in PAGES}
