@@ -206,7 +206,8 @@ def build(
     classifiers = ClassifierService(store)
     return Facegate(
         settings=settings, store=store, models=shared_models(), pipeline=reader.pipeline,
-        gallery=GalleryService(indexed, reader, multiple_faces=policy, classifiers=classifiers),
+        gallery=GalleryService(indexed, reader, multiple_faces=policy, classifiers=classifiers,
+                               warn_within=settings.matching.threshold),
         recognition=RecognitionService(
             indexed, reader, threshold=settings.matching.threshold,
             top_k=settings.matching.top_k, multiple_faces="reject",

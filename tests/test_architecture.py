@@ -15,7 +15,8 @@ PACKAGE = Path(__file__).resolve().parents[1] / "facegate"
 LEAVES = ("facegate.domain", "facegate.errors", "facegate.config", "facegate.config_access")
 ENTRY_POINTS = ("facegate.cli", "facegate.cli_store", "facegate.cli_evaluate",
                 "facegate.cli_liveness", "facegate.cli_train", "facegate.cli_audit",
-                "facegate.cli_access", "facegate.cli_common", "facegate.api", "facegate.web", "facegate.__main__")
+                "facegate.cli_access", "facegate.cli_common", "facegate.api", "facegate.web",
+                "facegate.__main__")
 CLI_MODULES = ("facegate.cli", "facegate.cli_store", "facegate.cli_evaluate",
                "facegate.cli_liveness", "facegate.cli_train", "facegate.cli_audit",
                "facegate.cli_access", "facegate.cli_common")

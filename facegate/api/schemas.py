@@ -131,11 +131,23 @@ class SampleList(BaseModel):
     items: list[SampleOut]
 
 
+class EnrolWarning(BaseModel):
+    """An enrolment that went through but looks like a mix-up."""
+
+    code: Literal["CLOSER_TO_ANOTHER_PERSON"]
+    identity_id: str
+    name: str
+    distance: float
+    message: str
+
+
 class EnrolledFace(BaseModel):
-    """``detection`` (the face that was used) only when enrolled from a photo."""
+    """``detection`` (the face that was used) and ``warnings`` only when enrolled from a
+    photo."""
 
     face: SampleOut
     detection: FaceOut | None = None
+    warnings: list[EnrolWarning] | None = None
 
 
 class Candidate(BaseModel):

@@ -149,14 +149,25 @@ class IndexedGallery:
 class EnrolledFace:
     sample: FaceSample
     face: Face | None
+    #: Other people whose faces are nearer this one than its own person's faces are (or, for a
+    #: person's first face, within the match threshold): a likely mix-up, enrolled anyway.
+    nearer: tuple[NearerPerson, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class NearerPerson:
+    identity_id: str
+    name: str
+    distance: float
 
 
 class GalleryService:
     def __init__(
         self, gallery: IndexedGallery, reader: FaceReader, *, multiple_faces: MultipleFaces,
-        classifiers: ClassifierService | None = None,
+        classifiers: ClassifierService | None = None, warn_within: float = 0.6,
     ) -> None:
         self._gallery = gallery
+        self._warn_within = warn_within
         self._store = gallery.store
         self._reader = reader
         self._multiple_faces = multiple_faces
@@ -227,8 +238,19 @@ class GalleryService:
             detection_score=face.detection.score, created_at=utcnow(),
             model=self._reader.model_name, box=face.detection.box,
         )
+        nearer = self.nearer_people(identity_id, face.descriptor)
         self._add(sample)
-        return EnrolledFace(sample=sample, face=face)
+        return EnrolledFace(sample=sample, face=face, nearer=nearer)
+
+    def nearer_people(self, identity_id: str, descriptor: Descriptor) -> tuple[NearerPerson, ...]:
+        """The (at most 3) other people nearer ``descriptor`` than ``identity_id``'s own faces,
+        or, when it has none yet, within ``warn_within`` (the match threshold)."""
+        hits = self._gallery.search(descriptor, k=5)
+        own = min((h.distance for h in hits if h.identity_id == identity_id), default=None)
+        limit = self._warn_within if own is None else min(own, self._warn_within)
+        nearer = [h for h in hits if h.identity_id != identity_id and h.distance < limit][:3]
+        return tuple(NearerPerson(h.identity_id, self._store.get_identity(h.identity_id).name,
+                                  h.distance) for h in nearer)
 
     def enroll_new_identity(
         self, *, name: str, data: bytes, multiple_faces: MultipleFaces | None = None

@@ -136,6 +136,12 @@ async def add_face(
     audit.note(request, face_id=enrolled.sample.id)
     if enrolled.face is not None:
         out["detection"] = views.face(enrolled.face)
+        out["warnings"] = [{
+            "code": "CLOSER_TO_ANOTHER_PERSON", "identity_id": n.identity_id, "name": n.name,
+            "distance": round(n.distance, 6),
+            "message": f"this face is nearer {n.name!r} (distance {n.distance:.3f}) than "
+                       "this person's own faces: check it is the right person"}
+            for n in enrolled.nearer]
     return out
 
 
