@@ -37,6 +37,9 @@ class Page:
 #: In navigation order.
 PAGES: tuple[Page, ...] = (
     Page("people", "People", "read"),
+    Page("identify", "Test bench", "recognize"),
+    Page("live", "Live", "recognize"),
+    Page("liveness", "Liveness", "recognize"),
     Page("account", "Account", None, nav=False),
 )
 BY_SLUG = {page.slug: page for page in PAGES}
