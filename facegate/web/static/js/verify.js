@@ -1,5 +1,6 @@
 // Verify on the test bench: a photo against a second photo or an enrolled person (/v1/verify).
 import { api, photoForm } from "./api.js";
+import { personPicker } from "./person_pick.js";
 import { clear, el, showError } from "./dom.js";
 import { fmt } from "./overlay.js";
 
@@ -8,7 +9,6 @@ const result = document.getElementById("verify-result");
 const raw = document.getElementById("verify-raw");
 const search = document.getElementById("person-search");
 const select = document.getElementById("person");
-let searching = 0;
 
 function mode() { return form.querySelector('input[name="mode"]:checked').value; }
 
@@ -18,21 +18,6 @@ function showMode() {
   document.getElementById("by-image").hidden = byPerson;
   form.image2.required = !byPerson;
   select.required = byPerson;
-}
-
-// The people whose name contains the search text (the first 50), as the select's options.
-async function people() {
-  const mine = ++searching;
-  const params = new URLSearchParams({ limit: 50 });
-  if (search.value.trim()) params.set("name", search.value.trim());
-  try {
-    const page = await api(`/v1/identities?${params}`);
-    if (mine !== searching) return;
-    const options = page.items.map((p) => el("option", { value: p.id },
-      `${p.name} (${p.face_count} face${p.face_count === 1 ? "" : "s"})`));
-    clear(select).append(...(options.length ? options
-      : [el("option", { value: "" }, search.value ? "Nobody by that name" : "Nobody enrolled yet")]));
-  } catch (error) { showError(result, error); }
 }
 
 function verdict(answer) {
@@ -63,7 +48,5 @@ form.addEventListener("submit", async (event) => {
   } catch (error) { showError(result, error); }
 });
 for (const radio of form.querySelectorAll('input[name="mode"]')) radio.addEventListener("change", showMode);
-let timer = 0;
-search.addEventListener("input", () => { clearTimeout(timer); timer = setTimeout(people, 200); });
 showMode();
-people();
+personPicker(search, select, (error) => showError(result, error));
