@@ -55,7 +55,9 @@ function verdict(answer, mode) {
         : "the frames did not show a live person")),
     reasons.length ? el("ul", { class: "reasons", "aria-label": "Reasons" }, ...reasons) : "", facts);
   document.getElementById("liveness-json").textContent = JSON.stringify(answer, null, 2);
-  document.getElementById("verdict-card").hidden = false;
+  const card = document.getElementById("verdict-card");
+  card.hidden = false;
+  card.scrollIntoView({ block: "nearest" });
 }
 
 async function check(mode) {
