@@ -18,6 +18,7 @@ from rich.table import Column, Table
 
 from facegate.cli_access import keys_app, users_app
 from facegate.cli_audit import audit
+from facegate.cli_common import DataDir, JsonOut, err, out
 from facegate.cli_evaluate import calibrate, evaluate_app
 from facegate.cli_liveness import liveness
 from facegate.cli_store import db_app, migrate_store
@@ -41,12 +42,7 @@ app.add_typer(models_app, name="models")
 app.command("audit")(audit)
 app.add_typer(users_app, name="users")
 app.add_typer(keys_app, name="keys")
-out = Console(soft_wrap=True, highlight=False)
-err = Console(stderr=True, soft_wrap=True, highlight=False)
 
-DataDir = Annotated[Path | None, typer.Option("--data-dir", help="gallery folder [default: ./data "
-                                               "or FACEGATE_DATA_DIR]")]
-JsonOut = Annotated[bool, typer.Option("--json", help="print JSON")]
 Threshold = Annotated[float | None, typer.Option(help="distance threshold [default: 0.6]")]
 ExistingFile = Annotated[Path, typer.Argument(exists=True, dir_okay=False)]
 

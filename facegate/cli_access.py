@@ -15,11 +15,11 @@ from typing import Annotated, Any
 
 import pydantic
 import typer
-from rich.console import Console
 from rich.table import Table
 
 from facegate.access.principal import ROLES, SCOPES
 from facegate.access.service import AccessService
+from facegate.cli_common import DataDir, JsonOut, err, out
 from facegate.config import Settings
 from facegate.errors import FacegateError
 from facegate.storage.base import open_store
@@ -28,12 +28,7 @@ users_app = typer.Typer(help="Accounts that sign in (roles: admin, operator, vie
                         no_args_is_help=True)
 keys_app = typer.Typer(help="API keys with scopes (the secret is shown once).",
                        no_args_is_help=True)
-out = Console(soft_wrap=True, highlight=False)
-err = Console(stderr=True, soft_wrap=True, highlight=False)
 
-DataDir = Annotated[Path | None, typer.Option("--data-dir", help="gallery folder [default: ./data "
-                                               "or FACEGATE_DATA_DIR]")]
-JsonOut = Annotated[bool, typer.Option("--json", help="print JSON")]
 Username = Annotated[str, typer.Argument(help="user name")]
 PasswordStdin = Annotated[bool, typer.Option(
     "--password-stdin", help="read the password from the first line of standard input")]

@@ -13,20 +13,17 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
+from facegate.cli_common import JsonOut, err, out
 from facegate.config import Settings
 from facegate.errors import FacegateError
 from facegate.evaluation import COMPARE_HELP, Compare
 
 evaluate_app = typer.Typer(help="Measure accuracy on labelled photos.", no_args_is_help=True)
-out = Console(soft_wrap=True, highlight=False)
-err = Console(stderr=True, soft_wrap=True, highlight=False)
 
 DataDir = Annotated[Path | None, typer.Option(
     "--data-dir", help="data folder (descriptor cache, calibration) [./data or FACEGATE_DATA_DIR]")]
-JsonOut = Annotated[bool, typer.Option("--json", help="print JSON")]
 Plots = Annotated[Path | None, typer.Option("--plots", help="write PNG plots to this folder")]
 Workers = Annotated[int, typer.Option(help="worker processes computing descriptors")]
 CompareOpt = Annotated[Compare, typer.Option(help=COMPARE_HELP)]

@@ -9,14 +9,12 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 
+from facegate.cli_common import err, out
 from facegate.config import Settings
 from facegate.errors import FacegateError
 
 db_app = typer.Typer(help="The gallery database: schema migrations.", no_args_is_help=True)
-out = Console(soft_wrap=True, highlight=False)
-err = Console(stderr=True, soft_wrap=True, highlight=False)
 
 StoreUrl = Annotated[str | None, typer.Option(
     "--url", help="gallery URL [default: FACEGATE_STORAGE__URL or the SQLite file in "

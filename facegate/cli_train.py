@@ -19,17 +19,13 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
+from facegate.cli_common import DataDir, JsonOut, err, out
 from facegate.config import Settings
 from facegate.errors import ArchiveError, ArchiveTooLargeError, FacegateError
 
 models_app = typer.Typer(help="List, activate and delete trained classifiers.",
                          no_args_is_help=True)
-out = Console(soft_wrap=True, highlight=False)
-err = Console(stderr=True, soft_wrap=True, highlight=False)
 
-DataDir = Annotated[Path | None, typer.Option("--data-dir", help="gallery folder [default: ./data "
-                                               "or FACEGATE_DATA_DIR]")]
-JsonOut = Annotated[bool, typer.Option("--json", help="print JSON")]
 ClassifierId = Annotated[str, typer.Argument(help="classifier id (see `facegate models list`)")]
 
 

@@ -2,14 +2,14 @@
 Playwright, against a real facegate server on loopback, with a real video as the webcam.
 
 One server and one browser per test module; each test gets a fresh signed-in page.
-Screenshots go to ``test-artifacts/screenshots/`` (not committed; docs/console.md's come from
-``FACEGATE_DOCS_SCREENSHOTS``).
+Screenshots go to ``test-artifacts/screenshots/`` (not committed). With
+``FACEGATE_DOCS_SCREENSHOTS=docs/console`` small copies of those that show only registry photos
+(names without the ``shared-`` prefix) go there too: docs/console.md shows them.
 """
 
 from __future__ import annotations
 
 import os
-import shutil
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -17,6 +17,7 @@ from typing import Any
 import httpx
 import pytest
 from conftest import REPO, LiveServer, settings_for
+from PIL import Image
 from playwright.sync_api import (
     Browser,
     BrowserContext,
@@ -140,6 +141,16 @@ class Console:
         shoot(self.page, name)
 
 
+def small(source: Path, target: Path) -> None:
+    """A copy of a screenshot for docs/: at most 1100 px tall, 128 colours."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with Image.open(source) as image:
+        picture = image.convert("RGB")
+        if picture.height > 1100:
+            picture = picture.crop((0, 0, picture.width, 1100))
+        picture.quantize(colors=128, method=Image.Quantize.MEDIANCUT).save(target, optimize=True)
+
+
 def shoot(page: Page, name: str) -> None:
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     docs = os.environ.get("FACEGATE_DOCS_SCREENSHOTS")
@@ -149,9 +160,8 @@ def shoot(page: Page, name: str) -> None:
         page.wait_for_timeout(150)
         target = SCREENSHOTS / f"{name}-{label}.png"
         page.screenshot(path=str(target), full_page=True)
-        if docs:
-            Path(docs).mkdir(parents=True, exist_ok=True)
-            shutil.copy(target, Path(docs) / target.name)
+        if docs and not name.startswith("shared-"):  # docs show registry photos only
+            small(target, Path(docs) / target.name)
     if size:
         page.set_viewport_size(size)
 
