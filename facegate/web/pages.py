@@ -38,6 +38,9 @@ class Page:
 PAGES: tuple[Page, ...] = (
     Page("people", "People", "read"),
     Page("import", "Import", "enrol"),
+    Page("identify", "Test bench", "recognize"),
+    Page("live", "Live", "recognize"),
+    Page("liveness", "Liveness", "recognize"),
     Page("account", "Account", None, nav=False),
 )
 BY_SLUG = {page.slug: page for page in PAGES}
