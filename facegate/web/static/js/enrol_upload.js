@@ -28,7 +28,12 @@ async function enrol(base, file, line) {
   line.set("pending", "enrolling…");
   try {
     const answer = await api(`${base}/faces`, { method: "POST", form: photoForm({ image: file }) });
-    line.set("enrolled", "enrolled", quality(answer));
+    const warnings = answer.warnings || [];
+    if (warnings.length) {
+      line.set("warned", "enrolled, but check it", warnings.map((w) => `${w.code}: ${w.message}`).join(" · "));
+    } else {
+      line.set("enrolled", "enrolled", quality(answer));
+    }
   } catch (error) {
     line.set("refused", error.code, error.message);
   }
