@@ -114,3 +114,26 @@ def test_every_console_response_has_the_security_headers(console: LiveServer) ->
         assert http.get("/v1/identities").headers.get("content-security-policy") is None
         assert httpx.get(console.url + "/ui/people").status_code == 303  # no session
 
+
+
+def test_change_own_password(console: LiveServer, open_console: Callable[[], Console]) -> None:
+    add_user(console, "otto", "operator", "operator-password-1")
+    browser = open_console()
+    page = browser.sign_in("otto", "operator-password-1")
+    page.goto(browser.base + "/ui/account")
+    expect(page.locator(".facts")).to_contain_text("operator")
+    page.get_by_label("Current password").fill("wrong-password-9")
+    page.get_by_label("New password", exact=True).fill("operator-password-2")
+    page.get_by_label("New password, again").fill("operator-password-2")
+    page.get_by_role("button", name="Change password").click()
+    expect(page.locator("#password-form .result")).to_contain_text("UNAUTHORIZED")
+    page.get_by_label("Current password").fill("operator-password-1")
+    page.get_by_label("New password", exact=True).fill("operator-password-2")
+    page.get_by_label("New password, again").fill("operator-password-2")
+    page.get_by_role("button", name="Change password").click()
+    expect(page.locator("#password-form .result")).to_contain_text("Password changed")
+    browser.shoot("account")
+    with console.client() as http:
+        assert http.post("/v1/auth/login", json={"username": "otto", "password":
+                                                 "operator-password-1"}).status_code == 401
+        sign_in_http(http, "otto", "operator-password-2")
