@@ -37,6 +37,9 @@ class Page:
 #: In navigation order.
 PAGES: tuple[Page, ...] = (
     Page("people", "People", "read"),
+    Page("train", "Train & models", "train"),
+    Page("audit", "Audit", "admin"),
+    Page("admin", "Admin", "admin"),
     Page("account", "Account", None, nav=False),
 )
 BY_SLUG = {page.slug: page for page in PAGES}
