@@ -8,7 +8,6 @@ The registry photos give Obama three photos and Biden one, which is what the mod
 
 from __future__ import annotations
 
-import io
 import zipfile
 from collections.abc import Callable
 from pathlib import Path
@@ -30,8 +29,9 @@ def gallery(console: LiveServer, faces: Path) -> None:
             person = http.post("/v1/identities", json={"name": name}, headers=csrf)
             assert person.status_code == 201, person.text
             for photo in photos:
+                image = {"image": (photo, (faces / photo).read_bytes(), "image/jpeg")}
                 face = http.post(f"/v1/identities/{person.json()['id']}/faces", headers=csrf,
-                                 files={"image": (photo, (faces / photo).read_bytes(), "image/jpeg")})
+                                 files=image)
                 assert face.status_code == 201, face.text
 
 
