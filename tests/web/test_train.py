@@ -50,6 +50,8 @@ def test_a_training_started_in_the_page_reaches_100_and_its_classifier_is_switch
     expect(job).to_contain_text("Accuracy (held out)")
     expect(job).to_contain_text("People / faces2 / 4")
     expect(job).to_contain_text("not active")
+    expect(page.get_by_role("button", name="Cancel the job")).to_be_hidden()
+    expect(page.get_by_role("button", name="Deactivate")).to_be_hidden()
     browser.shoot("train-done")
 
     row = page.locator("#models tbody tr").first
@@ -61,6 +63,7 @@ def test_a_training_started_in_the_page_reaches_100_and_its_classifier_is_switch
     page.get_by_role("button", name="Deactivate").click()
     expect(page.locator("#models-result")).to_contain_text("No classifier is active")
     expect(row.get_by_role("button", name="Activate")).to_be_visible()
+    expect(page.get_by_role("button", name="Deactivate")).to_be_hidden()
 
     # A zip enrolled by the job: the partial photo of Obama, and Biden's photo again (a
     # duplicate); kNN, activated when stored.

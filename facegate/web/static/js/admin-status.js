@@ -2,13 +2,14 @@
 // providers, storage backend, replicas' sync, queue depth), drawn as nested facts so a
 // field the server adds later still shows.
 import { api } from "./api.js";
+import { labelCells } from "./table.js";
 import { clear, el, showError, timeEl } from "./dom.js";
 
 const target = document.getElementById("status");
 const ISO = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}/;
 
 function label(key) {
-  const text = String(key).replaceAll("_", " ");
+  const text = String(key).replace(/_s$/, "").replaceAll("_", " ");
   return text.charAt(0).toUpperCase() + text.slice(1);
 }
 
@@ -25,9 +26,38 @@ function value(data) {
   return String(data);
 }
 
+function duration(seconds) {
+  const s = Math.round(seconds);
+  if (s < 120) return `${s} s`;
+  if (s < 7200) return `${Math.round(s / 60)} min`;
+  if (s < 172800) return `${(s / 3600).toFixed(1)} h`;
+  return `${(s / 86400).toFixed(1)} days`;
+}
+
+// The models (descriptor, detector, landmarks) with their licences, as a table.
+function models(items) {
+  const heads = ["Model", "Role", "Licence", "Commercial use", "In use"];
+  const table = el("table", { class: "stack", "aria-label": "Models" },
+    el("thead", {}, el("tr", {}, heads.map((h) => el("th", { scope: "col" }, h)))),
+    el("tbody", {}, items.map((m) => el("tr", {},
+      el("td", {}, el("strong", {}, m.name), m.file ? el("div", { class: "muted small" }, m.file) : null,
+        m.note ? el("div", { class: "muted small" }, m.note) : null),
+      el("td", {}, m.role), el("td", {}, m.licence), el("td", {}, value(m.commercial_use)),
+      el("td", {}, value(m.in_use))))));
+  labelCells(table);
+  return el("div", { class: "table-wrap" }, table);
+}
+
+function entry(key, item) {
+  if (key === "models" && Array.isArray(item)) return models(item);
+  if (key.endsWith("_s") && typeof item === "number") return duration(item);
+  if (key.endsWith("_at") && typeof item === "number") return timeEl(new Date(item * 1000).toISOString());
+  return value(item);
+}
+
 function facts(object) {
   return el("dl", { class: "facts" }, Object.entries(object).flatMap(([key, item]) =>
-    [el("dt", {}, label(key)), el("dd", {}, value(item))]));
+    [el("dt", {}, label(key)), el("dd", {}, entry(key, item))]));
 }
 
 async function load() {

@@ -98,6 +98,7 @@ form.addEventListener("submit", async (event) => {
   }
   running(true);
   setProgress = null;
+  clear(modelsResult);
   try {
     follow(await api("/v1/train", request));
   } catch (error) {
