@@ -4,13 +4,14 @@ session is refused at once by every replica sharing it."""
 
 from __future__ import annotations
 
+import dataclasses
 import hmac
 import secrets
 from datetime import datetime, timedelta
 
 from facegate.access import keys
 from facegate.access.limiter import LoginLimiter
-from facegate.access.passwords import verify_password
+from facegate.access.passwords import check_strength, hash_password, verify_password
 from facegate.access.principal import ROLE_SCOPES, Principal, bootstrap
 from facegate.access.users import Users
 from facegate.config import Settings
@@ -102,6 +103,24 @@ class AccessService:
 
     def logout(self, session: SessionRecord) -> None:
         self._store.delete_session(session.token_hash)
+
+    def change_own_password(self, session: SessionRecord, *, current: str, new: str,
+                            address: str) -> UserRecord:
+        """The signed-in user's new password: ValidationError when it is too short or long,
+        the login's AuthError (and a counted failure) when ``current`` is wrong. Every other
+        session of the user ends; this one is kept."""
+        check_strength(new)
+        user = self._store.get_user(session.user_id)
+        self.limiter.check(username=user.username, address=address)
+        if not verify_password(user.password_hash, current) or user.disabled:
+            self.limiter.failed(username=user.username, address=address)
+            raise AuthError(LOGIN_FAILED)
+        changed = dataclasses.replace(user, password_hash=hash_password(new),
+                                      updated_at=utcnow())
+        self._store.update_user(changed)
+        self._store.delete_user_sessions(user.id)
+        self._store.create_session(session)  # this one goes on
+        return changed
 
     # API keys
     def create_key(self, *, name: str, scopes: list[str], expires_in_days: int | None,

@@ -20,6 +20,19 @@ class LoginIn(RequestModel):
     password: str = Field(min_length=1, max_length=MAX_LENGTH)
 
 
+class PasswordIn(RequestModel):
+    """Change one's own password (at least 12 characters)."""
+
+    current_password: str = Field(min_length=1, max_length=MAX_LENGTH)
+    new_password: str = Field(min_length=1, max_length=MAX_LENGTH)
+
+
+class PasswordChanged(BaseModel):
+    """The password is changed; the user's other sessions have ended, this one goes on."""
+
+    changed: Literal[True]
+
+
 class MeOut(BaseModel):
     """Who the request acts as. ``kind``: ``user`` (a session), ``key``, ``bootstrap`` (a key of
     FACEGATE_SERVER__API_KEYS) or ``anonymous`` (an open loopback server)."""

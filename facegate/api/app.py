@@ -23,6 +23,7 @@ from facegate.api.routes import (
     config,
     health,
     identities,
+    imports,
     keys,
     liveness,
     liveness_recognition,
@@ -33,6 +34,7 @@ from facegate.bootstrap import Facegate, build, liveness_service, tune_allocator
 from facegate.config import Settings
 from facegate.services.archives import ArchiveLimits
 from facegate.services.audit import AuditWriter
+from facegate.services.imports import Imports
 from facegate.services.liveness_sessions import SessionBook
 from facegate.services.training_jobs import TrainingJobs
 from facegate.web import console
@@ -67,6 +69,7 @@ def create_app(settings: Settings, *, facegate: Facegate | None = None) -> FastA
         logger.info("facegate ready: %d identities, %d faces", identities_count, faces_count)
         yield
         app.state.training_jobs.close()
+        app.state.imports.jobs.close()
         if writer is not None:
             writer.close()  # after the last request: every row is committed
         if facegate is None:
@@ -89,12 +92,17 @@ def create_app(settings: Settings, *, facegate: Facegate | None = None) -> FastA
         app_facegate.gallery, app_facegate.classifiers, store=app_facegate.store,
         limits=ArchiveLimits.from_settings(settings.image), uploads=settings.data_dir / UPLOADS,
         lost_after_s=server.training_lost_after_s)
+    app.state.imports = Imports(  # its zips share the training uploads' folder
+        app_facegate.gallery, store=app_facegate.store,
+        limits=ArchiveLimits.from_settings(settings.image), uploads=settings.data_dir / UPLOADS,
+        lost_after_s=server.training_lost_after_s)
     errors.install(app)
     openapi.install(app, api_keys=settings.access_required)
     app.include_router(health.router)
     # Every /v1 router needs a scope (api/deps.py ``require``), the auth routes excepted.
     v1 = APIRouter()
-    v1.include_router(identities.router, dependencies=[require("enrol", reads="read")])
+    for enrolling in (identities, imports):
+        v1.include_router(enrolling.router, dependencies=[require("enrol", reads="read")])
     for recognizing in (recognition, liveness, liveness_recognition):
         v1.include_router(recognizing.router, dependencies=[require("recognize")])
     v1.include_router(classifiers.router, dependencies=[require("train")])
@@ -107,7 +115,8 @@ def create_app(settings: Settings, *, facegate: Facegate | None = None) -> FastA
     # Two images (verify) in base64 plus form overhead is the largest honest body.
     app.add_middleware(BodyLimit, limits=BodyLimits(
         max_bytes=2 * (limit * 4 // 3) + 64 * 1024,
-        archives={"/v1/train": settings.image.max_archive_bytes + 64 * 1024},
+        archives=dict.fromkeys(("/v1/train", "/v1/imports"),
+                               settings.image.max_archive_bytes + 64 * 1024),
         max_in_flight=server.max_body_bytes_in_flight, timeout_s=server.body_timeout_s))
     rate = settings.rate
     app.add_middleware(RateLimit, recognize_per_minute=rate.recognize_per_minute,

@@ -101,6 +101,16 @@ def archive_body(model: type[BaseModel]) -> dict[str, Any]:
     return body
 
 
+def zip_body(model: type[BaseModel]) -> dict[str, Any]:
+    """Bulk import, calibration: multipart only, a required zip ``archive`` file part and the
+    options as form parts."""
+    archive = ({**_FILE, "description": "zip: one folder per person, or name_N.jpg files"},
+               None)
+    body = _body(model, {"archive": archive}, ("archive",), [])
+    del body["requestBody"]["content"]["application/json"]
+    return body
+
+
 def _body(model: type[BaseModel], media: dict[str, Media], required: tuple[str, ...],
           groups: list[tuple[str, ...]]) -> dict[str, Any]:
     schema = model.model_json_schema()

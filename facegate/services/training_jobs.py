@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from facegate.domain import ClassifierInfo
-from facegate.errors import ConflictError, FacegateError
+from facegate.errors import ConflictError, FacegateError, JobNotFoundError
 from facegate.services import training
 from facegate.services.archives import ArchiveLimits, check_archive
 from facegate.services.bulk import collect, enroll_photos
@@ -146,10 +146,14 @@ class TrainingJobs:
             thread.join(timeout)
 
     def get(self, job_id: str) -> TrainingJob:
-        return _job(self._checked(self._store.get_job(job_id)))
+        job = self._store.get_job(job_id)
+        if "job" in job.options:  # another kind's (services/jobs.py): not a training job
+            raise JobNotFoundError(f"no training job {job_id!r}")
+        return _job(self._checked(job))
 
     def list(self) -> list[TrainingJob]:
-        return [_job(self._checked(job)) for job in self._store.list_jobs(self._keep)]
+        return [_job(self._checked(job)) for job in self._store.list_jobs(self._keep)
+                if "job" not in job.options]
 
     def cancel(self, job_id: str) -> TrainingJob:
         """Ask a queued or running job (on any replica) to stop at its next photo or validation

@@ -60,7 +60,8 @@ class MemoryState:
                         old, status="failed", error=dict(lost_error), finished_at=job.created_at)
             active = [j for j in self._jobs.values() if j.status in ACTIVE_JOB]
             if active:
-                raise ConflictError("a training job is already running on this gallery; poll "
+                raise ConflictError("a background job (training or import) is already running on "
+                                    "this gallery; poll "
                                     "it and start the next when it has finished",
                                     details={"job_id": active[0].id, "status": active[0].status})
             self._jobs[job.id] = copy.deepcopy(job)

@@ -125,7 +125,8 @@ class SqlState(SqlClassifiers):
             active = db.execute(f"SELECT id, status FROM training_jobs WHERE {_ACTIVE}",
                                 ()).fetchone()
             if active is not None:
-                raise ConflictError("a training job is already running on this gallery; poll "
+                raise ConflictError("a background job (training or import) is already running on "
+                                    "this gallery; poll "
                                     "it and start the next when it has finished",
                                     details={"job_id": active[0], "status": active[1]})
             db.execute(self._sql(f"INSERT INTO training_jobs ({_JOB_COLUMNS}, classifier_id) "

@@ -11,7 +11,14 @@ from fastapi import APIRouter, Request, Response
 from facegate.access.limiter import client_address
 from facegate.access.principal import ANONYMOUS, SCOPES, Principal
 from facegate.access.service import user_principal
-from facegate.api.access_schemas import LoggedOut, LoginIn, LoginOut, MeOut
+from facegate.api.access_schemas import (
+    LoggedOut,
+    LoginIn,
+    LoginOut,
+    MeOut,
+    PasswordChanged,
+    PasswordIn,
+)
 from facegate.api.deps import SESSION_COOKIE, AccessDep, PrincipalDep
 from facegate.api.openapi import BODY, STORE, answers
 from facegate.errors import AuthError, TooManyAttemptsError
@@ -36,15 +43,36 @@ def login(body: LoginIn, request: Request, response: Response,
     ``X-CSRF-Token``. An unknown user, a wrong password and a disabled account get the same
     401; repeated failures lock the name and the address out (429 with Retry-After)."""
     request.state.principal = ANONYMOUS  # until the password holds
-    address = client_address(request.client.host if request.client else None,
-                             request.headers.get("x-forwarded-for"),
-                             trusted_proxies=access.trusted_proxies)
+    address = _address(request, access)
     token, session, user = access.login(body.username, body.password, address=address)
     request.state.principal = user_principal(user)
     response.set_cookie(
         SESSION_COOKIE, token, max_age=math.ceil(access.session_length.total_seconds()),
         path="/", httponly=True, samesite="strict", secure=request.url.scheme == "https")
     return me_view(user_principal(user), session)
+
+
+def _address(request: Request, access: AccessDep) -> str:
+    return client_address(request.client.host if request.client else None,
+                          request.headers.get("x-forwarded-for"),
+                          trusted_proxies=access.trusted_proxies)
+
+
+@router.post("/password", response_model=PasswordChanged, responses=answers(
+    *BODY, AuthError, TooManyAttemptsError, *STORE))
+def change_password(body: PasswordIn, request: Request, principal: PrincipalDep,
+                    access: AccessDep) -> dict[str, Any]:
+    """Change the signed-in user's own password (a session only: an API key has none, 401).
+    A wrong ``current_password`` gets the login's 401 (and counts as a failed login); a new
+    one under 12 characters 422 VALIDATION_ERROR. The user's other sessions end; this one
+    goes on."""
+    session: SessionRecord | None = getattr(request.state, "session", None)
+    if session is None:
+        raise AuthError("only a signed-in user has a password to change (an API key has "
+                        "none): sign in first", details={"kind": principal.kind})
+    access.change_own_password(session, current=body.current_password,
+                               new=body.new_password, address=_address(request, access))
+    return {"changed": True}
 
 
 @router.post("/logout", response_model=LoggedOut, responses=answers(*STORE))

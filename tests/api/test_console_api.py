@@ -1,0 +1,155 @@
+"""The REST routes the web console calls, over real HTTP on one live server: changing one's own
+password, the server status, and bulk import as a job on real face photos (zips of per-person
+folders and of ``name_N.jpg`` files), with its per-file report as JSON and CSV."""
+
+from __future__ import annotations
+
+import csv
+import io
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from conftest import LiveServer, settings_for
+from zipcraft import tiny_png, zip_bytes
+
+BOOT = "bootstrap-key-0123456789"
+ADMIN_PASSWORD = "correct horse battery"
+COOKIE = "facegate_session"
+
+
+@pytest.fixture(scope="module")
+def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    server = LiveServer(settings_for(
+        tmp_path_factory.mktemp("console-api"), server={"api_keys": [BOOT]},
+        auth={"admin_password": ADMIN_PASSWORD, "login_failures_per_address": 1000})).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def http(live: LiveServer) -> Iterator[httpx.Client]:
+    with live.client() as client:
+        yield client
+
+
+def admin(http: httpx.Client, method: str, url: str, **kwargs: Any) -> httpx.Response:
+    return http.request(method, url, headers={"X-API-Key": BOOT}, **kwargs)
+
+
+def sign_in(http: httpx.Client, username: str, password: str) -> dict[str, str]:
+    response = http.post("/v1/auth/login", json={"username": username, "password": password})
+    assert response.status_code == 200, response.text
+    token = response.cookies[COOKIE]
+    http.cookies.clear()
+    return {"Cookie": f"{COOKIE}={token}", "X-CSRF-Token": response.json()["csrf_token"]}
+
+
+def refused(response: httpx.Response, status: int, code: str) -> dict[str, Any]:
+    assert response.status_code == status, response.text
+    error: dict[str, Any] = response.json()["error"]
+    assert error["code"] == code, error
+    return error
+
+
+def test_a_user_changes_their_own_password(http: httpx.Client) -> None:
+    old, new = "viewer-password-1", "a brand new passphrase"
+    made = admin(http, "POST", "/v1/users",
+                 json={"username": "vera", "password": old, "role": "viewer"})
+    assert made.status_code == 201, made.text
+    here, elsewhere = sign_in(http, "vera", old), sign_in(http, "vera", old)
+    wrong = refused(http.post("/v1/auth/password", headers=here, json={
+        "current_password": "not it at all", "new_password": new}), 401, "UNAUTHORIZED")
+    login_wrong = refused(http.post("/v1/auth/login", json={
+        "username": "vera", "password": "nope"}), 401, "UNAUTHORIZED")
+    assert wrong["message"] == login_wrong["message"]
+    short = refused(http.post("/v1/auth/password", headers=here, json={
+        "current_password": old, "new_password": "short"}), 422, "VALIDATION_ERROR")
+    assert short["details"]["min_length"] == 12
+    refused(http.post("/v1/auth/password", headers={"Cookie": here["Cookie"]}, json={
+        "current_password": old, "new_password": new}), 403, "CSRF_FAILED")
+    refused(admin(http, "POST", "/v1/auth/password", json={
+        "current_password": old, "new_password": new}), 401, "UNAUTHORIZED")
+
+    changed = http.post("/v1/auth/password", headers=here,
+                        json={"current_password": old, "new_password": new})
+    assert changed.status_code == 200 and changed.json() == {"changed": True}, changed.text
+    assert http.get("/v1/auth/me", headers=here).json()["name"] == "vera"  # this one goes on
+    refused(http.get("/v1/auth/me", headers=elsewhere), 401, "UNAUTHORIZED")
+    refused(http.post("/v1/auth/login", json={"username": "vera", "password": old}),
+            401, "UNAUTHORIZED")
+    sign_in(http, "vera", new)
+
+
+def finished(http: httpx.Client, job: dict[str, Any], headers: dict[str, str]) -> dict[str, Any]:
+    deadline = time.monotonic() + 240
+    seen = [job["done"]]
+    while job["status"] in ("queued", "running", "cancelling"):
+        assert time.monotonic() < deadline, job
+        time.sleep(0.2)
+        job = http.get(f"/v1/imports/{job['id']}", headers=headers).json()
+        seen.append(job["done"])
+    assert seen == sorted(seen), seen  # progress only goes up
+    return job
+
+
+def test_bulk_import_of_a_zip_reports_every_file(http: httpx.Client, faces: Path) -> None:
+    """Per-person folders; a file with no face, one with six, a duplicate and a bad member
+    each get the code the faces route gives; the report comes as JSON and as CSV; a second
+    import of ``name_N.jpg`` files with create_missing off refuses the unknown person."""
+    photo = {n: (faces / n).read_bytes() for n in ("obama.jpg", "obama2.jpg", "biden.jpg",
+                                                   "group6.jpg")}
+    archive = zip_bytes({"people/obama/1.jpg": photo["obama.jpg"],
+                         "people/obama/2.jpg": photo["obama2.jpg"],
+                         "people/obama/again.jpg": photo["obama.jpg"],
+                         "people/biden/1.jpg": photo["biden.jpg"],
+                         "people/crowd/g.jpg": photo["group6.jpg"],
+                         "people/nobody/t.png": tiny_png(), "people/notes.txt": b"skip me"})
+    session = sign_in(http, "admin", ADMIN_PASSWORD)
+    refused(http.post("/v1/imports", headers=session, json={}), 415, "UNSUPPORTED_MEDIA_TYPE")
+    refused(http.post("/v1/imports", headers=session, files={"x": ("a", b"1")}), 422,
+            "VALIDATION_ERROR")
+    refused(http.post("/v1/imports", headers=session, files={"archive": ("a.zip", b"no zip")}),
+            400, "INVALID_ARCHIVE")
+    refused(http.post("/v1/imports", headers=session, files={"archive": ("a.zip", archive)},
+                      data={"multiple_faces": "all"}), 422, "VALIDATION_ERROR")
+    started = http.post("/v1/imports", headers=session, files={"archive": ("a.zip", archive)})
+    assert started.status_code == 202, started.text
+    assert started.headers["location"] == f"/v1/imports/{started.json()['id']}"
+    job = finished(http, started.json(), session)
+    assert job["status"] == "finished" and job["done"] == job["total"] == 6, job
+    outcomes = {r["file"]: r["outcome"] for r in job["report"]}
+    assert outcomes == {"people/obama/1.jpg": "enrolled", "people/obama/2.jpg": "enrolled",
+                        "people/obama/again.jpg": "DUPLICATE_FACE",
+                        "people/biden/1.jpg": "enrolled", "people/crowd/g.jpg": "MULTIPLE_FACES",
+                        "people/nobody/t.png": "NO_FACE_FOUND"}, job["report"]
+    assert job["counts"] == {"total": 6, "enrolled": 3, "duplicate": 1, "refused": 2}
+    enrolled = next(r for r in job["report"] if r["file"] == "people/biden/1.jpg")
+    faces_of = http.get(f"/v1/identities/{enrolled['identity_id']}/faces", headers=session)
+    assert [f["id"] for f in faces_of.json()["items"]] == [enrolled["face_id"]]
+    # the same photo through the faces route gives the same code
+    same = http.post(f"/v1/identities/{enrolled['identity_id']}/faces", headers=session,
+                     files={"image": ("g.jpg", photo["group6.jpg"])})
+    refused(same, 422, "MULTIPLE_FACES")
+
+    report = http.get(f"/v1/imports/{job['id']}/report.csv", headers=session)
+    assert report.headers["content-type"].startswith("text/csv")
+    rows = list(csv.DictReader(io.StringIO(report.text)))
+    assert {r["file"]: r["outcome"] for r in rows} == outcomes
+    refused(http.delete(f"/v1/imports/{job['id']}", headers=session), 409, "CONFLICT")
+    refused(http.get("/v1/imports/nope", headers=session), 404, "JOB_NOT_FOUND")
+    assert job["id"] not in [j["id"] for j in admin(http, "GET", "/v1/train").json()["items"]]
+
+    flat = zip_bytes({"biden_1.jpg": photo["obama2.jpg"], "stranger_1.jpg": photo["obama.jpg"],
+                      "stranger_2.jpg": photo["biden.jpg"]})
+    second = finished(http, admin(http, "POST", "/v1/imports", files={
+        "archive": ("f.zip", flat)}, data={"create_missing": "false",
+                                          "multiple_faces": "largest"}).json(), {"X-API-Key": BOOT})
+    assert {r["file"]: r["outcome"] for r in second["report"]} == {
+        "biden_1.jpg": "enrolled", "stranger_1.jpg": "IDENTITY_NOT_FOUND",
+        "stranger_2.jpg": "IDENTITY_NOT_FOUND"}, second
+    listed = http.get("/v1/imports", headers=session).json()["items"]
+    assert [j["id"] for j in listed] == [second["id"], job["id"]]
