@@ -44,6 +44,8 @@ def test_a_key_created_in_the_page_works_until_it_is_revoked_there(
     expect(dialog).to_contain_text("shown only this once")
     secret = dialog.get_by_label("Secret").input_value()
     assert secret.startswith("fg_"), secret
+    dialog.get_by_role("button", name="Copy").click()
+    expect(dialog.get_by_role("status")).to_contain_text("op")  # "Copied." or "copy it yourself"
     browser.shoot("admin-key-secret")
     dialog.get_by_role("button", name="close").click()
     expect(page.locator("dialog")).to_have_count(0)
@@ -53,6 +55,8 @@ def test_a_key_created_in_the_page_works_until_it_is_revoked_there(
     expect(row).to_contain_text("active")
     expect(row).to_contain_text("never")  # not used yet
     assert secret not in page.content()  # the dialog took the secret with it
+    stored = page.evaluate("JSON.stringify([localStorage, sessionStorage, document.cookie])")
+    assert secret not in stored
 
     assert identify_with(console, faces, secret).status_code == 200
     page.reload()
