@@ -23,6 +23,7 @@ from facegate.runtime.child_processes import RestartingPool, watch_parent
 from facegate.runtime.detector_process import DetectorProcess
 from facegate.runtime.dlib_backend import Dlib68Landmarker, DlibCnnDetector, DlibModels
 from facegate.runtime.dlib_landmarks68 import DlibLandmarks68
+from facegate.runtime.models import models_in_use, onnx_view
 from facegate.runtime.onnx_backend import OnnxEmbedder, available_cores
 from facegate.services.classifiers import ClassifierService
 from facegate.services.faces import (
@@ -269,3 +270,10 @@ def _serve_in_worker(settings: Settings, count: int) -> None:
 def _worker_pid() -> int:
     time.sleep(0.2)  # long enough that one worker cannot answer every warm-up call
     return os.getpid()
+
+
+def model_report(facegate: Facegate) -> dict[str, Any]:
+    """``{"models": [...], "onnx": {...}}`` of ``GET /v1/status`` (``runtime/models.py``)."""
+    return {"models": models_in_use(facegate.settings),
+            "onnx": onnx_view(facegate.settings, facegate.pipeline.embedder,
+                              in_workers=facegate.workers is not None)}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -28,6 +29,7 @@ from facegate.api.routes import (
     liveness,
     liveness_recognition,
     recognition,
+    status,
     users,
 )
 from facegate.bootstrap import Facegate, build, liveness_service, tune_allocator
@@ -82,6 +84,7 @@ def create_app(settings: Settings, *, facegate: Facegate | None = None) -> FastA
         "Euclidean between dlib descriptors: lower is closer; the default threshold is 0.6.",
     )
     app.state.facegate = app_facegate
+    app.state.started_at = time.time()
     app.state.access = AccessService(app_facegate.store, settings)
     app.state.runner = ModelRunner(settings.server.workers,
                                    max_queue=settings.server.max_queue)
@@ -106,7 +109,7 @@ def create_app(settings: Settings, *, facegate: Facegate | None = None) -> FastA
     for recognizing in (recognition, liveness, liveness_recognition):
         v1.include_router(recognizing.router, dependencies=[require("recognize")])
     v1.include_router(classifiers.router, dependencies=[require("train")])
-    for administering in (config, keys, users, audit):
+    for administering in (config, keys, users, audit, status):
         v1.include_router(administering.router, dependencies=[require("admin")])
     v1.include_router(auth.router)
     app.include_router(v1)

@@ -154,6 +154,14 @@ class ModelRunner:
         finally:
             self._admitted -= 1
 
+    def state(self) -> dict[str, int]:
+        """Workers busy now, requests waiting for one, requests admitted (reading their body,
+        waiting or running) and how many may be (call on the event loop)."""
+        stats = self._limiter.statistics()
+        return {"workers": int(self._limiter.total_tokens), "busy": int(stats.borrowed_tokens),
+                "waiting": stats.tasks_waiting, "admitted": self._admitted,
+                "capacity": self._capacity}
+
     async def __call__(self, fn: Callable[[], T]) -> T:
         """``fn()`` on a worker thread, once one is free (the caller is already admitted)."""
         return await anyio.to_thread.run_sync(fn, limiter=self._limiter)

@@ -75,6 +75,12 @@ class IndexedGallery:
             return SearchMethod("hnsw", self._searcher.ef_search)
         return SearchMethod("exact")
 
+    @property
+    def index_marker(self) -> int | None:
+        """The store's change marker the in-memory index has caught up to (it catches up before
+        each search); None before the first load or while the store's HNSW index answers."""
+        return None if self._searcher is self._hnsw else self._marker
+
     def search(self, probe: Descriptor, *, k: int, identity_id: str | None = None) -> list[Hit]:
         """The ``k`` closest identities (``DescriptorIndex.search``'s contract)."""
         return self._searcher.search(probe, k=k, identity_id=identity_id)
@@ -162,6 +168,11 @@ class GalleryService:
         self._multiple_faces = multiple_faces
         #: Told when an erasure rewrote the stored classifiers (identify reloads at once).
         self._classifiers = classifiers
+
+    @property
+    def indexed(self) -> IndexedGallery:
+        """The search index this service writes through (``GET /v1/status`` reads its sync)."""
+        return self._gallery
 
     # identities
     def create_identity(

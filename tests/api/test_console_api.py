@@ -153,3 +153,39 @@ def test_bulk_import_of_a_zip_reports_every_file(http: httpx.Client, faces: Path
         "stranger_2.jpg": "IDENTITY_NOT_FOUND"}, second
     listed = http.get("/v1/imports", headers=session).json()["items"]
     assert [j["id"] for j in listed] == [second["id"], job["id"]]
+
+
+def test_status_names_models_licences_storage_and_queue(
+        http: httpx.Client, live: LiveServer) -> None:
+    session = sign_in(http, "admin", ADMIN_PASSWORD)
+    body = http.get("/v1/status", headers=session).json()
+    assert body["version"] and body["uptime_s"] >= 0
+    assert body["storage"] == {"backend": "sqlite", "location": live.settings.storage_url}
+    listed = admin(http, "GET", "/v1/identities").json()
+    assert body["gallery"]["identities"] == listed["total"]
+    models = {m["key"]: m for m in body["models"]}
+    assert set(models) == {"resnet", "hog", "mmod", "shape5", "shape68"}
+    assert models["shape68"]["commercial_use"] is False and "300-W" in models["shape68"]["licence"]
+    assert models["resnet"]["licence"] == models["shape5"]["licence"] == "CC0-1.0"
+    assert models["resnet"]["in_use"] and models["shape5"]["in_use"]
+    assert body["onnx"]["embedder"] == "onnx"
+    assert "CPUExecutionProvider" in body["onnx"]["providers"]
+    assert body["workers"]["busy"] == 0 and body["workers"]["waiting"] == 0
+    assert body["workers"]["workers"] == live.settings.server.workers
+    assert body["matching"]["threshold"] == live.settings.matching.threshold
+    assert body["matching"]["threshold_source"] == "default"
+    assert body["index"]["search"] == "exact"
+    admin(http, "POST", "/v1/identify", files={"image": ("x.png", tiny_png())})
+    assert http.get("/v1/status", headers=session).json()["index"]["in_sync"] is True
+    admin(http, "POST", "/v1/users", json={"username": "val", "password": "val-password-1",
+                                           "role": "viewer"})
+    viewer = sign_in(http, "val", "val-password-1")
+    refused(http.get("/v1/status", headers=viewer), 403, "FORBIDDEN")
+
+
+def test_status_never_shows_a_storage_password() -> None:
+    from facegate.services.status import storage_view
+
+    view = storage_view("postgresql://face:s3cret@db.example:5432/gallery?password=x&sslmode=y")
+    assert view == {"backend": "postgres", "location": "postgresql://face@db.example:5432/gallery"}
+    assert "s3cret" not in str(view)
