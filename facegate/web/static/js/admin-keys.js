@@ -99,6 +99,7 @@ async function load() {
     const keys = [...page.items].reverse(); // newest first
     clear(body).append(...keys.map(row));
     labelCells(document.getElementById("keys"));
+    document.getElementById("keys").parentElement.hidden = keys.length === 0;
     empty.hidden = keys.length > 0;
   } catch (error) {
     showError(result, error);

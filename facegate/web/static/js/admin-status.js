@@ -8,7 +8,10 @@ import { clear, el, showError, timeEl } from "./dom.js";
 const target = document.getElementById("status");
 const ISO = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}/;
 
+const LABELS = { onnx: "ONNX Runtime", workers: "Workers and queue", index: "Index sync", gallery: "Gallery" };
+
 function label(key) {
+  if (LABELS[key]) return LABELS[key];
   const text = String(key).replace(/_s$/, "").replaceAll("_", " ");
   return text.charAt(0).toUpperCase() + text.slice(1);
 }

@@ -168,6 +168,7 @@ async function loadModels() {
     const list = await api("/v1/models");
     clear(modelsBody).append(...list.items.map(modelRow));
     labelCells(document.getElementById("models"));
+    document.getElementById("models").parentElement.hidden = list.items.length === 0;
     modelsEmpty.hidden = list.items.length > 0;
     deactivate.hidden = !list.items.some((m) => m.active);
     modelsNote.textContent = list.used_by_identify ? ""
