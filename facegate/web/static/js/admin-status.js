@@ -10,8 +10,8 @@ const ISO = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}/;
 
 const LABELS = { onnx: "ONNX Runtime", workers: "Workers and queue", index: "Index sync", gallery: "Gallery" };
 
-function label(key) {
-  if (LABELS[key]) return LABELS[key];
+function label(key, top) {
+  if (top && LABELS[key]) return LABELS[key];
   const text = String(key).replace(/_s$/, "").replaceAll("_", " ");
   return text.charAt(0).toUpperCase() + text.slice(1);
 }
@@ -58,15 +58,15 @@ function entry(key, item) {
   return value(item);
 }
 
-function facts(object) {
+function facts(object, top = false) {
   return el("dl", { class: "facts" }, Object.entries(object).flatMap(([key, item]) =>
-    [el("dt", {}, label(key)), el("dd", {}, entry(key, item))]));
+    [el("dt", {}, label(key, top)), el("dd", {}, entry(key, item))]));
 }
 
 async function load() {
   try {
     const status = await api("/v1/status");
-    clear(target).append(facts(status));
+    clear(target).append(facts(status, true));
   } catch (error) {
     clear(target);
     showError(target, error);
