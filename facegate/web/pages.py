@@ -41,6 +41,9 @@ PAGES: tuple[Page, ...] = (
     Page("identify", "Test bench", "recognize"),
     Page("live", "Live", "recognize"),
     Page("liveness", "Liveness", "recognize"),
+    Page("train", "Train & models", "train"),
+    Page("audit", "Audit", "admin"),
+    Page("admin", "Admin", "admin"),
     Page("account", "Account", None, nav=False),
 )
 BY_SLUG = {page.slug: page for page in PAGES}

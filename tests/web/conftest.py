@@ -131,7 +131,7 @@ class Console:
         page.get_by_label("Username").fill(name)
         page.get_by_label("Password").fill(password)
         page.get_by_role("button", name="Sign in").click()
-        page.wait_for_url(lambda url: "/ui/login" not in url, timeout=15_000)
+        page.wait_for_url(lambda url: "/ui/" in url and "/ui/login" not in url, timeout=15_000)
         page.wait_for_load_state("networkidle")
         assert "/ui/login" not in page.url, "sign-in did not leave the sign-in page"
         return page
