@@ -41,6 +41,7 @@ PAGES: tuple[Page, ...] = (
     Page("identify", "Test bench", "recognize"),
     Page("live", "Live", "recognize"),
     Page("liveness", "Liveness", "recognize"),
+    Page("accuracy", "Accuracy", "admin"),
     Page("account", "Account", None, nav=False),
 )
 BY_SLUG = {page.slug: page for page in PAGES}
