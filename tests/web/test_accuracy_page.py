@@ -53,7 +53,7 @@ def test_calibrate_see_the_plots_and_apply(open_console: Callable[[], Console],
     expect(page.locator(".progress-text")).to_have_text(f"100% ({total} of {total})",
                                                         timeout=120_000)
     threshold = page.locator("#threshold")
-    expect(threshold).to_be_visible()
+    expect(threshold).to_be_visible(timeout=60_000)  # after the threshold and plots
     shown = float(threshold.inner_text())
     assert 0.0 < shown < 1.2
     expect(page.locator("#current-threshold")).to_have_text("0.6 (default)")

@@ -21,10 +21,10 @@ function fact(term, ...value) {
 }
 
 function facts(r) {
-  const lower = r.threshold < r.current_threshold;
-  const change = r.threshold === r.current_threshold ? "no change"
-    : lower ? "stricter: fewer false matches, more missed matches"
-      : "looser: more matches, more false matches";
+  const same = r.threshold === r.current_threshold;
+  const direction = same ? "no change" : r.threshold < r.current_threshold
+    ? "stricter (fewer false matches, possibly more missed ones)"
+    : "looser (more matches, possibly more false ones)";
   clear(document.getElementById("facts")).append(
     ...fact("Recommended threshold", el("strong", { id: "threshold" }, r.threshold.toFixed(4)),
       ` for a false-match rate ≤ ${r.target_fmr}`),
@@ -32,10 +32,12 @@ function facts(r) {
     ...fact("False non-match rate (FNMR)", `${pct(r.fnmr)} (${range(r.fnmr_interval)})`),
     ...fact("Pairs", `${r.genuine_pairs} same-person, ${r.impostor_pairs} different-person`,
       r.pairs_without_face ? `; ${r.pairs_without_face} left out (a photo had no face)` : ""),
-    ...fact("Current threshold", el("span", { id: "current-threshold" },
+    ...fact("Threshold in use", el("span", { id: "current-threshold" },
       `${r.current_threshold} (${r.current_source})`)),
-    ...fact("Current threshold gives", `FMR ${pct(r.current_fmr)}, FNMR ${pct(r.current_fnmr)}`),
-    ...fact("Applying it would be", change));
+    ...fact(`At ${r.current_threshold} these pairs give`,
+      `FMR ${pct(r.current_fmr)}, FNMR ${pct(r.current_fnmr)}`),
+    ...fact("Applying it", el("span", { id: "change" }, `${direction}: FMR ${pct(r.current_fmr)} → ` +
+      `${pct(r.fmr)}, FNMR ${pct(r.current_fnmr)} → ${pct(r.fnmr)} on these pairs`)));
   const warning = document.getElementById("warning");
   warning.hidden = !r.warning;
   warning.textContent = r.warning ? `Warning: ${r.warning}` : "";
@@ -62,7 +64,9 @@ async function follow(job) {
   showOk(result, "Uploaded; the server is describing the photos.");
   for (;;) {
     move(job.done, job.total);
-    status.textContent = `Calibration ${job.status}: ${job.done} of ${job.total} descriptors.`;
+    status.textContent = `Calibration ${job.status}: ${job.done} of ${job.total} descriptors` +
+      (job.status === "running" && job.total > 0 && job.done === job.total
+        ? "; choosing the threshold and drawing the plots…" : ".");
     if (!ACTIVE.includes(job.status)) break;
     await new Promise((resolve) => setTimeout(resolve, POLL_MS));
     job = await api(`/v1/calibrate/${encodeURIComponent(job.id)}`);
@@ -114,6 +118,7 @@ applyButton.addEventListener("click", async () => {
     const applied = await api(`/v1/calibrate/${encodeURIComponent(current.id)}/apply`, { method: "POST" });
     document.getElementById("current-threshold").textContent =
       `${applied.threshold} (${applied.threshold_source})`;
+    document.getElementById("change").textContent = "applied";
     showOk(applyResult, el("span", { id: "applied" },
       `Applied: the threshold is now ${applied.threshold} (source: ${applied.threshold_source}), `,
       `was ${applied.previous_threshold} (${applied.previous_source}). Other replicas use it at their next start.`));
