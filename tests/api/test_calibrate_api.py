@@ -31,14 +31,14 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
     server.stop()
 
 
-def lfw_people(shared: Path) -> dict[str, list[Path]]:
-    """The first PEOPLE LFW people (by name) with at least PHOTOS photos, PHOTOS each."""
+def lfw_people(shared: Path, count: int = PEOPLE) -> dict[str, list[Path]]:
+    """The first ``count`` LFW people (by name) with at least PHOTOS photos, PHOTOS each."""
     people: dict[str, list[Path]] = {}
     for folder in sorted((shared / "lfw" / "images").iterdir()):
         photos = sorted(folder.glob("*.jpg"))
         if len(photos) >= PHOTOS:
             people[folder.name] = photos[:PHOTOS]
-        if len(people) == PEOPLE:
+        if len(people) == count:
             return people
     raise AssertionError("not enough LFW people")
 
@@ -66,7 +66,9 @@ def identify_all(http: httpx.Client, probes: list[Path]) -> list[dict[str, Any]]
 
 def test_calibrate_then_apply_changes_what_identify_decides(
         live: LiveServer, shared_faces: Path) -> None:
-    people = lfw_people(shared_faces)
+    everyone = lfw_people(shared_faces, 2 * PEOPLE)
+    people = dict(list(everyone.items())[:PEOPLE])
+    strangers = [photos[0] for photos in list(everyone.values())[PEOPLE:]]  # never enrolled
     archive = zip_bytes({f"lfw/{name}/{p.name}": p.read_bytes()
                          for name, photos in people.items() for p in photos})
     with live.client() as http:
@@ -101,7 +103,7 @@ def test_calibrate_then_apply_changes_what_identify_decides(
         while http.get(f"/v1/imports/{imported.json()['id']}",
                        headers=HEADERS).json()["status"] != "finished":
             time.sleep(0.2)
-        probes = [p for photos in people.values() for p in photos[1:]]
+        probes = [p for photos in people.values() for p in photos[1:]] + strangers
         before = identify_all(http, probes)
 
         applied = http.post(f"/v1/calibrate/{job['id']}/apply", headers=HEADERS)
