@@ -277,6 +277,13 @@ class Settings(BaseSettings):
             return "calibration" if self._calibrated else "environment"
         return "default"
 
+    def use_calibrated_threshold(self, threshold: float) -> None:
+        """A threshold just stored in ``calibration.json`` (``POST /v1/calibrate/{id}/apply``)
+        is this process's from now on, reported with the source ``calibration``."""
+        self.matching = self.matching.model_copy(update={"threshold": threshold})
+        self.matching.model_fields_set.add("threshold")
+        self._calibrated = True
+
     @model_validator(mode="after")
     def _calibrated_threshold(self) -> Settings:
         """A threshold stored by ``facegate calibrate --apply`` applies unless one is given."""

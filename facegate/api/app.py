@@ -20,6 +20,7 @@ from facegate.api.request_id import RequestId
 from facegate.api.routes import (
     audit,
     auth,
+    calibrate,
     classifiers,
     config,
     health,
@@ -36,6 +37,7 @@ from facegate.bootstrap import Facegate, build, liveness_service, tune_allocator
 from facegate.config import Settings
 from facegate.services.archives import ArchiveLimits
 from facegate.services.audit import AuditWriter
+from facegate.services.calibrations import Calibrations
 from facegate.services.imports import Imports
 from facegate.services.liveness_sessions import SessionBook
 from facegate.services.training_jobs import TrainingJobs
@@ -72,6 +74,7 @@ def create_app(settings: Settings, *, facegate: Facegate | None = None) -> FastA
         yield
         app.state.training_jobs.close()
         app.state.imports.jobs.close()
+        app.state.calibrations.jobs.close()
         if writer is not None:
             writer.close()  # after the last request: every row is committed
         if facegate is None:
@@ -99,6 +102,10 @@ def create_app(settings: Settings, *, facegate: Facegate | None = None) -> FastA
         app_facegate.gallery, store=app_facegate.store,
         limits=ArchiveLimits.from_settings(settings.image), uploads=settings.data_dir / UPLOADS,
         lost_after_s=server.training_lost_after_s)
+    app.state.calibrations = Calibrations(  # its zips too; plots under data_dir/calibrations
+        settings, recognition=app_facegate.recognition, gallery=app_facegate.gallery,
+        store=app_facegate.store, limits=ArchiveLimits.from_settings(settings.image),
+        uploads=settings.data_dir / UPLOADS, lost_after_s=server.training_lost_after_s)
     errors.install(app)
     openapi.install(app, api_keys=settings.access_required)
     app.include_router(health.router)
@@ -109,7 +116,7 @@ def create_app(settings: Settings, *, facegate: Facegate | None = None) -> FastA
     for recognizing in (recognition, liveness, liveness_recognition):
         v1.include_router(recognizing.router, dependencies=[require("recognize")])
     v1.include_router(classifiers.router, dependencies=[require("train")])
-    for administering in (config, keys, users, audit, status):
+    for administering in (config, keys, users, audit, status, calibrate):
         v1.include_router(administering.router, dependencies=[require("admin")])
     v1.include_router(auth.router)
     app.include_router(v1)
@@ -118,7 +125,7 @@ def create_app(settings: Settings, *, facegate: Facegate | None = None) -> FastA
     # Two images (verify) in base64 plus form overhead is the largest honest body.
     app.add_middleware(BodyLimit, limits=BodyLimits(
         max_bytes=2 * (limit * 4 // 3) + 64 * 1024,
-        archives=dict.fromkeys(("/v1/train", "/v1/imports"),
+        archives=dict.fromkeys(("/v1/train", "/v1/imports", "/v1/calibrate"),
                                settings.image.max_archive_bytes + 64 * 1024),
         max_in_flight=server.max_body_bytes_in_flight, timeout_s=server.body_timeout_s))
     rate = settings.rate

@@ -173,7 +173,7 @@ class GalleryService:
         classifiers: ClassifierService | None = None, warn_within: float = 0.6,
     ) -> None:
         self._gallery = gallery
-        self._warn_within = warn_within
+        self.warn_within = warn_within
         self._store = gallery.store
         self._reader = reader
         self._multiple_faces = multiple_faces
@@ -258,7 +258,7 @@ class GalleryService:
         or, when it has none yet, within ``warn_within`` (the match threshold)."""
         hits = self._gallery.search(descriptor, k=5)
         own = min((h.distance for h in hits if h.identity_id == identity_id), default=None)
-        limit = self._warn_within if own is None else min(own, self._warn_within)
+        limit = self.warn_within if own is None else min(own, self.warn_within)
         nearer = [h for h in hits if h.identity_id != identity_id and h.distance < limit][:3]
         return tuple(NearerPerson(h.identity_id, self._store.get_identity(h.identity_id).name,
                                   h.distance) for h in nearer)

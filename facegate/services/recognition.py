@@ -40,6 +40,11 @@ class RecognitionService:
         #: Identify ranks identities with the active classifier (when one is); None: never.
         self.classifiers = classifiers
 
+    @property
+    def reader(self) -> FaceReader:
+        """The face reader (the server's models), for work beside the requests (calibration)."""
+        return self._reader
+
     def detect(self, data: bytes) -> tuple[Photo, list[Face], Timings]:
         """Every face with box, landmarks and quality (no descriptors: cheaper)."""
         timings = Timings()

@@ -42,6 +42,7 @@ PAGES: tuple[Page, ...] = (
     Page("live", "Live", "recognize"),
     Page("liveness", "Liveness", "recognize"),
     Page("train", "Train & models", "train"),
+    Page("accuracy", "Accuracy", "admin"),
     Page("audit", "Audit", "admin"),
     Page("admin", "Admin", "admin"),
     Page("account", "Account", None, nav=False),

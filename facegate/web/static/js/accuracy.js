@@ -1,126 +1,129 @@
-// Accuracy: a calibration job on an uploaded labelled zip (or pairs CSV + images), polled to
-// the end; the recommended threshold with FMR/FNMR and their intervals against the current
-// threshold (GET /v1/config); the ROC/DET plots and histograms the API serves as PNG; apply.
+// Accuracy: a zip of per-person folders to POST /v1/calibrate, a progress bar fed by polling
+// GET /v1/calibrate/{id}, then the recommended threshold with its rates, what the current one
+// gives, the plots, and applying it (POST /v1/calibrate/{id}/apply).
 import { api } from "./api.js";
 import { clear, confirmAction, el, progressBar, showError, showOk } from "./dom.js";
 
+const POLL_MS = 500;
+const ACTIVE = ["queued", "running", "cancelling"];
+const TITLES = { roc: "ROC", det: "DET", histogram: "Distance histogram" };
 const form = document.getElementById("calibrate-form");
-const pairsField = document.getElementById("pairs-field");
-const runButton = document.getElementById("run");
-const result = document.getElementById("cal-result");
-const report = document.getElementById("cal-report");
-const factsTarget = document.getElementById("cal-facts");
-const plots = document.getElementById("plots");
+const result = document.getElementById("calibrate-result");
 const applyButton = document.getElementById("apply");
 const applyResult = document.getElementById("apply-result");
-const FINISHED = new Set(["succeeded", "failed", "cancelled"]);
-let config = null;
-let job = null;
+let current = null;
 
-const rate = (x) => (typeof x === "number" ? `${(100 * x).toPrecision(3)}%` : "—");
-const interval = (pair) => (Array.isArray(pair) ? ` (95%: ${rate(pair[0])} – ${rate(pair[1])})` : "");
-const dist = (x) => (typeof x === "number" ? x.toFixed(4) : "—");
+const pct = (value) => `${(100 * value).toFixed(2)}%`;
+const range = ([low, high]) => `95% CI ${pct(low)} – ${pct(high)}`;
 
-async function loadConfig() {
-  try {
-    config = await api("/v1/config");
-    const m = config.matching;
-    document.getElementById("current-threshold").textContent = `threshold ${dist(m.threshold)} (${m.threshold_source}).`;
-  } catch (error) {
-    showError(result, error);
-  }
+function fact(term, ...value) {
+  return [el("dt", {}, term), el("dd", {}, ...value)];
 }
 
-function calibrationOf(data) {
-  return data.calibration || data.result || data;
+function facts(r) {
+  const same = r.threshold === r.current_threshold;
+  const direction = same ? "no change" : r.threshold < r.current_threshold
+    ? "stricter (fewer false matches, possibly more missed ones)"
+    : "looser (more matches, possibly more false ones)";
+  clear(document.getElementById("facts")).append(
+    ...fact("Recommended threshold", el("strong", { id: "threshold" }, r.threshold.toFixed(4)),
+      ` for a false-match rate ≤ ${r.target_fmr}`),
+    ...fact("False-match rate (FMR)", `${pct(r.fmr)} (${range(r.fmr_interval)})`),
+    ...fact("False non-match rate (FNMR)", `${pct(r.fnmr)} (${range(r.fnmr_interval)})`),
+    ...fact("Pairs", `${r.genuine_pairs} same-person, ${r.impostor_pairs} different-person`,
+      r.pairs_without_face ? `; ${r.pairs_without_face} left out (a photo had no face)` : ""),
+    ...fact("Threshold in use", el("span", { id: "current-threshold" },
+      `${r.current_threshold} (${r.current_source})`)),
+    ...fact(`At ${r.current_threshold} these pairs give`,
+      `FMR ${pct(r.current_fmr)}, FNMR ${pct(r.current_fnmr)}`),
+    ...fact("Applying it", el("span", { id: "change" }, `${direction}: FMR ${pct(r.current_fmr)} → ` +
+      `${pct(r.fmr)}, FNMR ${pct(r.current_fnmr)} → ${pct(r.fnmr)} on these pairs`)));
+  const warning = document.getElementById("warning");
+  warning.hidden = !r.warning;
+  warning.textContent = r.warning ? `Warning: ${r.warning}` : "";
 }
 
-function show(data) {
-  const c = calibrationOf(data);
-  const current = config ? config.matching.threshold : null;
-  const rows = [["Threshold", dist(c.threshold)], ["Target false-match rate", rate(c.target_fmr)],
-    ["False-match rate", rate(c.fmr) + interval(c.fmr_interval)],
-    ["False non-match rate", rate(c.fnmr) + interval(c.fnmr_interval)],
-    ["Pairs", `${c.genuine_pairs} genuine, ${c.impostor_pairs} impostor, ${c.pairs_without_face || 0} without a face`]];
-  if (current !== null && typeof c.threshold === "number") {
-    const change = c.threshold - current;
-    rows.push(["Against the current", `${dist(current)} now: ${change === 0 ? "no change"
-      : change < 0 ? `stricter by ${dist(-change)}: fewer false matches, more people not recognised`
-        : `looser by ${dist(change)}: more people recognised, more false matches`}`]);
-  }
-  const changes = data.changes || c.changes;
-  if (changes && typeof changes === "object") {
-    for (const [k, v] of Object.entries(changes)) rows.push([k.replaceAll("_", " "), typeof v === "number" && v <= 1 ? rate(v) : String(v)]);
-  }
-  clear(factsTarget).append(el("dl", { class: "facts scores" }, rows.flatMap(([k, v]) => [el("dt", {}, k), el("dd", {}, v)])));
-  if (c.warning) factsTarget.append(el("p", { class: "warn" }, c.warning));
-  const images = data.plots || {};
-  clear(plots).append(...Object.entries(images).map(([name, url]) =>
-    el("figure", {}, el("img", { src: url, alt: `${name.replaceAll("_", " ")} plot`, loading: "lazy" }),
-      el("figcaption", {}, name.replaceAll("_", " ")))));
-  report.hidden = false;
+function plots(r) {
+  const images = r.plots.map((url) => {
+    const name = url.split("/").pop().replace(".png", "");
+    return el("figure", { class: "plot" },
+      el("img", { src: url, alt: `${TITLES[name] || name} of the calibration`, loading: "lazy" }),
+      el("figcaption", {}, TITLES[name] || name));
+  });
+  clear(document.getElementById("plots")).append(...images);
+  document.getElementById("plots-card").hidden = false;
 }
 
-async function follow(started) {
-  job = started;
-  const set = progressBar(document.getElementById("cal-progress"), "Calibration progress");
-  while (true) {
-    const { done = 0, total = 0 } = job.progress || {};
-    set(job.status === "succeeded" ? Math.max(total, 1) : done, job.status === "succeeded" ? Math.max(total, 1) : total);
-    if (FINISHED.has(job.status)) break;
-    await new Promise((resolve) => setTimeout(resolve, 500));
-    try {
-      job = await api(`/v1/calibrate/${encodeURIComponent(job.id)}`);
-    } catch (error) {
-      showError(result, error);
-      runButton.disabled = false;
-      return;
-    }
+async function follow(job) {
+  document.getElementById("job").hidden = false;
+  document.getElementById("outcome").hidden = true;
+  document.getElementById("plots-card").hidden = true;
+  clear(applyResult);
+  const status = document.getElementById("job-status");
+  const move = progressBar(document.getElementById("job-progress"), "Calibration progress");
+  showOk(result, "Uploaded; the server is describing the photos.");
+  for (;;) {
+    move(job.done, job.total);
+    status.textContent = `Calibration ${job.status}: ${job.done} of ${job.total} descriptors` +
+      (job.status === "running" && job.total > 0 && job.done === job.total
+        ? "; choosing the threshold and drawing the plots…" : ".");
+    if (!ACTIVE.includes(job.status)) break;
+    await new Promise((resolve) => setTimeout(resolve, POLL_MS));
+    job = await api(`/v1/calibrate/${encodeURIComponent(job.id)}`);
   }
-  runButton.disabled = false;
-  if (job.status === "succeeded") { showOk(result, "Calibration finished."); show(job); }
-  else if (job.error) showError(result, job.error);
-  else showOk(result, `Calibration ${job.status}.`);
+  if (job.error || !job.result) {
+    showError(result, job.error || { code: job.status.toUpperCase(), message: "No result." });
+    return;
+  }
+  showOk(result, "Calibration finished.");
+  current = job;
+  facts(job.result);
+  applyButton.disabled = false;
+  document.getElementById("outcome").hidden = false;
+  plots(job.result);
 }
 
-form.addEventListener("change", () => {
-  pairsField.hidden = form.source.value !== "pairs";
-  form.pairs.required = form.source.value === "pairs";
-});
 form.addEventListener("submit", async (event) => {
   event.preventDefault();
-  const body = new FormData();
-  const archive = form.archive.files[0];
-  body.append("archive", archive, archive.name);
-  if (form.source.value === "pairs") body.append("pairs", form.pairs.files[0], form.pairs.files[0].name);
-  body.append("target_fmr", form.target_fmr.value);
-  runButton.disabled = true;
-  report.hidden = true;
-  clear(result);
+  const start = document.getElementById("start");
+  const file = document.getElementById("zip").files[0];
+  if (!file) {
+    showError(result, { code: "NOTHING_CHOSEN", message: "Choose a zip of per-person folders first." });
+    return;
+  }
+  start.disabled = true;
   try {
-    follow(await api("/v1/calibrate", { method: "POST", form: body }));
+    const body = new FormData();
+    body.append("archive", file, file.name);
+    body.append("target_fmr", document.getElementById("target-fmr").value);
+    showOk(result, "Uploading…");
+    await follow(await api("/v1/calibrate", { method: "POST", form: body }));
   } catch (error) {
-    runButton.disabled = false;
     showError(result, error);
+  } finally {
+    start.disabled = false;
   }
 });
 
-if (applyButton) {
-  applyButton.addEventListener("click", async () => {
-    if (!job) return;
-    const c = calibrationOf(job);
-    const sure = await confirmAction("Apply this threshold?",
-      `Identify and verify use ${dist(c.threshold)} from now on, on every replica, instead of ` +
-      `${config ? dist(config.matching.threshold) : "the current threshold"}.`, "Apply");
-    if (!sure) return;
-    try {
-      await api(`/v1/calibrate/${encodeURIComponent(job.id)}/apply`, { method: "POST" });
-      await loadConfig();
-      showOk(applyResult, `The threshold is now ${dist(config.matching.threshold)} (${config.matching.threshold_source}).`);
-    } catch (error) {
-      showError(applyResult, error);
-    }
-  });
-}
-
-loadConfig();
+applyButton.addEventListener("click", async () => {
+  if (!current) return;
+  const r = current.result;
+  const sure = await confirmAction("Apply this threshold?",
+    `Identify and verify on this server will hold faces to ${r.threshold.toFixed(4)} instead of ` +
+    `${r.current_threshold} (${r.current_source}) from now on; it is stored in the data folder's ` +
+    "calibration.json, which other replicas read at their next start.", "Apply");
+  if (!sure) return;
+  applyButton.disabled = true;
+  try {
+    const applied = await api(`/v1/calibrate/${encodeURIComponent(current.id)}/apply`, { method: "POST" });
+    document.getElementById("current-threshold").textContent =
+      `${applied.threshold} (${applied.threshold_source})`;
+    document.getElementById("change").textContent = "applied";
+    showOk(applyResult, el("span", { id: "applied" },
+      `Applied: the threshold is now ${applied.threshold} (source: ${applied.threshold_source}), `,
+      `was ${applied.previous_threshold} (${applied.previous_source}). Other replicas use it at their next start.`));
+  } catch (error) {
+    applyButton.disabled = false;
+    showError(applyResult, error);
+  }
+});
