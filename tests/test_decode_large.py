@@ -18,8 +18,9 @@ SIDE = ImageSettings().decode_max_side
 
 
 def _encoded(image: Image.Image, kind: str, **options: object) -> bytes:
+    """PNGs at zlib level 1 unless told: the decoded pixels are the same at every level."""
     buffer = io.BytesIO()
-    image.save(buffer, format=kind, **options)
+    image.save(buffer, format=kind, **({"compress_level": 1} if kind == "PNG" else {}), **options)
     return buffer.getvalue()
 
 

@@ -19,13 +19,13 @@ from pathlib import Path
 
 import httpx
 import pytest
-from conftest import facegate_command, free_port, spawn_server
+from conftest import NO_CNN_FALLBACK, facegate_command, free_port, spawn_server
 from PIL import Image
 
 from facegate.storage.sqlite import SQLiteStore
 
 ENV = {k: v for k, v in os.environ.items() if not k.startswith("FACEGATE_")}
-PHOTO_COUNT = 32
+PHOTO_COUNT = 16  # enough to be killed mid-way: 3-4 are in when the kill comes
 
 
 @pytest.fixture(scope="module")
@@ -50,7 +50,7 @@ def serve(tmp_path: Path) -> Iterator[Callable[[Path], tuple[subprocess.Popen[by
 
     def start(data_dir: Path) -> tuple[subprocess.Popen[bytes], str]:
         port = free_port()
-        processes.append(spawn_server(data_dir, port))
+        processes.append(spawn_server(data_dir, port, env=NO_CNN_FALLBACK))
         return processes[-1], f"http://127.0.0.1:{port}"
 
     yield start

@@ -13,12 +13,13 @@ from typing import Any
 
 import httpx
 import pytest
-from conftest import spawned
+from conftest import NO_CNN_FALLBACK, spawned
 
 
 @pytest.fixture
 def replicas(postgres_url: str, tmp_path: Path) -> Iterator[tuple[httpx.Client, httpx.Client]]:
-    specs = [(tmp_path / f"replica{n}", ["--storage-url", postgres_url], {}) for n in (0, 1)]
+    specs = [(tmp_path / f"replica{n}", ["--storage-url", postgres_url],
+              NO_CNN_FALLBACK) for n in (0, 1)]
     with spawned(specs, together=True) as (a, b):  # start together: both migrate at once
         yield a, b
 

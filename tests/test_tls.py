@@ -19,7 +19,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from conftest import facegate_command, free_port, spawn_server
+from conftest import NO_CNN_FALLBACK, facegate_command, free_port, spawn_server
 from typer.testing import CliRunner
 
 from facegate.cli import app
@@ -35,7 +35,8 @@ def serving(data_dir: Path, port: int, *extra: str, log: Path,
     with log.open("wb") as out:
         process = subprocess.Popen(
             [*facegate_command(), "serve", "--port", str(port), "--data-dir", str(data_dir),
-             *extra], stdout=out, stderr=subprocess.STDOUT, env={**os.environ, **(env or {})})
+             *extra], stdout=out, stderr=subprocess.STDOUT,
+            env={**os.environ, **NO_CNN_FALLBACK, **(env or {})})
     try:
         deadline = time.monotonic() + 90
         while True:
@@ -128,7 +129,8 @@ def test_own_certificate_files_beyond_loopback(tmp_path: Path) -> None:
 
 def test_plain_http_beyond_loopback_warns(tmp_path: Path) -> None:
     port = free_port()
-    process = spawn_server(tmp_path / "data", port, "--host", "0.0.0.0", "--api-key", KEY)
+    process = spawn_server(tmp_path / "data", port, "--host", "0.0.0.0", "--api-key", KEY,
+                           env=NO_CNN_FALLBACK)
     try:
         answer = httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=10)
         assert "Strict-Transport-Security" not in answer.headers

@@ -14,12 +14,13 @@ import sqlite3
 import subprocess
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-from conftest import LiveServer, facegate_command
+from conftest import LiveServer, facegate_command, settings_for
 from test_train import poll
 from zipcraft import flip_byte, lie, sizes, tiny_png, variants, zip_bytes
 
@@ -111,12 +112,20 @@ def test_faulty_members_are_refused_one_by_one_and_caps_refuse_the_zip(
         assert len(http.get("/v1/train").json()["items"]) == 1  # no job was started
 
 
+@pytest.fixture(scope="module")
+def json_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    """One server for every refused JSON body (none of them starts a job)."""
+    server = LiveServer(settings_for(tmp_path_factory.mktemp("json-bodies"))).start()
+    yield server
+    server.stop()
+
+
 @pytest.mark.parametrize("body", [b"[]", b"1", b'"x"', b"null", b"true", b"[1, 2]",
                                   b"[" * 5000 + b"]" * 5000, b'{"a": ' * 6000 + b"1" +
                                   b"}" * 6000, b"{", b"\xff"])
-def test_train_json_bodies_that_are_not_an_object_are_422(server: LiveServer,
+def test_train_json_bodies_that_are_not_an_object_are_422(json_server: LiveServer,
                                                           body: bytes) -> None:
-    with server.client() as http:
+    with json_server.client() as http:
         answer = http.post("/v1/train", content=body,
                            headers={"content-type": "application/json"})
         assert (answer.status_code, answer.json()["error"]["code"]) == (422, "VALIDATION_ERROR")

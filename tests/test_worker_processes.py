@@ -24,9 +24,10 @@ def _descriptor(server: LiveServer, faces: Path) -> list[float]:
     return descriptor
 
 
-def test_worker_processes_answer_exactly_like_threads(
+def test_worker_processes_answer_like_threads_and_a_dead_one_is_replaced(
     start_server: Callable[..., LiveServer], faces: Path
 ) -> None:
+    """One process-isolated server for both (its two workers each load every model)."""
     in_processes = start_server(server={"isolation": "process"})
     in_threads = start_server()
     workers = in_processes.app.state.facegate.workers
@@ -34,18 +35,13 @@ def test_worker_processes_answer_exactly_like_threads(
     assert in_threads.app.state.facegate.workers is None
     assert _descriptor(in_processes, faces) == _descriptor(in_threads, faces)
 
-
-def test_a_dead_worker_is_replaced_and_the_request_still_answered(
-    start_server: Callable[..., LiveServer], faces: Path
-) -> None:
-    server = start_server(server={"isolation": "process"})
-    workers = server.app.state.facegate.workers
+    # A worker killed under the server: the broken pool is replaced, the photo read again.
     before = workers.pids()
     os.kill(before[0], signal.SIGKILL)
     deadline = time.monotonic() + 10
     while _alive(before[0]) and time.monotonic() < deadline:
         time.sleep(0.05)
-    assert _descriptor(server, faces)  # the broken pool is replaced, the photo read again
+    assert _descriptor(in_processes, faces) == _descriptor(in_threads, faces)
     after = workers.pids()
     assert len(after) >= 1 and before[0] not in after
 

@@ -2,24 +2,36 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pydantic
 import pytest
-from conftest import LiveServer
+from conftest import LiveServer, settings_for
 
 from facegate.config import Settings
 
 KEY = "secret-key-123"
 
 
-@pytest.fixture
-def locked(start_server: Callable[..., LiveServer]) -> Iterator[httpx.Client]:
-    server = start_server(server={"api_keys": [KEY, "second-key-456"]})
+@pytest.fixture(scope="module")
+def locked(tmp_path_factory: pytest.TempPathFactory) -> Iterator[httpx.Client]:
+    """One server with two keys for the module (only test_v1_needs_a_valid_key writes)."""
+    server = LiveServer(settings_for(tmp_path_factory.mktemp("locked"),
+                                     server={"api_keys": [KEY, "second-key-456"]})).start()
     with server.client() as http:
         yield http
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[httpx.Client]:
+    """One open server (no key) for the module's read-only checks."""
+    server = LiveServer(settings_for(tmp_path_factory.mktemp("open"))).start()
+    with server.client() as http:
+        yield http
+    server.stop()
 
 
 def unauthorized(response: httpx.Response) -> str:

@@ -16,7 +16,7 @@ from urllib.parse import urlsplit
 import httpx
 import numpy as np
 import pytest
-from conftest import LiveServer
+from conftest import LiveServer, settings_for
 from PIL import Image
 
 from facegate.matching import distance
@@ -40,8 +40,11 @@ def big_photos(faces: Path) -> dict[str, bytes]:
 
 
 def _encoded(image: Image.Image, kind: str) -> bytes:
+    """JPEG at quality 90; PNG at zlib level 1 (the decoded pixels, the point here, are the
+    same at every level; level 6 only takes longer to write)."""
     buffer = io.BytesIO()
-    image.save(buffer, format=kind, **({"quality": 90} if kind == "JPEG" else {}))
+    image.save(buffer, format=kind,
+               **({"quality": 90} if kind == "JPEG" else {"compress_level": 1}))
     return buffer.getvalue()
 
 
@@ -117,12 +120,22 @@ def _code(body: dict[str, object]) -> object:
     return error["code"]
 
 
+@pytest.fixture(scope="module")
+def one_slot(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    """A server with one worker slot, no queue and a 2 s body timeout, shared by the stall
+    tests: each ends with its stalled request answered 408, so the slot is free again."""
+    server = LiveServer(settings_for(tmp_path_factory.mktemp("one-slot"), server={
+        "workers": 1, "max_queue": 0, "body_timeout_s": 2.0})).start()
+    yield server
+    server.stop()
+
+
 @pytest.mark.parametrize("content_type", ["application/json",
                                           "multipart/form-data; boundary=x"])
 def test_a_stalled_body_is_answered_408_and_frees_its_slot(
-    start_server: Callable[..., LiveServer], faces: Path, content_type: str
+    one_slot: LiveServer, faces: Path, content_type: str
 ) -> None:
-    server = start_server(server={"workers": 1, "max_queue": 0, "body_timeout_s": 1.0})
+    server = one_slot
     with stalled(server, declared=500_000, content_type=content_type) as sock:
         status, headers, body = answer(sock)
     assert status == 408, body
@@ -134,10 +147,8 @@ def test_a_stalled_body_is_answered_408_and_frees_its_slot(
     assert response.status_code == 200, response.text
 
 
-def test_a_full_server_refuses_before_reading_the_body(
-    start_server: Callable[..., LiveServer],
-) -> None:
-    server = start_server(server={"workers": 1, "max_queue": 0, "body_timeout_s": 5.0})
+def test_a_full_server_refuses_before_reading_the_body(one_slot: LiveServer) -> None:
+    server = one_slot
     with stalled(server, declared=500_000) as holder:
         # The holder is admitted (it is reading its body). Another request sends its headers
         # and not one byte of its body: it is refused at once, so the body was never waited for.
