@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 import io
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -300,19 +300,23 @@ def test_verify_against_an_identity_without_faces(http: httpx.Client, faces: Pat
     assert error_code(verify, 409) == "IDENTITY_HAS_NO_FACES"
 
 
-def test_a_face_nearer_another_person_is_enrolled_with_a_warning(http: httpx.Client,
-                                                                   faces: Path) -> None:
-    obama = create(http, "obama-warned")
-    first = http.post(f"/v1/identities/{obama['id']}/faces", files=upload(faces / "obama.jpg"))
-    assert first.status_code == 201 and first.json()["warnings"] == []
-    # The same man's other photo, given by mistake to somebody else: enrolled, and flagged.
-    wrong = create(http, "not-obama")
-    mixed = http.post(f"/v1/identities/{wrong['id']}/faces", files=upload(faces / "obama2.jpg"))
-    assert mixed.status_code == 201, mixed.text
-    [warning] = [w for w in mixed.json()["warnings"] if w["identity_id"] == obama["id"]]
-    assert warning["code"] == "CLOSER_TO_ANOTHER_PERSON" and warning["name"] == "obama-warned"
-    assert 0 < warning["distance"] < 0.6 and "obama-warned" in warning["message"]
-    # A different man for obama: nobody else is nearer than the threshold, no warning for him.
-    biden = http.post(f"/v1/identities/{obama['id']}/faces", files=upload(faces / "biden.jpg"))
-    assert biden.status_code == 201
-    assert [w for w in biden.json()["warnings"] if w["identity_id"] == wrong["id"]] == []
+def test_a_face_nearer_another_person_is_enrolled_with_a_warning(
+        start_server: Callable[..., LiveServer], faces: Path) -> None:
+    with start_server().client() as http:  # a gallery of its own: the warnings name everyone
+        obama = create(http, "obama-warned")
+        first = http.post(f"/v1/identities/{obama['id']}/faces",
+                          files=upload(faces / "obama.jpg"))
+        assert first.status_code == 201 and first.json()["warnings"] == []
+        # The same man's other photo, given by mistake to somebody else: enrolled, and flagged.
+        wrong = create(http, "not-obama")
+        mixed = http.post(f"/v1/identities/{wrong['id']}/faces",
+                          files=upload(faces / "obama2.jpg"))
+        assert mixed.status_code == 201, mixed.text
+        [warning] = mixed.json()["warnings"]
+        assert warning["code"] == "CLOSER_TO_ANOTHER_PERSON"
+        assert warning["identity_id"] == obama["id"] and warning["name"] == "obama-warned"
+        assert 0 < warning["distance"] < 0.6 and "obama-warned" in warning["message"]
+        # A different man for obama: nobody else is within the threshold, no warning.
+        biden = http.post(f"/v1/identities/{obama['id']}/faces",
+                          files=upload(faces / "biden.jpg"))
+        assert biden.status_code == 201 and biden.json()["warnings"] == []
