@@ -3,7 +3,7 @@
 Nested fields use ``__``: ``FACEGATE_MATCHING__THRESHOLD=0.55``,
 ``FACEGATE_SERVER__API_KEYS=key1,key2``, ``FACEGATE_STORAGE__URL=sqlite:////var/lib/facegate/g.db``.
 Only entry points (CLI, ``facegate serve``) build it; everything else receives it. Imports nothing
-from facegate but ``config_access`` (more sections, a leaf too).
+from facegate but ``config_access`` and ``config_events`` (more sections, leaves too).
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ from pydantic import (
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from facegate.config_access import AuditSettings, AuthSettings, RateSettings, split_commas
+from facegate.config_events import EventsSettings, MetricsSettings
 
 DEFAULT_PORT = 8600
 #: Written by ``facegate calibrate --apply`` in the data folder; its threshold applies when
@@ -266,6 +267,8 @@ class Settings(BaseSettings):
     rate: RateSettings = Field(default_factory=RateSettings)
     audit: AuditSettings = Field(default_factory=AuditSettings)
     auth: AuthSettings = Field(default_factory=AuthSettings)
+    metrics: MetricsSettings = Field(default_factory=MetricsSettings)
+    events: EventsSettings = Field(default_factory=EventsSettings)
     log_level: str = "INFO"
     _calibrated: bool = PrivateAttr(default=False)
 

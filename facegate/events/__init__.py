@@ -1,0 +1,1 @@
+"""Events: what happened (types), the outbox in the store, the deliverer, one module per sink."""
