@@ -7,8 +7,9 @@ from typing import Literal
 
 #: Every scope: ``recognize`` (identify, verify, detect, embed, liveness), ``enrol``
 #: (create/update identities, add/delete faces), ``read`` (list/get identities, faces,
-#: chips), ``train`` (training, models), ``admin`` (keys, users, config).
-SCOPES: tuple[str, ...] = ("recognize", "enrol", "read", "train", "admin")
+#: chips), ``train`` (training, models), ``admin`` (keys, users, config), ``metrics``
+#: (``GET /metrics``: a key for Prometheus that can do nothing else).
+SCOPES: tuple[str, ...] = ("recognize", "enrol", "read", "train", "admin", "metrics")
 ALL_SCOPES = frozenset(SCOPES)
 ROLE_SCOPES: dict[str, frozenset[str]] = {
     "admin": ALL_SCOPES,

@@ -11,7 +11,7 @@ from facegate.access.keys import MAX_DAYS, MAX_NAME
 from facegate.access.passwords import MAX_LENGTH
 from facegate.api.inputs import RequestModel
 
-Scope = Literal["recognize", "enrol", "read", "train", "admin"]
+Scope = Literal["recognize", "enrol", "read", "train", "admin", "metrics"]
 Role = Literal["admin", "operator", "viewer"]
 
 
@@ -54,7 +54,7 @@ class LoginOut(MeOut):
 
 class KeyIn(RequestModel):
     name: str = Field(min_length=1, max_length=MAX_NAME)
-    scopes: list[Scope] = Field(min_length=1, max_length=5)
+    scopes: list[Scope] = Field(min_length=1, max_length=6)
     expires_in_days: int | None = Field(default=None, ge=1, le=MAX_DAYS)
 
 

@@ -11,10 +11,11 @@ from fastapi import APIRouter, FastAPI
 
 from facegate import __version__
 from facegate.access.service import AccessService
-from facegate.api import errors, openapi
+from facegate.api import errors, metrics_http, openapi
 from facegate.api.audit import AuditTrail
 from facegate.api.body_limit import BodyLimit, BodyLimits
 from facegate.api.deps import ModelRunner, require
+from facegate.api.metrics_http import RequestMetrics
 from facegate.api.rate_limit import RateLimit
 from facegate.api.request_id import RequestId
 from facegate.api.routes import (
@@ -69,9 +70,11 @@ def create_app(settings: Settings, *, facegate: Facegate | None = None) -> FastA
             writer.start()
             writer.purge()  # rows past the retention go before the first request
             app.openapi()  # built now, not on the first request: the audit trail reads it
+        metrics_http.started(app)  # the separate metrics port, when configured
         identities_count, faces_count = app_facegate.store.counts()
         logger.info("facegate ready: %d identities, %d faces", identities_count, faces_count)
         yield
+        metrics_http.stopped(app)
         app.state.training_jobs.close()
         app.state.imports.jobs.close()
         app.state.calibrations.jobs.close()
@@ -121,6 +124,7 @@ def create_app(settings: Settings, *, facegate: Facegate | None = None) -> FastA
     v1.include_router(auth.router)
     app.include_router(v1)
     console.install(app)  # /ui: pages whose scripts call the /v1 routes above
+    metrics_http.install(app, settings.metrics, scope=require("metrics"))
     limit = settings.image.max_upload_bytes
     # Two images (verify) in base64 plus form overhead is the largest honest body.
     app.add_middleware(BodyLimit, limits=BodyLimits(
@@ -136,6 +140,8 @@ def create_app(settings: Settings, *, facegate: Facegate | None = None) -> FastA
         app.add_middleware(AuditTrail, writer=writer, api=app,
                            bootstrap_keys=settings.server.api_keys)
     app.state.audit_writer = writer
+    if app.state.metrics is not None:  # every answer, refusals included, with its route
+        app.add_middleware(RequestMetrics, metrics=app.state.metrics, api=app)
     app.add_middleware(RequestId)  # outermost: every answer above carries X-Request-ID
     return app
 

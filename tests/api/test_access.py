@@ -80,7 +80,7 @@ def test_sign_in_csrf_sign_out_and_a_replayed_cookie(http: httpx.Client) -> None
 
     me = http.get("/v1/auth/me", headers=only_cookie).json()
     assert me["kind"] == "user" and me["csrf_token"] == session["X-CSRF-Token"]
-    assert set(me["scopes"]) == {"recognize", "enrol", "read", "train", "admin"}
+    assert set(me["scopes"]) == {"recognize", "enrol", "read", "train", "admin", "metrics"}
     assert http.get("/v1/identities", headers=only_cookie).status_code == 200  # GET: no token
     refused(http.post("/v1/identities", json={"name": "eve"}, headers=only_cookie),
             403, "CSRF_FAILED")

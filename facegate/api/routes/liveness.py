@@ -7,6 +7,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 from pydantic import Field
 
+from facegate.api import metrics
 from facegate.api.deps import FacegateDep, RunnerDep
 from facegate.api.inputs import RequestModel
 from facegate.api.liveness_schemas import SequenceOut, SessionOut, SessionResultOut
@@ -59,7 +60,9 @@ async def blink(request: Request, facegate: FacegateDep, run: RunnerDep) -> dict
             service.decode_frames(frames), body.fps)
         return liveness_report.sequence(service.blink(rgb, fps=body.fps or fps))
 
-    return await run(work)
+    answer = await run(work)
+    metrics.note_liveness(request, answer)
+    return answer
 
 
 @router.post("/sessions", status_code=201, response_model=SessionOut)
@@ -87,4 +90,6 @@ async def session_frames(session_id: str, request: Request, facegate: FacegateDe
             service.decode_frames(frames), body.fps)
         return liveness_report.session_result(book.check(session, rgb, fps=body.fps or fps))
 
-    return await run(work)
+    answer = await run(work)
+    metrics.note_liveness(request, answer)
+    return answer

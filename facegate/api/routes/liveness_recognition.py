@@ -17,7 +17,7 @@ from fastapi import APIRouter, Request
 from PIL import Image
 from pydantic import Field
 
-from facegate.api import audit, views
+from facegate.api import audit, metrics, views
 from facegate.api.deps import FacegateDep, RunnerDep
 from facegate.api.inputs import RequestModel
 from facegate.api.liveness_schemas import LiveIdentifyOut, LiveVerifyOut
@@ -96,6 +96,8 @@ async def identify_live(request: Request, facegate: FacegateDep,
     answer = await run(work)
     audit.note_identify(request, answer["identify"])
     audit.note(request, live=answer["live"])
+    metrics.note_liveness(request, answer["liveness"])
+    metrics.note_identify(request, answer["identify"])
     return answer
 
 
@@ -125,6 +127,8 @@ async def verify_live(request: Request, facegate: FacegateDep,
     answer = await run(work)
     audit.note_verify(request, answer["verify"])
     audit.note(request, live=answer["live"], match=answer["match"])
+    metrics.note_liveness(request, answer["liveness"])
+    metrics.note_verify(request, answer["verify"])
     return answer
 
 

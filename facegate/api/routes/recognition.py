@@ -7,7 +7,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, Field
 
-from facegate.api import audit, views
+from facegate.api import audit, metrics, views
 from facegate.api.deps import FacegateDep, RunnerDep
 from facegate.api.inputs import RequestModel, read_body
 from facegate.api.liveness_schemas import LiveIdentifyOut, LiveVerifyOut
@@ -87,9 +87,11 @@ async def identify(request: Request, facegate: FacegateDep, run: RunnerDep,
     result = await run(lambda: recognition.identify(
         images["image"], threshold=body.threshold, top_k=body.top_k))
     if not result.faces:
+        metrics.note_identify(request, {"faces": [], "timings_ms": result.timings.stages})
         raise NoFaceError("no face was found in the image")
     answer = views.identify(result)
     audit.note_identify(request, answer)
+    metrics.note_identify(request, answer)
     return answer
 
 
@@ -127,6 +129,7 @@ async def verify(request: Request, facegate: FacegateDep, run: RunnerDep,
         mode = "descriptor"
     answer = views.verify(result, mode=mode)
     audit.note_verify(request, answer)
+    metrics.note_verify(request, answer)
     return answer
 
 
@@ -137,6 +140,7 @@ async def detect(request: Request, facegate: FacegateDep, run: RunnerDep) -> dic
     _, images = await _image(request, facegate, ImageIn, "image")
     recognition = facegate.recognition
     image, faces, timings = await run(lambda: recognition.detect(images["image"]))
+    metrics.note_timings(request, timings.stages)
     return {"image": {"width": image.width, "height": image.height},
             "faces": [views.face(f) for f in faces], "timings_ms": views.timings(timings)}
 
@@ -148,6 +152,7 @@ async def embed(request: Request, facegate: FacegateDep, run: RunnerDep) -> dict
     _, images = await _image(request, facegate, ImageIn, "image")
     recognition = facegate.recognition
     image, faces, timings = await run(lambda: recognition.embed(images["image"]))
+    metrics.note_timings(request, timings.stages)
     if not faces:
         raise NoFaceError("no face was found in the image")
     return {"image": {"width": image.width, "height": image.height},
