@@ -13,9 +13,12 @@ from typing import Any
 
 import httpx
 import pytest
+import yaml
 from conftest import REPO, LiveServer, settings_for
 from PIL import Image
 from prometheus_client.parser import text_string_to_metric_families
+
+from facegate.config import DEFAULT_PORT
 
 BOOT = "metrics-bootstrap-key-0123456789"
 ADMIN = {"X-API-Key": BOOT}
@@ -181,6 +184,16 @@ def test_the_metrics_scope(http: httpx.Client) -> None:
     assert http.get("/v1/identities", headers=prometheus).status_code == 403
     me = http.get("/v1/auth/me", headers=ADMIN).json()
     assert "metrics" in me["scopes"]  # admins hold it
+
+
+def test_the_scrape_example_is_what_the_server_takes(http: httpx.Client) -> None:
+    """deploy/prometheus/prometheus.yml sends the key as Prometheus does: a bearer token."""
+    config = yaml.safe_load((REPO / "deploy" / "prometheus" / "prometheus.yml").read_text())
+    job = config["scrape_configs"][0]
+    assert job["metrics_path"] == "/metrics" and job["authorization"]["type"] == "Bearer"
+    assert job["static_configs"][0]["targets"] == [f"127.0.0.1:{DEFAULT_PORT}"]
+    secret = new_key(http, "metrics")["X-API-Key"]
+    scrape(http, {"Authorization": f"Bearer {secret}"})
 
 
 class Deliveries:
