@@ -93,7 +93,11 @@ class ScrapeCollector(Collector):
             state: dict[str, int] = runner.state()
             return state
 
-        if self.loop is None or not self.loop.is_running():
+        try:
+            here = asyncio.get_running_loop()
+        except RuntimeError:  # a thread without a loop: the usual case
+            here = None
+        if self.loop is None or here is self.loop or not self.loop.is_running():
             return read_now(runner)
         return asyncio.run_coroutine_threadsafe(read(), self.loop).result(timeout=5)
 
