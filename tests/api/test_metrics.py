@@ -4,10 +4,14 @@ sequence of calls on real faces, the ``metrics`` scope, event deliveries through
 
 from __future__ import annotations
 
+import base64
 import io
 import json
 import re
+import threading
+import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +33,8 @@ BURST = 20  # the recognize scope's burst: the recognize-only key is refused pas
 @pytest.fixture(scope="module")
 def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
     server = LiveServer(settings_for(
-        tmp_path_factory.mktemp("metrics"), server={"api_keys": [BOOT]},
+        tmp_path_factory.mktemp("metrics"),
+        server={"api_keys": [BOOT], "workers": 1, "max_queue": 0},  # one request at a time
         rate={"recognize_per_minute": 60, "recognize_burst": BURST},
         detection={"fallback_max_side": 0})).start()
     yield server
@@ -160,7 +165,8 @@ def test_counts_after_a_known_sequence(http: httpx.Client, faces: Path) -> None:
     assert value(samples, "facegate_gallery_faces") == 2
     assert value(samples, "facegate_index_in_sync") == 1
     assert value(samples, "facegate_index_sync_lag_seconds") == 0
-    assert value(samples, "facegate_model_workers") == 2
+    assert value(samples, "facegate_model_workers") == 1
+    assert value(samples, "facegate_model_capacity") == 1
     assert value(samples, "facegate_model_workers_busy") == 0
     assert value(samples, "facegate_model_queue_depth") == 0
     assert not any(name.startswith("facegate_event_") for name, _ in samples)  # events off
@@ -194,6 +200,48 @@ def test_the_scrape_example_is_what_the_server_takes(http: httpx.Client) -> None
     assert job["static_configs"][0]["targets"] == [f"127.0.0.1:{DEFAULT_PORT}"]
     secret = new_key(http, "metrics")["X-API-Key"]
     scrape(http, {"Authorization": f"Bearer {secret}"})
+
+
+def test_a_full_server_refuses_and_counts_it(live: LiveServer, http: httpx.Client,
+                                            faces: Path) -> None:
+    """An identify whose body is still coming holds the one admission slot: the next is 503
+    OVERLOADED, counted by code; the gauges show the slot taken while it is."""
+    _, before = scrape(http)
+    release = threading.Event()
+    image = base64.b64encode((faces / "obama2.jpg").read_bytes())
+
+    def slow_body() -> Iterator[bytes]:
+        yield b'{"image": "'
+        release.wait(30)
+        yield image + b'"}'
+
+    def held() -> httpx.Response:
+        return httpx.post(f"{live.url}/v1/identify", content=slow_body(), timeout=60,
+                          headers={**ADMIN, "Content-Type": "application/json"})
+
+    with ThreadPoolExecutor(1) as pool:
+        first = pool.submit(held)
+        try:
+            deadline = time.monotonic() + 30
+            while value(scrape(http)[1], "facegate_model_admitted") < 1:
+                assert time.monotonic() < deadline, "the slow request was never admitted"
+                time.sleep(0.05)
+            refused = httpx.post(f"{live.url}/v1/identify", files=photo(faces, "obama3.jpg"),
+                                 headers=ADMIN, timeout=60)  # a plain client: 503 expected
+        finally:
+            release.set()
+        assert first.result().status_code == 200
+    assert refused.status_code == 503 and refused.json()["error"]["code"] == "OVERLOADED"
+    _, after = scrape(http)
+
+    def delta(name: str, **labels: str) -> float:
+        return value(after, name, **labels) - value(before, name, **labels)
+
+    assert delta("facegate_refusals_total", status="503", code="OVERLOADED") == 1
+    assert delta("facegate_http_requests_total", route="/v1/identify", method="POST",
+                 status="503") == 1
+    assert delta("facegate_identify_outcomes_total", outcome="match") == 1
+    assert value(after, "facegate_model_admitted") == 0
 
 
 class Deliveries:
