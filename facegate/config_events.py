@@ -24,7 +24,7 @@ class MetricsSettings(BaseModel):
     enabled: bool = True
     #: 0: on the API's own port, guarded like the API (the ``metrics`` scope when access is
     #: required, open on an open loopback server). A port: served there instead, without a key,
-    #: on ``metrics_host`` only.
+    #: on ``host`` only.
     port: int = Field(default=0, ge=0, le=65535)
     host: str = "127.0.0.1"
 
