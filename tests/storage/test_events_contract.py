@@ -108,9 +108,8 @@ def test_two_replicas_on_postgres_share_one_outbox_and_one_lock(postgres_url: st
         b.add_events([(second, ["mqtt"])], now=NOW)
         assert [d.event.id for d in b.pending_deliveries("mqtt", limit=5)] == [first.id,
                                                                                second.id]
-        with a.sink_lock("mqtt") as mine_a:
-            with b.sink_lock("mqtt") as mine_b:
-                assert (mine_a, mine_b) == (True, False)
+        with a.sink_lock("mqtt") as mine_a, b.sink_lock("mqtt") as mine_b:
+            assert (mine_a, mine_b) == (True, False)
         with b.sink_lock("mqtt") as mine_b:
             assert mine_b is True
     finally:
