@@ -8,6 +8,7 @@ sessions and their queued messages) lives in its temporary folder and survives a
 
 from __future__ import annotations
 
+import getpass
 import json
 import socket
 import subprocess
@@ -41,7 +42,9 @@ class Broker:
         folder.mkdir(parents=True, exist_ok=True)
         self.log = folder / "mosquitto.log"
         self.config = folder / "mosquitto.conf"
-        lines = [f"listener {self.port} 127.0.0.1", "allow_anonymous true",
+        # As root, mosquitto would switch to the user "mosquitto", who cannot read tmp_path.
+        lines = [f"user {getpass.getuser()}", f"listener {self.port} 127.0.0.1",
+                 "allow_anonymous true",
                  f"persistence {'true' if persistence else 'false'}",
                  f"persistence_location {folder}/", "autosave_interval 1",
                  f"log_dest file {self.log}", "log_type error", "log_type warning"]
@@ -56,8 +59,9 @@ class Broker:
         deadline = time.monotonic() + 10
         while True:
             if self._proc.poll() is not None:
-                error = self._proc.stderr.read().decode() if self._proc.stderr else ""
-                raise RuntimeError(f"mosquitto exited: {error} {self.log.read_text()}")
+                error = self._proc.communicate()[1].decode()
+                logged = self.log.read_text() if self.log.is_file() else ""
+                raise RuntimeError(f"mosquitto exited: {error} {logged}")
             try:
                 with socket.create_connection(("127.0.0.1", self.port), timeout=0.2):
                     return self
@@ -65,6 +69,10 @@ class Broker:
                 if time.monotonic() > deadline:
                     raise RuntimeError("mosquitto did not listen within 10 s") from None
                 time.sleep(0.05)
+
+    def pid(self) -> int:
+        assert self._proc is not None, "the broker is not running"
+        return self._proc.pid
 
     def stop(self) -> None:
         """A clean stop (SIGTERM: persistence written)."""
