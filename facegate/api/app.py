@@ -12,6 +12,7 @@ from fastapi import APIRouter, FastAPI
 from facegate import __version__
 from facegate.access.service import AccessService
 from facegate.api import errors, openapi
+from facegate.api import events as api_events
 from facegate.api.audit import AuditTrail
 from facegate.api.body_limit import BodyLimit, BodyLimits
 from facegate.api.deps import ModelRunner, require
@@ -23,6 +24,7 @@ from facegate.api.routes import (
     calibrate,
     classifiers,
     config,
+    events,
     health,
     identities,
     imports,
@@ -35,6 +37,7 @@ from facegate.api.routes import (
 )
 from facegate.bootstrap import Facegate, build, liveness_service, tune_allocator
 from facegate.config import Settings
+from facegate.events.emitter import Events
 from facegate.services.archives import ArchiveLimits
 from facegate.services.audit import AuditWriter
 from facegate.services.calibrations import Calibrations
@@ -69,6 +72,8 @@ def create_app(settings: Settings, *, facegate: Facegate | None = None) -> FastA
             writer.start()
             writer.purge()  # rows past the retention go before the first request
             app.openapi()  # built now, not on the first request: the audit trail reads it
+        if outbox is not None:
+            outbox.start()  # delivers what an earlier run left in the outbox, then new events
         identities_count, faces_count = app_facegate.store.counts()
         logger.info("facegate ready: %d identities, %d faces", identities_count, faces_count)
         yield
@@ -77,6 +82,8 @@ def create_app(settings: Settings, *, facegate: Facegate | None = None) -> FastA
         app.state.calibrations.jobs.close()
         if writer is not None:
             writer.close()  # after the last request: every row is committed
+        if outbox is not None:
+            outbox.close()
         if facegate is None:
             app_facegate.close()
 
@@ -106,6 +113,9 @@ def create_app(settings: Settings, *, facegate: Facegate | None = None) -> FastA
         settings, recognition=app_facegate.recognition, gallery=app_facegate.gallery,
         store=app_facegate.store, limits=ArchiveLimits.from_settings(settings.image),
         uploads=settings.data_dir / UPLOADS, lost_after_s=server.training_lost_after_s)
+    outbox = app.state.events = Events.from_settings(settings, app_facegate.store)
+    if outbox is not None:
+        app.state.training_jobs.on_finished = api_events.train_finished(outbox)
     errors.install(app)
     openapi.install(app, api_keys=settings.access_required)
     app.include_router(health.router)
@@ -116,7 +126,7 @@ def create_app(settings: Settings, *, facegate: Facegate | None = None) -> FastA
     for recognizing in (recognition, liveness, liveness_recognition):
         v1.include_router(recognizing.router, dependencies=[require("recognize")])
     v1.include_router(classifiers.router, dependencies=[require("train")])
-    for administering in (config, keys, users, audit, status, calibrate):
+    for administering in (config, keys, users, audit, status, calibrate, events):
         v1.include_router(administering.router, dependencies=[require("admin")])
     v1.include_router(auth.router)
     app.include_router(v1)

@@ -299,11 +299,21 @@ class Healthy(BaseModel):
     status: Literal["ok"]
 
 
+class EventsHealth(BaseModel):
+    """The event sinks (``webhook:1``, ``mqtt``), events not yet delivered to all of them
+    (null: the store did not say) and what is wrong with a sink now, by name."""
+
+    sinks: list[str]
+    backlog: int | None
+    problems: dict[str, str]
+
+
 class Ready(BaseModel):
     status: Literal["ready"]
     version: str
     identities: int
     faces: int
+    events: EventsHealth | None = None
 
 
 class NotReady(BaseModel):

@@ -21,6 +21,7 @@ import dataclasses
 import logging
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -99,6 +100,9 @@ class TrainingJobs:
         self._running: str | None = None
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
+        #: Called with a job's final row when this process finishes it (the API emits
+        #: ``train.finished`` there); an exception in it is logged, never fails the job.
+        self.on_finished: Callable[[StoredJob], None] | None = None
         remove_leftovers(uploads)
 
     def receive(self, source: BinaryIO) -> Upload:
@@ -210,14 +214,26 @@ class TrainingJobs:
     def _finish(self, job_id: str, status: str, **changes: Any) -> bool:
         """The job's last state; False (and ``cancelled``, nothing else kept) when a cancel
         came in first, or False when it was found lost meanwhile (it stays failed)."""
+        ended: list[StoredJob] = []
+
         def finish(job: StoredJob) -> StoredJob | None:
             if job.status not in ACTIVE:
                 return None
             if job.cancel_requested:
-                return dataclasses.replace(job, status="cancelled", finished_at=time.time())
-            return dataclasses.replace(job, status=status, finished_at=time.time(), **changes)
+                ended.append(dataclasses.replace(job, status="cancelled",
+                                                 finished_at=time.time()))
+            else:
+                ended.append(dataclasses.replace(job, status=status, finished_at=time.time(),
+                                                 **changes))
+            return ended[-1]
 
-        return self._store.change_job(job_id, finish).status == status
+        final = self._store.change_job(job_id, finish)
+        if ended and self.on_finished is not None:
+            try:
+                self.on_finished(final)
+            except Exception:
+                logger.exception("training job %s: the finish hook failed", job_id)
+        return final.status == status
 
     def _run(self, job_id: str, archive: Upload | None) -> None:
         request, stop = _request(self._store.get_job(job_id).options), self._stop

@@ -19,6 +19,7 @@ from facegate.domain import ClassifierInfo, Descriptor, FaceSample, Identity
 from facegate.errors import ValidationError
 from facegate.storage.access_records import AccessStore
 from facegate.storage.audit import AuditLog
+from facegate.storage.events import EventOutbox
 from facegate.storage.state import SharedState
 
 
@@ -51,9 +52,9 @@ class Changes:
     removed: list[str]
 
 
-class GalleryStore(SharedState, AuditLog, AccessStore, Protocol):
+class GalleryStore(SharedState, AuditLog, AccessStore, EventOutbox, Protocol):
     """Identities and their face samples, trained classifiers, the replicas' shared state, the
-    audit log, and the users, sessions and keys of ``AccessStore``.
+    audit log, the event outbox, and the users, sessions and keys of ``AccessStore``.
 
     Errors: IdentityNotFoundError, FaceNotFoundError, ClassifierNotFoundError, ConflictError
     (external id or classifier id taken), DuplicateFaceError (same image SHA-256 already enrolled

@@ -24,13 +24,15 @@ from facegate.storage.base import (
     new_identity,
     utcnow,
 )
+from facegate.storage.events import MemoryEvents
 from facegate.storage.memory_access import MemoryAccess
 from facegate.storage.memory_state import MemoryState
 
 
-class MemoryStore(MemoryState, MemoryAudit, MemoryAccess):
+class MemoryStore(MemoryState, MemoryAudit, MemoryAccess, MemoryEvents):
     def __init__(self) -> None:
         MemoryState.__init__(self)
+        MemoryEvents.__init__(self)
         MemoryAudit.__init__(self)
         self._lock = threading.RLock()
         self._access_tables()

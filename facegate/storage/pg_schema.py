@@ -26,6 +26,7 @@ from facegate.errors import StoreError
 from facegate.storage import sql_state
 from facegate.storage.sql_access import POSTGRES_TABLES
 from facegate.storage.sql_audit import POSTGRES_SCHEMA as AUDIT_SCHEMA
+from facegate.storage.sql_events import POSTGRES_SCHEMA as EVENTS_SCHEMA
 
 logger = logging.getLogger(__name__)
 
@@ -118,6 +119,8 @@ CREATE UNIQUE INDEX classifiers_one_active ON classifiers (active) WHERE active 
     Migration(5, "audit", AUDIT_SCHEMA),
     # Users, login sessions and API keys (storage/sql_access.py, shared with SQLite).
     Migration(6, "access", POSTGRES_TABLES),
+    # The event outbox (storage/sql_events.py, shared with SQLite): one for every replica.
+    Migration(7, "event outbox", EVENTS_SCHEMA),
 )
 
 LATEST = MIGRATIONS[-1].version

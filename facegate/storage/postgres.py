@@ -36,6 +36,7 @@ from facegate.storage.base import UNSET, Changes, checked_update, new_identity, 
 from facegate.storage.sql_access import SqlAccess
 from facegate.storage.sql_audit import SqlAudit
 from facegate.storage.sql_classifiers import ClassifierRewrite
+from facegate.storage.sql_events import SqlEvents
 from facegate.storage.sql_state import SqlState
 
 logger = logging.getLogger(__name__)
@@ -79,8 +80,8 @@ def migrate_database(url: str) -> tuple[list[int], int]:
         raise StoreError(f"cannot migrate the gallery at {redact_url(url)}: {exc}") from exc
 
 
-class PostgresStore(SqlState, SqlAudit, SqlAccess):
-    _MARK, _TEXT_TIMES, _LOCK_ROWS = "%s", False, " FOR UPDATE"  # for the classifier methods
+class PostgresStore(SqlState, SqlAudit, SqlAccess, SqlEvents):
+    _MARK, _TEXT_TIMES, _LOCK_ROWS, _PG = "%s", False, " FOR UPDATE", True
     _LOCK_JOBS = "LOCK TABLE training_jobs IN EXCLUSIVE MODE"  # one job start at a time
 
     def __init__(self, url: str, *, pool_size: int = 8) -> None:

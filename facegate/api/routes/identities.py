@@ -7,7 +7,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Query, Request, Response
 from pydantic import Field
 
-from facegate.api import audit, views
+from facegate.api import audit, events, views
 from facegate.api.deps import FacegateDep, GalleryDep, RunnerDep
 from facegate.api.inputs import RequestModel, read_body
 from facegate.api.openapi import BODY, BUSY, IMAGE, ONE_FACE, STORE, answers, image_body
@@ -62,6 +62,7 @@ def create_identity(body: IdentityIn, gallery: GalleryDep, request: Request) -> 
     answer = views.identity(gallery.create_identity(
         name=body.name, external_id=body.external_id, metadata=body.metadata))
     audit.note(request, identity_ids=[answer["id"]])
+    events.emit(request, "identity.created", identity_id=answer["id"], name=answer["name"])
     return answer
 
 
@@ -86,7 +87,8 @@ def get_identity(identity_id: str, gallery: GalleryDep) -> dict[str, Any]:
 
 @router.patch("/{identity_id}", response_model=IdentityOut, responses=answers(
     IdentityNotFoundError, ConflictError, *BODY, *STORE))
-def update_identity(identity_id: str, body: IdentityPatch, gallery: GalleryDep) -> dict[str, Any]:
+def update_identity(identity_id: str, body: IdentityPatch, gallery: GalleryDep,
+                    request: Request) -> dict[str, Any]:
     """Change name, external id or metadata; fields left out stay as they are."""
     sent = body.model_fields_set
     name: str = UNSET
@@ -100,13 +102,16 @@ def update_identity(identity_id: str, body: IdentityPatch, gallery: GalleryDep) 
         external_id=body.external_id if "external_id" in sent else UNSET,
         metadata=(body.metadata or {}) if "metadata" in sent else UNSET,
     )
+    events.emit(request, "identity.updated", identity_id=updated.id, name=updated.name,
+                changed=sorted(sent))
     return views.identity(updated)
 
 
 @router.delete("/{identity_id}", response_model=IdentityDeleted, responses=ONE)
-def delete_identity(identity_id: str, gallery: GalleryDep) -> dict[str, Any]:
+def delete_identity(identity_id: str, gallery: GalleryDep, request: Request) -> dict[str, Any]:
     """Delete the identity with all its face samples and chips."""
     faces = gallery.delete_identity(identity_id)
+    events.emit(request, "identity.deleted", identity_id=identity_id, faces_deleted=faces)
     return {"deleted": identity_id, "faces_deleted": faces}
 
 
@@ -134,6 +139,7 @@ async def add_face(
             identity_id, data, multiple_faces=body.multiple_faces))
     out: dict[str, Any] = {"face": views.sample(enrolled.sample)}
     audit.note(request, face_id=enrolled.sample.id)
+    await events.emit_one(request, "face.enrolled", **events.enrolled_data(enrolled.sample))
     if enrolled.face is not None:
         out["detection"] = views.face(enrolled.face)
         out["warnings"] = [{
@@ -168,6 +174,8 @@ def get_chip(identity_id: str, face_id: str, gallery: GalleryDep) -> Response:
 
 
 @router.delete("/{identity_id}/faces/{face_id}", response_model=Deleted, responses=FACE)
-def delete_face(identity_id: str, face_id: str, gallery: GalleryDep) -> dict[str, Any]:
+def delete_face(identity_id: str, face_id: str, gallery: GalleryDep,
+                request: Request) -> dict[str, Any]:
     gallery.delete_face(identity_id, face_id)
+    events.emit(request, "face.deleted", identity_id=identity_id, face_id=face_id)
     return {"deleted": face_id}

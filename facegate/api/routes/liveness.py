@@ -7,6 +7,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 from pydantic import Field
 
+from facegate.api import events
 from facegate.api.deps import FacegateDep, RunnerDep
 from facegate.api.inputs import RequestModel
 from facegate.api.liveness_schemas import SequenceOut, SessionOut, SessionResultOut
@@ -29,6 +30,7 @@ class SequenceIn(RequestModel):
     """``frames`` (images, in order) or one ``video``; ``fps`` of the frames (default 30)."""
 
     fps: float | None = Field(default=None, gt=0.0, le=240.0)
+    camera: events.CameraField
 
 
 class SessionFramesIn(SequenceIn):
@@ -47,11 +49,13 @@ def _sessions(request: Request) -> SessionBook:
 
 @router.post("/blink", response_model=SequenceOut, openapi_extra=sequence_body(SequenceIn),
              responses=answers(*BODY, *SEQUENCE, *BUSY))
-async def blink(request: Request, facegate: FacegateDep, run: RunnerDep) -> dict[str, Any]:
+async def blink(request: Request, facegate: FacegateDep, run: RunnerDep,
+                camera: events.CameraQuery = None) -> dict[str, Any]:
     """Live when one face, the same person throughout, blinks fully (both eyes close and open
     within 0.5 s). Returns the blink and wink events with 0-based frame indices, per-frame eye
     openness, and the reasons when not live (codes in docs/liveness.md)."""
     body, frames, video = await read_sequence(request, SequenceIn, facegate.settings)
+    events.note_camera(request, body.camera, camera)
     service = _liveness(request)
 
     def work() -> dict[str, Any]:
@@ -59,7 +63,9 @@ async def blink(request: Request, facegate: FacegateDep, run: RunnerDep) -> dict
             service.decode_frames(frames), body.fps)
         return liveness_report.sequence(service.blink(rgb, fps=body.fps or fps))
 
-    return await run(work)
+    answer = await run(work)
+    await events.liveness_decided(request, answer, check="blink")
+    return answer
 
 
 @router.post("/sessions", status_code=201, response_model=SessionOut)
@@ -74,11 +80,12 @@ async def create_session(request: Request) -> dict[str, Any]:
                  *BODY, *SEQUENCE, SessionNotFoundError, SessionExpiredError, SessionUsedError,
                  LivenessError, *BUSY))
 async def session_frames(session_id: str, request: Request, facegate: FacegateDep,
-                         run: RunnerDep) -> dict[str, Any]:
+                         run: RunnerDep, camera: events.CameraQuery = None) -> dict[str, Any]:
     """The frames of the person performing the session's actions (once per session). Live when
     every action was seen in order, by one face, the same person, in frames never sent before;
     ``best`` holds the best frame's descriptor for a following verify or identify."""
     body, frames, video = await read_sequence(request, SessionFramesIn, facegate.settings)
+    events.note_camera(request, body.camera, camera)
     book, service = _sessions(request), _liveness(request)
     session = book.claim(session_id, body.nonce)
 
@@ -87,4 +94,6 @@ async def session_frames(session_id: str, request: Request, facegate: FacegateDe
             service.decode_frames(frames), body.fps)
         return liveness_report.session_result(book.check(session, rgb, fps=body.fps or fps))
 
-    return await run(work)
+    answer = await run(work)
+    await events.liveness_decided(request, answer, check="session", session_id=session_id)
+    return answer

@@ -17,7 +17,7 @@ from fastapi import APIRouter, Request
 from PIL import Image
 from pydantic import Field
 
-from facegate.api import audit, views
+from facegate.api import audit, events, views
 from facegate.api.deps import FacegateDep, RunnerDep
 from facegate.api.inputs import RequestModel
 from facegate.api.liveness_schemas import LiveIdentifyOut, LiveVerifyOut
@@ -46,6 +46,7 @@ class LiveIdentifyIn(RequestModel):
     fps: float | None = Field(default=None, gt=0.0, le=240.0)
     threshold: float | None = Field(default=None, gt=0.0, le=2.0)
     top_k: int | None = Field(default=None, ge=1, le=100)
+    camera: events.CameraField
 
 
 class LiveVerifyIn(RequestModel):
@@ -57,6 +58,7 @@ class LiveVerifyIn(RequestModel):
     descriptor: DescriptorIn | None = None
     threshold: float | None = Field(default=None, gt=0.0, le=2.0)
     multiple_faces: Literal["reject", "largest"] | None = None
+    camera: events.CameraField
 
 
 def _png(rgb: RGBImage) -> bytes:
@@ -79,10 +81,11 @@ def _checked(service: LivenessService, frames: list[bytes], video: bytes | None,
 @router.post("/identify", response_model=LiveIdentifyOut, response_model_exclude_unset=True,
              openapi_extra=sequence_body(LiveIdentifyIn),
              responses=answers(*BODY, *SEQUENCE, *BUSY, *STORE))
-async def identify_live(request: Request, facegate: FacegateDep,
-                        run: RunnerDep) -> dict[str, Any]:
+async def identify_live(request: Request, facegate: FacegateDep, run: RunnerDep,
+                        camera: events.CameraQuery = None) -> dict[str, Any]:
     """Who is this, if live? ``frames`` or ``video`` as in ``/v1/liveness/blink``."""
     body, frames, video = await read_sequence(request, LiveIdentifyIn, facegate.settings)
+    events.note_camera(request, body.camera, camera)
     service: LivenessService = request.app.state.liveness
     recognition = facegate.recognition
 
@@ -96,6 +99,7 @@ async def identify_live(request: Request, facegate: FacegateDep,
     answer = await run(work)
     audit.note_identify(request, answer["identify"])
     audit.note(request, live=answer["live"])
+    await events.live_identified(request, answer)
     return answer
 
 
@@ -104,12 +108,13 @@ async def identify_live(request: Request, facegate: FacegateDep,
              responses=answers(
                  *BODY, *SEQUENCE, *ONE_FACE, IdentityNotFoundError, EmptyIdentityError,
                  *BUSY, *STORE))
-async def verify_live(request: Request, facegate: FacegateDep,
-                      run: RunnerDep) -> dict[str, Any]:
+async def verify_live(request: Request, facegate: FacegateDep, run: RunnerDep,
+                      camera: events.CameraQuery = None) -> dict[str, Any]:
     """Is this live person the one of ``image2``, ``identity_id`` or ``descriptor``?"""
     second: dict[str, bytes] = {"image2": b""}
     body, frames, video = await read_sequence(request, LiveVerifyIn, facegate.settings,
                                               images=second)
+    events.note_camera(request, body.camera, camera)
     references = [bool(second["image2"]), body.identity_id is not None,
                   body.descriptor is not None]
     if sum(references) != 1:
@@ -125,6 +130,7 @@ async def verify_live(request: Request, facegate: FacegateDep,
     answer = await run(work)
     audit.note_verify(request, answer["verify"])
     audit.note(request, live=answer["live"], match=answer["match"])
+    await events.live_verified(request, answer)
     return answer
 
 

@@ -7,7 +7,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, Field
 
-from facegate.api import audit, views
+from facegate.api import audit, events, views
 from facegate.api.deps import FacegateDep, RunnerDep
 from facegate.api.inputs import RequestModel, read_body
 from facegate.api.liveness_schemas import LiveIdentifyOut, LiveVerifyOut
@@ -52,6 +52,7 @@ class IdentifyIn(RequestModel):
     threshold: float | None = Field(default=None, gt=0.0, le=2.0,
                                     description="distance threshold (default: server's)")
     top_k: int | None = Field(default=None, ge=1, le=100)
+    camera: events.CameraField
 
 
 class VerifyIn(RequestModel):
@@ -61,6 +62,7 @@ class VerifyIn(RequestModel):
     descriptor: DescriptorIn | None = None
     threshold: float | None = Field(default=None, gt=0.0, le=2.0)
     multiple_faces: Literal["reject", "largest"] | None = None
+    camera: events.CameraField
 
 
 async def _image(request: Request, facegate: Any, model: type[BaseModel],
@@ -76,13 +78,15 @@ async def _image(request: Request, facegate: Any, model: type[BaseModel],
              response_model_exclude_unset=True, openapi_extra=image_body(IdentifyIn, "image"),
              responses=answers(*BODY, *SEQUENCE, NoFaceError, *BUSY, *STORE))
 async def identify(request: Request, facegate: FacegateDep, run: RunnerDep,
-                   liveness: LivenessQuery = None) -> dict[str, Any]:
+                   liveness: LivenessQuery = None,
+                   camera: events.CameraQuery = None) -> dict[str, Any]:
     """Every face in the photo with its top-k identities and a decision: the identity, or
     ``unknown`` when the nearest is farther than the threshold. No face → 422 NO_FACE_FOUND.
     With ``?liveness=blink``: ``frames`` or a ``video`` instead of ``image`` (docs/liveness.md)."""
     if liveness is not None:
-        return await identify_live(request, facegate, run)
+        return await identify_live(request, facegate, run, camera=camera)
     body, images = await _image(request, facegate, IdentifyIn, "image")
+    events.note_camera(request, body.camera, camera)
     recognition = facegate.recognition
     result = await run(lambda: recognition.identify(
         images["image"], threshold=body.threshold, top_k=body.top_k))
@@ -90,6 +94,7 @@ async def identify(request: Request, facegate: FacegateDep, run: RunnerDep,
         raise NoFaceError("no face was found in the image")
     answer = views.identify(result)
     audit.note_identify(request, answer)
+    await events.identified(request, answer, result)
     return answer
 
 
@@ -99,12 +104,14 @@ async def identify(request: Request, facegate: FacegateDep, run: RunnerDep,
                  *BODY, *SEQUENCE, *ONE_FACE, IdentityNotFoundError, EmptyIdentityError,
                  *BUSY, *STORE))
 async def verify(request: Request, facegate: FacegateDep, run: RunnerDep,
-                 liveness: LivenessQuery = None) -> dict[str, Any]:
+                 liveness: LivenessQuery = None,
+                 camera: events.CameraQuery = None) -> dict[str, Any]:
     """1:1 — ``image`` vs ``image2``, vs an enrolled ``identity_id``, or vs a ``descriptor``.
     With ``?liveness=blink``: ``frames`` or a ``video`` instead of ``image`` (docs/liveness.md)."""
     if liveness is not None:
-        return await verify_live(request, facegate, run)
+        return await verify_live(request, facegate, run, camera=camera)
     body, images = await _image(request, facegate, VerifyIn, "image", "image2")
+    events.note_camera(request, body.camera, camera)
     references = [("image2" in images), body.identity_id is not None,
                   body.descriptor is not None]
     if sum(references) != 1:
@@ -127,6 +134,7 @@ async def verify(request: Request, facegate: FacegateDep, run: RunnerDep,
         mode = "descriptor"
     answer = views.verify(result, mode=mode)
     audit.note_verify(request, answer)
+    await events.verified(request, answer)
     return answer
 
 
