@@ -35,6 +35,8 @@ logger = logging.getLogger(__name__)
 
 #: Events whose messages are remembered after a failed delivery (oldest forgotten first).
 PENDING_MAX = 1000
+#: Longest wait between two connection attempts (1 s, doubling up to this).
+RECONNECT_MAX_S = 10
 #: How often a waiting ``deliver`` looks whether the connection is still up.
 _POLL_S = 0.2
 _WILDCARDS = ("+", "#", "\x00")
@@ -89,7 +91,7 @@ class MqttSink:
         if user is not None:
             client.username_pw_set(user, password)
         client.will_set(self._available, "offline", qos=1, retain=True)
-        client.reconnect_delay_set(min_delay=1, max_delay=30)
+        client.reconnect_delay_set(min_delay=1, max_delay=RECONNECT_MAX_S)
         client.on_connect = self._on_connect
         client.on_connect_fail = self._on_connect_fail
         client.on_disconnect = self._on_disconnect
