@@ -50,6 +50,8 @@ class MqttSink:
     """Publishes events to an MQTT broker (``events.mqtt``); see the module docstring."""
 
     name = "mqtt"
+    #: What the last successful delivery was (the outbox's delivery log shows it).
+    last_result: str | None = None
 
     def __init__(self, options: MqttSettings) -> None:
         self._options = options
@@ -152,6 +154,7 @@ class MqttSink:
             raise
         if announce and camera:
             self._announced.add(camera)
+        self.last_result = f"acknowledged: {len(messages)} message(s) at QoS {self._options.qos}"
 
     def close(self) -> None:
         self._closing = True

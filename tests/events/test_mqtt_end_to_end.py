@@ -124,6 +124,10 @@ def test_identify_verify_enrol_reach_their_topics(http: httpx.Client, broker: Br
         [decided] = sub.wait_topic("facegate/events/verify.decided")
         assert decided.json()["camera"] == "desk"
         assert decided.json()["request_id"] == verified.headers["X-Request-ID"]
+    log = http.get("/v1/events/deliveries", params={"sink": "mqtt", "limit": 1}).json()
+    [last] = log["items"]
+    assert last["event"] == "verify.decided" and last["status"] == "delivered"
+    assert last["last_result"] == "acknowledged: 1 message(s) at QoS 1"
     with Subscriber(broker, ["facegate/cameras/+", "facegate/available"]) as late:
         [kept] = late.wait_topic("facegate/cameras/front-door")
         assert kept.retain and kept.json()["request_id"] == named.headers["X-Request-ID"]
