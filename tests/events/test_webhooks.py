@@ -9,8 +9,10 @@ whose sinks are broken, for ``/readyz``).
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import hmac
+import io
 import json
 import time
 from collections.abc import Iterator
@@ -20,6 +22,7 @@ from typing import Any
 import httpx
 import pytest
 from conftest import LiveServer, free_port, settings_for
+from PIL import Image
 from webhook_receiver import Receiver
 
 from facegate.events.webhook import verify_signature
@@ -36,12 +39,21 @@ def receivers() -> Iterator[tuple[Receiver, Receiver]]:
 
 
 @pytest.fixture(scope="module")
-def live(receivers: tuple[Receiver, Receiver],
+def chips() -> Iterator[Receiver]:
+    """The receiver of the one sink with ``snapshot`` on (identified faces only)."""
+    receiver = Receiver().start()
+    yield receiver
+    receiver.stop()
+
+
+@pytest.fixture(scope="module")
+def live(receivers: tuple[Receiver, Receiver], chips: Receiver,
          tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
     every, filtered = receivers
     settings = settings_for(tmp_path_factory.mktemp("events"), events={
         "webhooks": [{"url": every.url, "secret": SECRET},
-                     {"url": filtered.url, "events": ["identity.created"]}],
+                     {"url": filtered.url, "events": ["identity.created"]},
+                     {"url": chips.url, "events": ["face.identified"], "snapshot": True}],
         "first_retry_s": 0.05, "max_retry_s": 0.2})
     server = LiveServer(settings).start()
     yield server
@@ -103,6 +115,24 @@ def test_every_call_becomes_an_event_with_its_fields(
     assert deleted["faces_deleted"] == 0
     assert [e["event"] for e in filtered.wait_for(1)] == ["identity.created"]
     assert filtered.events()[0]["identity_id"] == obama["id"]
+
+
+def test_only_a_snapshot_sink_gets_the_face_chip(
+        http: httpx.Client, receivers: tuple[Receiver, Receiver], chips: Receiver,
+        faces: Path) -> None:
+    every, _ = receivers
+    start, seen = len(every.acknowledged()), len(chips.acknowledged())
+    person = http.post("/v1/identities", json={"name": "Joe Biden"}).json()
+    assert http.post(f"/v1/identities/{person['id']}/faces",
+                     files=photo(faces, "biden.jpg")).status_code == 201
+    answer = http.post("/v1/identify", files=photo(faces, "biden.jpg"))
+    (shot,) = chips.wait_for(seen + 1)[seen:]
+    assert shot["event"] == "face.identified" and shot["identity_id"] == person["id"]
+    chip = Image.open(io.BytesIO(base64.b64decode(shot["snapshot"])))
+    assert (chip.format, chip.size) == ("JPEG", (150, 150))
+    plain = every.wait_for(start + 3)[start + 2]
+    assert plain["request_id"] == answer.headers["x-request-id"] == shot["request_id"]
+    assert "snapshot" not in plain
 
 
 def test_deliveries_are_signed_and_a_receiver_can_check_them(
@@ -172,8 +202,8 @@ def test_the_delivery_log_filters_and_the_test_send_answers(
     assert filtered.received[before].payload["event"] == "test"  # the filter does not apply
     every.fail_first = 1
     both = http.post("/v1/events/test", json={}).json()["results"]
-    assert [(r["sink"], r["delivered"]) for r in both] == [("webhook:1", False),
-                                                           ("webhook:2", True)]
+    assert [(r["sink"], r["delivered"]) for r in both] == [
+        ("webhook:1", False), ("webhook:2", True), ("webhook:3", True)]
     assert both[0]["error"] == "HTTP 503"
     unknown = http.post("/v1/events/test", json={"sink": "webhook:9"})
     assert unknown.status_code == 422 and unknown.json()["error"]["code"] == "VALIDATION_ERROR"
@@ -215,6 +245,4 @@ def test_broken_sinks_are_reported_in_readyz_and_the_server_runs(
 
 
 def _b64(path: Path) -> str:
-    import base64
-
     return base64.b64encode(path.read_bytes()).decode()
