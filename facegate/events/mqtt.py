@@ -242,5 +242,6 @@ class MqttSink:
         self._connected.clear()
         if self._closing or not was_connected:
             return
-        self._problem = f"lost the connection to the MQTT broker at {self._where} ({reason_code})"
+        why = "" if reason_code.value == 128 else f" ({reason_code})"  # 128: the socket closed
+        self._problem = f"lost the connection to the MQTT broker at {self._where}{why}"
         logger.warning("MQTT sink: %s; reconnecting", self._problem)
