@@ -83,6 +83,15 @@ class Broker:
                 self._proc.stderr.close()
             self._proc = None
 
+    def kill(self) -> None:
+        """SIGKILL: whatever the broker had not written or read is gone."""
+        if self._proc is not None:
+            self._proc.kill()
+            self._proc.wait(timeout=10)
+            if self._proc.stderr:
+                self._proc.stderr.close()
+            self._proc = None
+
     def restart(self) -> None:
         self.stop()
         self.start()

@@ -306,6 +306,30 @@ def test_a_stalled_broker_times_out_and_the_retry_sends_no_second_copy(tmp_path:
         broker.stop()
 
 
+def test_an_unacknowledged_message_is_sent_again_after_a_reconnect_once(tmp_path: Path) -> None:
+    broker = Broker(tmp_path / "b").start()
+    sink = MqttSink(MqttSettings(url=broker.url, topic_prefix="fg10", timeout_s=0.5))
+    sink.start()
+    try:
+        with Subscriber(broker, ["fg10/identified/#"], client_id="resend", persistent=True) as sub:
+            broker.restart()  # a clean stop writes the subscriber's session to disk
+            connected(sink, timeout=30)
+            os.kill(broker.pid(), signal.SIGSTOP)
+            with pytest.raises(DeliveryError, match="did not acknowledge"):
+                sink.deliver(identified("r1", camera=None))
+            broker.kill()  # it never read the message: no PUBACK will ever come from it
+            broker.start()
+            connected(sink, timeout=30)
+            sink.deliver(identified("r1", camera=None))  # the retry: paho's resent copy
+            [got] = sub.wait_topic("fg10/identified/barack-obama", timeout=15)
+            time.sleep(1.0)
+            assert got.json()["id"] == "r1"
+            assert len(sub.on("fg10/identified/barack-obama")) == 1
+    finally:
+        sink.close()
+        broker.stop()
+
+
 def test_credentials_from_url_or_settings_and_refusal(tmp_path: Path) -> None:
     folder = tmp_path / "auth"
     folder.mkdir()
