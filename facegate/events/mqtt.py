@@ -153,7 +153,8 @@ class MqttSink:
             self._remember(event.id, infos)
             raise
         if announce and camera:
-            self._announced.add(camera)
+            with self._lock:
+                self._announced.add(camera)
         self.last_result = f"acknowledged: {len(messages)} message(s) at QoS {self._options.qos}"
 
     def close(self) -> None:
@@ -219,7 +220,9 @@ class MqttSink:
             return
         logger.info("MQTT sink: connected to %s", self._where)
         client.publish(self._available, "online", qos=1, retain=True)
-        for camera in sorted(self._announced):
+        with self._lock:
+            cameras = sorted(self._announced)
+        for camera in cameras:
             config = discovery(camera, self._options)
             client.publish(config.topic, config.payload, qos=1, retain=True)
         self._problem = None
