@@ -83,6 +83,7 @@ class Deliverer:
     def _run(self, sink: Sink) -> None:
         wake = self._wakes[sink.name]
         while not self._stop.is_set():
+            wake.clear()  # an event written from now on wakes the wait below
             try:
                 wait_s = self.pass_once(sink)
                 self._purge()
@@ -90,7 +91,6 @@ class Deliverer:
                 logger.exception("event delivery to %s failed; retrying", sink.name)
                 wait_s = self._poll_s
             wake.wait(max(0.0, min(wait_s, self._poll_s)))
-            wake.clear()
 
     def pass_once(self, sink: Sink) -> float:
         """Deliver what is due for ``sink``; the seconds until its head is due (poll_s when

@@ -209,6 +209,40 @@ def test_the_delivery_log_filters_and_the_test_send_answers(
     assert unknown.status_code == 422 and unknown.json()["error"]["code"] == "VALIDATION_ERROR"
 
 
+def test_liveness_and_training_send_their_events(
+        http: httpx.Client, receivers: tuple[Receiver, Receiver], faces: Path,
+        shared_faces: Path) -> None:
+    every, _ = receivers
+    start = len(every.acknowledged())
+    folder = shared_faces / "blink" / "frames" / "liveportrait_d18_blink"
+    frames = [("frames", (p.name, p.read_bytes(), "image/jpeg"))
+              for p in sorted(folder.iterdir())]
+    live = http.post("/v1/liveness/blink?camera=kiosk", files=frames)
+    still = http.post("/v1/liveness/blink", files=frames[:1] * 12, data={"camera": "kiosk"})
+    assert (live.json()["live"], still.json()["live"]) == (True, False)
+    for name, photos in {"A": ("obama.jpg", "obama3.jpg"), "B": ("biden.jpg", "group6.jpg")
+                         }.items():
+        person = http.post("/v1/identities", json={"name": name}).json()
+        for name_ in photos:
+            http.post(f"/v1/identities/{person['id']}/faces", files=photo(faces, name_),
+                      data={"multiple_faces": "largest"})
+    job = http.post("/v1/train", json={"kind": "knn", "activate": False}).json()
+    while (job := http.get(f"/v1/train/{job['id']}").json())["status"] in ("queued",
+                                                                          "running"):
+        time.sleep(0.1)
+    got = every.wait_for(start + 9)[start:]
+    decided = [e for e in got if e["event"] == "liveness.decided"]
+    assert [(e["live"], e["check"], e["camera"]) for e in decided] == [
+        (True, "blink", "kiosk"), (False, "blink", "kiosk")]
+    assert decided[0]["reasons"] == [] and decided[1]["reasons"] == [
+        r["code"] for r in still.json()["reasons"]] != []
+    (finished,) = [e for e in every.wait_for(start + 9)[start:]
+                   if e["event"] == "train.finished"]
+    assert (finished["job_id"], finished["status"], finished["kind"]) == (
+        job["id"], job["status"], "knn")
+    assert finished["model_id"] == (job["model"] or {}).get("id")
+
+
 def test_a_bad_camera_is_refused(http: httpx.Client, faces: Path) -> None:
     for sent in ({"data": {"camera": "front door"}}, {"data": {"camera": "x" * 65}},
                  {"params": {"camera": "../etc"}}):

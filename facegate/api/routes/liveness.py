@@ -11,7 +11,7 @@ from facegate.api import events
 from facegate.api.deps import FacegateDep, RunnerDep
 from facegate.api.inputs import RequestModel
 from facegate.api.liveness_schemas import SequenceOut, SessionOut, SessionResultOut
-from facegate.api.openapi import BODY, BUSY, SEQUENCE, answers, sequence_body
+from facegate.api.openapi import BODY, BUSY, SEQUENCE, STORE, answers, sequence_body
 from facegate.api.sequence_inputs import read_sequence
 from facegate.errors import (
     LivenessError,
@@ -48,7 +48,7 @@ def _sessions(request: Request) -> SessionBook:
 
 
 @router.post("/blink", response_model=SequenceOut, openapi_extra=sequence_body(SequenceIn),
-             responses=answers(*BODY, *SEQUENCE, *BUSY))
+             responses=answers(*BODY, *SEQUENCE, *BUSY, *STORE))
 async def blink(request: Request, facegate: FacegateDep, run: RunnerDep,
                 camera: events.CameraQuery = None) -> dict[str, Any]:
     """Live when one face, the same person throughout, blinks fully (both eyes close and open
@@ -78,7 +78,7 @@ async def create_session(request: Request) -> dict[str, Any]:
 @router.post("/sessions/{session_id}/frames", response_model=SessionResultOut,
              openapi_extra=sequence_body(SessionFramesIn), responses=answers(
                  *BODY, *SEQUENCE, SessionNotFoundError, SessionExpiredError, SessionUsedError,
-                 LivenessError, *BUSY))
+                 LivenessError, *BUSY, *STORE))
 async def session_frames(session_id: str, request: Request, facegate: FacegateDep,
                          run: RunnerDep, camera: events.CameraQuery = None) -> dict[str, Any]:
     """The frames of the person performing the session's actions (once per session). Live when
