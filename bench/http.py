@@ -119,6 +119,7 @@ def load(url: str, probes: list[Probe], *, clients: int, requests: int,
     little CPU per request as possible (about 0.3 ms; httpx took 1.5-2.5 ms).
     """
     target = urlsplit(url)
+    path = f"{target.path}?{target.query}" if target.query else target.path
     bodies = [(person, multipart(data)) for person, data in probes]
     headers = {"Content-Type": f"multipart/form-data; boundary={BOUNDARY}", **(headers or {})}
     lock = threading.Lock()
@@ -139,7 +140,7 @@ def load(url: str, probes: list[Probe], *, clients: int, requests: int,
                 issued += 1
             started = time.perf_counter()
             try:
-                connection.request("POST", target.path, body=body, headers=headers)
+                connection.request("POST", path, body=body, headers=headers)
                 response = connection.getresponse()
                 kind = outcome(person, response.status, response.read())
             except (OSError, http.client.HTTPException) as exc:

@@ -47,6 +47,8 @@ class MqttSettings(BaseModel):
     tls_insecure: bool = False
     qos: Literal[0, 1, 2] = 1
     keepalive_s: int = Field(default=30, ge=5, le=3600)
+    #: A delivery not acknowledged (PUBACK) within this fails and is retried by the deliverer.
+    timeout_s: float = Field(default=10.0, gt=0.0, le=300.0)
     #: Home Assistant MQTT discovery: a sensor per camera with the last person seen.
     home_assistant: bool = False
     discovery_prefix: str = "homeassistant"
