@@ -1,6 +1,7 @@
 """``GET /metrics`` over real HTTP on one access-controlled server: exact counts after a known
-sequence of calls on real faces, the ``metrics`` scope, event deliveries through the
-``app.state.events`` contract, and the Grafana dashboard's queries against what is exported."""
+sequence of calls on real faces, the ``metrics`` scope, event deliveries to a real webhook
+receiver that refuses its first delivery, and the Grafana dashboard's queries against what is
+exported."""
 
 from __future__ import annotations
 
@@ -21,6 +22,7 @@ import yaml
 from conftest import REPO, LiveServer, settings_for
 from PIL import Image
 from prometheus_client.parser import text_string_to_metric_families
+from webhook_receiver import Receiver
 
 from facegate.config import DEFAULT_PORT
 
@@ -31,11 +33,21 @@ BURST = 20  # the recognize scope's burst: the recognize-only key is refused pas
 
 
 @pytest.fixture(scope="module")
-def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+def receiver() -> Iterator[Receiver]:
+    """Gets the face.identified events; refuses the first delivery (503), then takes them."""
+    hook = Receiver(fail_first=1).start()
+    yield hook
+    hook.stop()
+
+
+@pytest.fixture(scope="module")
+def live(tmp_path_factory: pytest.TempPathFactory, receiver: Receiver) -> Iterator[LiveServer]:
     server = LiveServer(settings_for(
         tmp_path_factory.mktemp("metrics"),
         server={"api_keys": [BOOT], "workers": 1, "max_queue": 0},  # one request at a time
         rate={"recognize_per_minute": 60, "recognize_burst": BURST},
+        events={"webhooks": [{"url": receiver.url, "events": ["face.identified"]}],
+                "first_retry_s": 0.2, "max_retry_s": 0.5},
         detection={"fallback_max_side": 0})).start()
     yield server
     server.stop()
@@ -169,7 +181,6 @@ def test_counts_after_a_known_sequence(http: httpx.Client, faces: Path) -> None:
     assert value(samples, "facegate_model_capacity") == 1
     assert value(samples, "facegate_model_workers_busy") == 0
     assert value(samples, "facegate_model_queue_depth") == 0
-    assert not any(name.startswith("facegate_event_") for name, _ in samples)  # events off
     build = [dict(labels) for name, labels in samples if name == "facegate_build_info"]
     assert build and build[0]["version"]
     models = {dict(labels)["key"]: (dict(labels), v) for (name, labels), v in samples.items()
@@ -244,30 +255,22 @@ def test_a_full_server_refuses_and_counts_it(live: LiveServer, http: httpx.Clien
     assert value(after, "facegate_model_admitted") == 0
 
 
-class Deliveries:
-    """A hand-written object that keeps the ``app.state.events`` contract."""
-
-    def delivery_counts(self) -> dict[tuple[str, str], int]:
-        return {("mqtt", "delivered"): 3, ("mqtt", "failed"): 1, ("webhook", "delivered"): 2}
-
-    def backlog(self) -> int:
-        return 4
-
-
-@pytest.fixture
-def events(live: LiveServer) -> Iterator[Deliveries]:
-    live.app.state.events = Deliveries()
-    yield live.app.state.events
-    live.app.state.events = None
-
-
-def test_event_deliveries_and_backlog(http: httpx.Client, events: Deliveries) -> None:
-    _, samples = scrape(http)
+def test_event_deliveries_and_backlog(http: httpx.Client, faces: Path,
+                                     receiver: Receiver) -> None:
+    identify(http, faces, "obama2.jpg")  # one named face: one more face.identified event
+    named = value(scrape(http)[1], "facegate_identify_outcomes_total", outcome="match")
+    receiver.wait_for(int(named))  # every named face so far, the refused first one retried
+    deadline = time.monotonic() + 10
+    while True:
+        _, samples = scrape(http)
+        if value(samples, "facegate_event_outbox_backlog") == 0 or time.monotonic() > deadline:
+            break
+        time.sleep(0.1)
     deliveries = "facegate_event_deliveries_total"
-    assert value(samples, deliveries, sink="mqtt", outcome="delivered") == 3
-    assert value(samples, deliveries, sink="mqtt", outcome="failed") == 1
-    assert value(samples, deliveries, sink="webhook", outcome="delivered") == 2
-    assert value(samples, "facegate_event_outbox_backlog") == 4
+    assert value(samples, deliveries, sink="webhook:1", outcome="delivered") == named
+    assert value(samples, deliveries, sink="webhook:1", outcome="failed") == 1
+    assert value(samples, "facegate_event_outbox_backlog") == 0
+    assert len(receiver.received) == named + 1
 
 
 #: Words of PromQL that are not metric names.
@@ -294,8 +297,7 @@ def dashboard_queries() -> list[str]:
     return queries
 
 
-def test_dashboard_queries_name_exported_metrics(http: httpx.Client, faces: Path,
-                                                 events: Deliveries) -> None:
+def test_dashboard_queries_name_exported_metrics(http: httpx.Client, faces: Path) -> None:
     identify(http, faces, "obama2.jpg")  # every labelled family has a child by now
     _, samples = scrape(http)
     exported = {name for name, _ in samples}

@@ -56,6 +56,7 @@ def test_process_isolation_separate_port_and_restart(tmp_path: Path, faces: Path
                         frozenset({("stage", stage)}))] > 0, stage
     assert samples[("facegate_identify_outcomes_total", frozenset({("outcome", "match")}))] == 1
     assert samples[("facegate_gallery_faces", frozenset())] == 2
+    assert not any(name.startswith("facegate_event_") for name, _ in samples)  # no sink: none
     with pytest.raises(httpx.TransportError):  # the side port closed with the server
         httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=5)
 
