@@ -97,6 +97,12 @@ def test_the_image_runs_a_real_cli_command_that_reads_its_environment(
 def test_compose_wires_facegate_to_its_postgres_and_k8s_to_its_secret() -> None:
     services = _compose()["services"]
     assert {"facegate", "postgres", "mqtt"} <= set(services)
+    # facegate publishes to the compose broker, whose config makes it listen beyond localhost
+    mqtt_url = services["facegate"]["environment"]["FACEGATE_EVENTS__MQTT__URL"]
+    assert Settings(events={"mqtt": {"url": mqtt_url}}).events.mqtt.url == "mqtt://mqtt:1883"
+    assert "mqtt" in services["facegate"]["depends_on"]
+    conf = next(v.split(":")[0] for v in services["mqtt"]["volumes"] if "mosquitto.conf" in v)
+    assert "listener 1883" in (ROOT / conf).read_text().splitlines()
     assert "pgvector" in services["postgres"]["image"]
     url = services["facegate"]["environment"]["FACEGATE_STORAGE__URL"]
     assert url.startswith("postgresql://") and "@postgres:5432/" in url

@@ -1,5 +1,5 @@
 """The MQTT sink: events published to a broker with paho-mqtt, acknowledged before ``deliver``
-returns (docs/events-mqtt.md; what is published: events/mqtt_topics.py).
+returns (docs/operations.md, MQTT; what is published: events/mqtt_topics.py).
 
 At least once: ``deliver`` returns only when the broker acknowledged every message of the event
 (PUBACK at QoS 1); anything else is a ``DeliveryError`` and the outbox's deliverer tries again

@@ -1,4 +1,4 @@
-"""What the MQTT sink publishes for an event: topics and JSON payloads (docs/events-mqtt.md).
+"""What the MQTT sink publishes for an event: topics and JSON payloads (docs/operations.md, MQTT).
 
 Pure functions, no network: ``MqttSink`` (events/mqtt.py) sends what ``messages_for`` returns.
 Topics are built from slugs only, so a name or camera can never put an MQTT wildcard (``+``,

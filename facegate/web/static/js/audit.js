@@ -58,12 +58,16 @@ function line(row) {
     el("td", {}, details(row)));
 }
 
+let latest = 0; // only the newest load's answer is shown (a Clear then a Filter race otherwise)
+
 async function load() {
   const params = query();
   const cursor = cursors[cursors.length - 1];
   if (cursor) params.set("cursor", cursor);
+  const ticket = ++latest;
   try {
     const page = await api(`/v1/audit?${params}`);
+    if (ticket !== latest) return;
     clear(result);
     clear(body).append(...page.items.map(line));
     labelCells(document.getElementById("audit"));
@@ -75,7 +79,7 @@ async function load() {
     prev.disabled = cursors.length === 1;
     next.disabled = !nextCursor;
   } catch (error) {
-    showError(result, error);
+    if (ticket === latest) showError(result, error);
   }
 }
 
