@@ -1,4 +1,6 @@
-"""The ``facegate`` command as a user runs it: a real process on a real SQLite gallery.
+"""The ``facegate`` command as a user runs it, on a real SQLite gallery: in the test process
+with typer's CliRunner (tests/cli_inprocess.py; none of these commands needs a process of its
+own, and the models then load once, not once per command).
 
 Every test asserts on the text a person reads and on the exit code a script checks.
 """
@@ -6,17 +8,16 @@ Every test asserts on the text a person reads and on the exit code a script chec
 from __future__ import annotations
 
 import json
-import os
 import re
 import shutil
 import socket
-import subprocess
 import zipfile
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from conftest import LiveServer, facegate_command
+from cli_inprocess import Ran, facegate
+from conftest import LiveServer
 from PIL import Image
 
 from facegate.storage.sqlite import SQLiteStore
@@ -24,23 +25,16 @@ from facegate.storage.sqlite import SQLiteStore
 REPORT = re.compile(r"^(enrolled|refused)\s+(\S+)\s+(.+?)(?:: ([A-Z_]+): .*)?$")
 SUMMARY = re.compile(r"(\d+) photos: (\d+) enrolled, (\d+) refused, (\d+) already enrolled; "
                      r"gallery: (\d+) identities, (\d+) faces")
-ENV = {k: v for k, v in os.environ.items() if not k.startswith("FACEGATE_")}
 KEY = "cli-test-key-0123"
 
 
-def facegate(*args: object, stdin: str | None = None,
-             cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([*facegate_command(), *map(str, args)], capture_output=True,
-                          text=True, input=stdin, timeout=300, env=ENV, cwd=cwd, check=False)
-
-
-def report(result: subprocess.CompletedProcess[str]) -> dict[str, tuple[str, str, str | None]]:
+def report(result: Ran) -> dict[str, tuple[str, str, str | None]]:
     """``{source: (enrolled|refused, person, code)}`` from enrol's per-file report."""
     lines = (REPORT.match(line) for line in (result.stdout + result.stderr).splitlines())
     return {m[3]: (m[1], m[2], m[4]) for m in lines if m}
 
 
-def summary(result: subprocess.CompletedProcess[str]) -> tuple[int, ...]:
+def summary(result: Ran) -> tuple[int, ...]:
     """``(photos, enrolled, refused, already enrolled, identities, faces)``."""
     found = SUMMARY.search(result.stdout)
     assert found, result.stdout + result.stderr

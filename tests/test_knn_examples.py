@@ -6,19 +6,17 @@ and ask ``facegate client test`` about every photo in ``knn_examples/test``.
 
 from __future__ import annotations
 
-import os
 import re
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
-from conftest import facegate_command, free_port, spawn_server
+from cli_inprocess import facegate
+from conftest import free_port, spawn_server
 
 pytestmark = pytest.mark.shared
 
-ENV = {k: v for k, v in os.environ.items() if not k.startswith("FACEGATE_")}
 LINE = re.compile(r"^(\S+): (?:Identified (\S+) \(distance (\d\.\d\d)\)|"
                   r"UNKNOWN \(nearest (\S+), distance (\d\.\d\d)\))$")
 #: Who must be named in each test photo; any other face in it must be UNKNOWN.
@@ -29,11 +27,6 @@ EXPECTED = {
     "obama_and_biden.jpg": ["biden", "obama"],
     "kit_with_rose.jpg": ["kit_harington", "rose_leslie"],
 }
-
-
-def facegate(*args: object) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([*facegate_command(), *map(str, args)], capture_output=True,
-                          text=True, timeout=300, env=ENV, check=False)
 
 
 @pytest.fixture(scope="module")

@@ -1,30 +1,26 @@
-"""``facegate migrate-store`` and ``facegate db migrate`` as a user runs them: real processes, a
-real SQLite gallery enrolled from real photos, a real PostgreSQL + pgvector database."""
+"""``facegate migrate-store`` and ``facegate db migrate`` as a user runs them (in-process with
+typer's CliRunner, tests/cli_inprocess.py): a real SQLite gallery enrolled from real photos, a
+real PostgreSQL + pgvector database."""
 
 from __future__ import annotations
 
 import dataclasses
 import json
-import os
 import shutil
-import subprocess
 from pathlib import Path
 
 import psycopg
 import pytest
-from conftest import facegate_command
+from cli_inprocess import Ran
+from cli_inprocess import facegate as run_cli
 
 from facegate.services.store_copy import copy_gallery, gallery_digest
 from facegate.storage.memory import MemoryStore
 from facegate.storage.postgres import PostgresStore
 
-ENV = {k: v for k, v in os.environ.items() if not k.startswith("FACEGATE_")}
 
-
-def facegate(*args: object, storage_url: str | None = None) -> subprocess.CompletedProcess[str]:
-    env = {**ENV, "FACEGATE_STORAGE__URL": storage_url} if storage_url else ENV
-    return subprocess.run([*facegate_command(), *map(str, args)], capture_output=True, text=True,
-                          timeout=300, env=env, check=False)
+def facegate(*args: object, storage_url: str | None = None) -> Ran:
+    return run_cli(*args, env={"FACEGATE_STORAGE__URL": storage_url} if storage_url else None)
 
 
 def identify(probe: Path, **where: str) -> dict[str, object]:

@@ -1,12 +1,18 @@
-"""ONNX Runtime against dlib on at least 500 real aligned chips from ``../shared/faces/lfw``.
+"""ONNX Runtime against dlib on real aligned chips from ``../shared/faces/lfw``: 160 in CI
+(``FACEGATE_PARITY_CHIPS`` chooses another count; docs/runtime.md's 520-chip row is
+``FACEGATE_PARITY_CHIPS=520 pytest tests/test_onnx_parity.py -s``).
 
-Chips come from facegate's own pipeline (decode, detect, landmarks, dlib's face chip). Every
-chip's two descriptors must agree to cosine similarity 0.9999 or better; the aggregate figures
-(never a descriptor) are printed for docs/runtime.md (run with ``-s`` to see them).
+Chips come from facegate's own pipeline (decode, detect, landmarks, dlib's face chip), sampled
+evenly over the sorted images (so over many identities). Every chip's two descriptors must agree
+to cosine similarity 0.9999 or better and within Euclidean distance 1e-3; the aggregate figures
+(never a descriptor) are printed for docs/runtime.md (run with ``-s`` to see them). dlib's own
+embedder costs ~0.15 s a chip, which is what the count is kept down for: the worst chip measured
+so far is three orders of magnitude inside either bound.
 """
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
@@ -19,7 +25,7 @@ from facegate.runtime.onnx_backend import OnnxEmbedder
 
 pytestmark = [pytest.mark.slow, pytest.mark.shared]
 
-CHIPS_WANTED = 520
+CHIPS_WANTED = int(os.environ.get("FACEGATE_PARITY_CHIPS", "160"))
 
 
 @pytest.fixture(scope="module")
@@ -44,7 +50,7 @@ def embedder(tmp_path_factory: pytest.TempPathFactory) -> OnnxEmbedder:
 
 def test_onnx_matches_dlib_on_lfw_chips(lfw_chips: list[RGBImage],
                                         embedder: OnnxEmbedder) -> None:
-    assert len(lfw_chips) >= 500
+    assert len(lfw_chips) >= CHIPS_WANTED
     expected = np.concatenate([shared_models().embed(lfw_chips[i:i + 16])
                                for i in range(0, len(lfw_chips), 16)])
     found = np.concatenate([embedder.embed(lfw_chips[i:i + 16])

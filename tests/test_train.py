@@ -8,9 +8,7 @@ from __future__ import annotations
 
 import io
 import json
-import os
 import re
-import subprocess
 import time
 import zipfile
 from pathlib import Path
@@ -18,17 +16,12 @@ from typing import Any
 
 import httpx
 import pytest
-from conftest import LiveServer, facegate_command
+from cli_inprocess import facegate
+from conftest import LiveServer
 from PIL import Image
 
-ENV = {k: v for k, v in os.environ.items() if not k.startswith("FACEGATE_")}
 CV = re.compile(r"cross-validated \((\d+) folds, (\d+) held-out samples\): accuracy "
                 r"([\d.]+)% ± [\d.]+%; nearest sample \(no classifier\) ([\d.]+)%")
-
-
-def facegate(*args: object) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([*facegate_command(), *map(str, args)], capture_output=True,
-                          text=True, timeout=600, env=ENV, check=False)
 
 
 def labelled(faces: Path, root: Path) -> Path:

@@ -20,6 +20,7 @@ from typing import Any
 
 import httpx
 import pytest
+from cli_inprocess import facegate
 from conftest import LiveServer, facegate_command, settings_for
 from test_train import poll
 from zipcraft import flip_byte, lie, sizes, tiny_png, variants, zip_bytes
@@ -188,12 +189,6 @@ def test_uploads_are_deleted_on_failure_and_leftovers_at_start(
         assert job["status"] == "failed" and job["error"]["code"] == "VALIDATION_ERROR", job
         assert uploads(server) == ["a-live-job.zip"]  # the failed job's own zip is gone
         assert_no_empty_identity(http)
-
-
-def facegate(*args: object, env: dict[str, str] | None = None
-             ) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([*facegate_command(), *map(str, args)], capture_output=True,
-                          text=True, timeout=300, env={**ENV, **(env or {})}, check=False)
 
 
 def identities(data: Path) -> list[tuple[str, int]]:

@@ -3,23 +3,14 @@
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import subprocess
 import zipfile
 from pathlib import Path
 
 import pytest
-from conftest import facegate_command
+from cli_inprocess import facegate
 
 from facegate.storage.sqlite import SQLiteStore
-
-ENV = {k: v for k, v in os.environ.items() if not k.startswith("FACEGATE_")}
-
-
-def facegate(*args: object) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([*facegate_command(), *map(str, args)], capture_output=True,
-                          text=True, timeout=300, env=ENV, check=False)
 
 
 def snapshot(data_dir: Path) -> list[tuple[object, ...]]:

@@ -1,24 +1,16 @@
 """``facegate evaluate`` and ``facegate calibrate`` as a user runs them, on real photos (the
-always-on registry set) through the real models, in real processes; the threshold applied by
-``calibrate --apply`` is what a server started on that data folder reports and uses."""
+always-on registry set) through the real models, in-process with typer's CliRunner; the
+threshold applied by ``calibrate --apply`` is what a server started on that data folder reports
+and uses."""
 
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import subprocess
 from pathlib import Path
 
 import pytest
-from conftest import facegate_command
-
-ENV = {k: v for k, v in os.environ.items() if not k.startswith("FACEGATE_")}
-
-
-def facegate(*args: object) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([*facegate_command(), *map(str, args)], capture_output=True,
-                          text=True, timeout=600, env=ENV, check=False)
+from cli_inprocess import facegate
 
 
 @pytest.fixture(scope="module")
