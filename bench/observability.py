@@ -85,6 +85,8 @@ def webhook(counts: Counts) -> Iterator[str]:
     """An HTTP receiver answering 200 to every POST, counting them."""
 
     class Hook(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"  # keeps the connection, as real receivers do
+
         def do_POST(self) -> None:  # noqa: N802 (http.server's name)
             self.rfile.read(int(self.headers.get("Content-Length") or 0))
             counts.add("webhook")

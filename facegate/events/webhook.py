@@ -8,6 +8,10 @@ a captured request cannot be replayed later; the event's ``id`` lets it drop the
 at-least-once delivery may bring. A 2xx answer is the acknowledgement; anything else (redirects
 included: they are not followed), a timeout or a refused connection is a ``DeliveryError`` and
 the deliverer retries.
+
+It speaks HTTP/1.1 with the standard library's ``http.client`` over one kept-alive connection:
+the deliverer runs in the server process, and a lighter client holds the GIL less while
+identify runs (bench/results/observability.md).
 """
 
 from __future__ import annotations
@@ -15,11 +19,13 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import http.client
 import json
+import ssl
+import threading
 import time
 from typing import Any, NoReturn
-
-import httpx
+from urllib.parse import urlsplit
 
 from facegate import __version__
 from facegate.config_events import WebhookSettings
@@ -50,7 +56,12 @@ class WebhookSink:
     def __init__(self, options: WebhookSettings, *, name: str) -> None:
         self.name, self.options, self.snapshot = name, options, options.snapshot
         self._wanted = frozenset(options.events)
-        self._client: httpx.Client | None = None
+        parts = urlsplit(options.url)
+        self._https, self._host, self._port = (parts.scheme == "https", parts.hostname or "",
+                                               parts.port)
+        self._target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+        self._connection: http.client.HTTPConnection | None = None
+        self._lock = threading.Lock()  # the deliverer and a test send share the connection
         self._problem: str | None = None
         #: The last delivery's outcome (``HTTP 204``), for the delivery log.
         self.last_result: str | None = None
@@ -72,29 +83,55 @@ class WebhookSink:
         if self.options.secret is not None:
             headers["X-Facegate-Signature"] = signature(
                 self.options.secret.get_secret_value().encode(), sent_at, body)
-        try:
-            answer = self._http().post(self.options.url, content=body, headers=headers)
-        except httpx.HTTPError as exc:
-            self._failed(f"{type(exc).__name__}: {exc}"[:200])
-        if not 200 <= answer.status_code < 300:
-            self._failed(f"HTTP {answer.status_code}")
-        self._problem, self.last_result = None, f"HTTP {answer.status_code}"
+        with self._lock:
+            try:
+                try:
+                    status = self._post(body, headers)
+                except (OSError, http.client.HTTPException):
+                    if self._connection is None:
+                        raise
+                    self._drop()  # a kept-alive connection the receiver closed: once anew
+                    status = self._post(body, headers)
+            except (OSError, http.client.HTTPException) as exc:
+                self._drop()
+                self._failed(f"{type(exc).__name__}: {exc}"[:200])
+        if not 200 <= status < 300:
+            self._failed(f"HTTP {status}")
+        self._problem, self.last_result = None, f"HTTP {status}"
+
+    def _post(self, body: bytes, headers: dict[str, str]) -> int:
+        connection = self._connection or self._connect()
+        connection.request("POST", self._target, body=body, headers=headers)
+        answer = connection.getresponse()
+        answer.read()  # the whole answer, so the connection can carry the next request
+        if answer.will_close:
+            self._drop()
+        return answer.status
+
+    def _connect(self) -> http.client.HTTPConnection:
+        timeout = self.options.timeout_s
+        self._connection = (
+            http.client.HTTPSConnection(self._host, self._port, timeout=timeout,
+                                        context=ssl.create_default_context())
+            if self._https else
+            http.client.HTTPConnection(self._host, self._port, timeout=timeout))
+        return self._connection
+
+    def _drop(self) -> None:
+        if self._connection is not None:
+            self._connection.close()
+            self._connection = None
 
     def _failed(self, reason: str) -> NoReturn:
         self._problem = self.last_result = reason
         raise DeliveryError(reason)
 
-    def _http(self) -> httpx.Client:
-        if self._client is None:
-            self._client = httpx.Client(timeout=self.options.timeout_s, follow_redirects=False)
-        return self._client
-
     def start(self) -> None:
-        self._http()
+        """Connects on the first delivery."""
 
     def close(self) -> None:
-        if self._client is not None:
-            self._client.close()
+        with self._lock:
+            self._drop()
 
     def problem(self) -> str | None:
         return None if self._problem is None else f"last delivery failed: {self._problem}"

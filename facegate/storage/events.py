@@ -53,6 +53,17 @@ class Delivery:
     last_result: str | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class Attempt:
+    """One delivery attempt's outcome, for ``record_attempts``."""
+
+    event_seq: int
+    now: float
+    delivered: bool
+    result: str
+    next_attempt_at: float
+
+
 class EventOutbox(Protocol):
     def add_events(self, events: Sequence[tuple[OutboxEvent, Sequence[str]]], *,
                    now: float) -> None:
@@ -69,9 +80,8 @@ class EventOutbox(Protocol):
         """``sink``'s first ``limit`` undelivered events, in outbox order."""
         ...
 
-    def record_attempt(self, sink: str, event_seq: int, *, now: float, delivered: bool,
-                       result: str, next_attempt_at: float) -> None:
-        """One attempt's outcome; a delivered row stays delivered."""
+    def record_attempts(self, sink: str, attempts: Sequence[Attempt]) -> None:
+        """Attempts' outcomes, in one transaction; a delivered row stays delivered."""
         ...
 
     def deliveries(self, *, sink: str | None = None, status: str | None = None,
@@ -135,17 +145,17 @@ class MemoryEvents:
                     if name == sink and d.status == "pending"]
             return sorted(rows, key=lambda d: d.event.seq)[:limit]
 
-    def record_attempt(self, sink: str, event_seq: int, *, now: float, delivered: bool,
-                       result: str, next_attempt_at: float) -> None:
+    def record_attempts(self, sink: str, attempts: Sequence[Attempt]) -> None:
         with self._events_lock:
-            current = self._deliveries.get((sink, event_seq))
-            if current is None or current.status == "delivered":
-                return
-            self._deliveries[(sink, event_seq)] = replace(
-                current, status="delivered" if delivered else "pending",
-                attempts=current.attempts + 1, next_attempt_at=next_attempt_at,
-                delivered_at=now if delivered else None, last_attempt_at=now,
-                last_result=result)
+            for attempt in attempts:
+                current = self._deliveries.get((sink, attempt.event_seq))
+                if current is None or current.status == "delivered":
+                    continue
+                self._deliveries[(sink, attempt.event_seq)] = replace(
+                    current, status="delivered" if attempt.delivered else "pending",
+                    attempts=current.attempts + 1, next_attempt_at=attempt.next_attempt_at,
+                    delivered_at=attempt.now if attempt.delivered else None,
+                    last_attempt_at=attempt.now, last_result=attempt.result)
 
     def deliveries(self, *, sink: str | None = None, status: str | None = None,
                    limit: int = 50, offset: int = 0) -> tuple[list[Delivery], int]:

@@ -19,7 +19,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from typing import Any
 
-from facegate.storage.events import Delivery, OutboxEvent
+from facegate.storage.events import Attempt, Delivery, OutboxEvent
 from facegate.storage.sql_classifiers import _Connection
 
 _TABLES = """
@@ -129,15 +129,15 @@ class SqlEvents:
                           (sink, limit))
         return [_delivery(row) for row in rows]
 
-    def record_attempt(self, sink: str, event_seq: int, *, now: float, delivered: bool,
-                       result: str, next_attempt_at: float) -> None:
+    def record_attempts(self, sink: str, attempts: Sequence[Attempt]) -> None:
         with self._write() as db:
-            db.execute(self._q(
-                "UPDATE event_deliveries SET status = ?, attempts = attempts + 1, "
-                "next_attempt_at = ?, delivered_at = ?, last_attempt_at = ?, last_result = ? "
-                "WHERE sink = ? AND event_seq = ? AND status = 'pending'"),
-                ("delivered" if delivered else "pending", next_attempt_at,
-                 now if delivered else None, now, result[:500], sink, event_seq))
+            for a in attempts:
+                db.execute(self._q(
+                    "UPDATE event_deliveries SET status = ?, attempts = attempts + 1, "
+                    "next_attempt_at = ?, delivered_at = ?, last_attempt_at = ?, "
+                    "last_result = ? WHERE sink = ? AND event_seq = ? AND status = 'pending'"),
+                    ("delivered" if a.delivered else "pending", a.next_attempt_at,
+                     a.now if a.delivered else None, a.now, a.result[:500], sink, a.event_seq))
 
     def deliveries(self, *, sink: str | None = None, status: str | None = None,
                    limit: int = 50, offset: int = 0) -> tuple[list[Delivery], int]:

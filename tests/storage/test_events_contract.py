@@ -8,7 +8,7 @@ from contextlib import closing
 from pathlib import Path
 
 from facegate.storage.base import GalleryStore, new_id, open_store
-from facegate.storage.events import OutboxEvent
+from facegate.storage.events import Attempt, OutboxEvent
 from facegate.storage.sqlite import SCHEMA_VERSION
 
 NOW = 1_790_000_000.5
@@ -44,15 +44,14 @@ def test_attempts_are_recorded_and_delivered_rows_leave_the_queue(store: Gallery
     one, two = event(), event()
     store.add_events([(one, ["webhook:1"]), (two, ["webhook:1"])], now=NOW)
     head = store.pending_deliveries("webhook:1", limit=5)[0]
-    store.record_attempt("webhook:1", head.event.seq, now=NOW + 1, delivered=False,
-                         result="HTTP 503", next_attempt_at=NOW + 3)
+    store.record_attempts("webhook:1", [Attempt(head.event.seq, NOW + 1, False, "HTTP 503",
+                                                NOW + 3)])
     failed = store.pending_deliveries("webhook:1", limit=5)[0]
     assert (failed.event.id, failed.attempts, failed.next_attempt_at, failed.last_result,
             failed.last_attempt_at) == (one.id, 1, NOW + 3, "HTTP 503", NOW + 1)
-    store.record_attempt("webhook:1", head.event.seq, now=NOW + 3, delivered=True,
-                         result="HTTP 200", next_attempt_at=NOW + 3)
-    store.record_attempt("webhook:1", head.event.seq, now=NOW + 4, delivered=False,
-                         result="late", next_attempt_at=NOW + 9)  # delivered stays delivered
+    store.record_attempts("webhook:1", [
+        Attempt(head.event.seq, NOW + 3, True, "HTTP 200", NOW + 3),
+        Attempt(head.event.seq, NOW + 4, False, "late", NOW + 9)])  # delivered stays delivered
     assert [d.event.id for d in store.pending_deliveries("webhook:1", limit=5)] == [two.id]
     log, total = store.deliveries(sink="webhook:1")
     assert total == 2 and [d.event.id for d in log] == [two.id, one.id]
@@ -65,10 +64,8 @@ def test_the_delivery_log_filters_and_pages(store: GalleryStore) -> None:
     events = [event() for _ in range(5)]
     store.add_events([(e, ["a", "b"]) for e in events], now=NOW)
     rows = store.pending_deliveries("a", limit=5)
-    store.record_attempt("a", rows[0].event.seq, now=NOW, delivered=True, result="ok",
-                         next_attempt_at=NOW)
-    store.record_attempt("a", rows[1].event.seq, now=NOW, delivered=False, result="down",
-                         next_attempt_at=NOW + 1)
+    store.record_attempts("a", [Attempt(rows[0].event.seq, NOW, True, "ok", NOW),
+                                Attempt(rows[1].event.seq, NOW, False, "down", NOW + 1)])
     assert store.deliveries()[1] == 10
     assert store.deliveries(status="delivered")[1] == 1
     assert [d.event.id for d in store.deliveries(status="failed")[0]] == [events[1].id]
@@ -82,8 +79,7 @@ def test_purging_drops_old_events_nobody_waits_for(store: GalleryStore) -> None:
     store.add_events([(old_done, ["a"]), (old_waiting, ["a"]), (new_done, ["a"])], now=NOW)
     for row in store.pending_deliveries("a", limit=5):
         if row.event.id != old_waiting.id:
-            store.record_attempt("a", row.event.seq, now=NOW, delivered=True, result="ok",
-                                 next_attempt_at=NOW)
+            store.record_attempts("a", [Attempt(row.event.seq, NOW, True, "ok", NOW)])
     assert store.purge_events(before=NOW - 10, sinks=["a"]) == 1
     assert {d.event.id for d in store.deliveries()[0]} == {old_waiting.id, new_done.id}
     # a sink no longer configured holds nothing back
