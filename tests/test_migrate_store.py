@@ -77,11 +77,11 @@ def test_migrated_gallery_answers_the_same_probe_the_same_way(
 def test_db_migrate_creates_the_schema_once(postgres_url: str) -> None:
     first = facegate("db", "migrate", "--url", postgres_url)
     assert first.returncode == 0, first.stderr
-    assert "schema version 6 (applied: 1, 2, 3, 4, 5, 6)" in first.stdout
+    assert "schema version 7 (applied: 1, 2, 3, 4, 5, 6, 7)" in first.stdout
     second = facegate("db", "migrate", storage_url=postgres_url)
-    assert second.returncode == 0 and "schema version 6 (applied: none pending)" in second.stdout
+    assert second.returncode == 0 and "schema version 7 (applied: none pending)" in second.stdout
     with psycopg.connect(postgres_url) as conn:
-        assert conn.execute("SELECT COUNT(*) FROM schema_migrations").fetchone() == (6,)
+        assert conn.execute("SELECT COUNT(*) FROM schema_migrations").fetchone() == (7,)
 
 
 def test_db_migrate_hides_the_password(postgres_url: str) -> None:

@@ -99,6 +99,26 @@ class EventOutbox(Protocol):
         ...
 
 
+class LocalSinkLocks:
+    """``sink_lock`` within one process (memory and SQLite stores): one lock per sink name,
+    tried without waiting."""
+
+    def __init__(self) -> None:
+        self._guard = threading.Lock()
+        self._locks: dict[str, threading.Lock] = {}
+
+    @contextmanager
+    def hold(self, sink: str) -> Iterator[bool]:
+        with self._guard:
+            lock = self._locks.setdefault(sink, threading.Lock())
+        mine = lock.acquire(blocking=False)
+        try:
+            yield mine
+        finally:
+            if mine:
+                lock.release()
+
+
 def matches(delivery: Delivery, *, sink: str | None, status: str | None) -> bool:
     """Whether a delivery passes the log's filters (memory store; the SQL says the same)."""
     if sink is not None and delivery.sink != sink:
@@ -116,7 +136,7 @@ class MemoryEvents:
         self._seq = itertools.count(1)
         self._outbox: dict[int, OutboxEvent] = {}
         self._deliveries: dict[tuple[str, int], Delivery] = {}
-        self._sink_locks: dict[str, threading.Lock] = {}
+        self._sink_locks = LocalSinkLocks()
 
     def add_events(self, events: Sequence[tuple[OutboxEvent, Sequence[str]]], *,
                    now: float) -> None:
@@ -128,16 +148,8 @@ class MemoryEvents:
                     self._deliveries[(sink, stored.seq)] = Delivery(
                         stored, sink, "pending", 0, now)
 
-    @contextmanager
-    def sink_lock(self, sink: str) -> Iterator[bool]:
-        with self._events_lock:
-            lock = self._sink_locks.setdefault(sink, threading.Lock())
-        mine = lock.acquire(blocking=False)
-        try:
-            yield mine
-        finally:
-            if mine:
-                lock.release()
+    def sink_lock(self, sink: str) -> AbstractContextManager[bool]:
+        return self._sink_locks.hold(sink)
 
     def pending_deliveries(self, sink: str, *, limit: int) -> list[Delivery]:
         with self._events_lock:

@@ -14,12 +14,11 @@ SQLite file.
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from typing import Any
 
-from facegate.storage.events import Attempt, Delivery, OutboxEvent
+from facegate.storage.events import Attempt, Delivery, LocalSinkLocks, OutboxEvent
 from facegate.storage.sql_classifiers import _Connection
 
 _TABLES = """
@@ -112,16 +111,9 @@ class SqlEvents:
                     conn.execute(self._q(
                         f"SELECT pg_advisory_unlock({LOCK_CLASS}, hashtext(?))"), (sink,))
 
-    @contextmanager
-    def _local_lock(self, sink: str) -> Iterator[bool]:
-        locks: dict[str, threading.Lock] = self.__dict__.setdefault("_sink_locks", {})
-        lock = locks.setdefault(sink, threading.Lock())
-        mine = lock.acquire(blocking=False)
-        try:
-            yield mine
-        finally:
-            if mine:
-                lock.release()
+    def _local_lock(self, sink: str) -> AbstractContextManager[bool]:
+        locks: LocalSinkLocks = self.__dict__.setdefault("_sink_locks", LocalSinkLocks())
+        return locks.hold(sink)
 
     def pending_deliveries(self, sink: str, *, limit: int) -> list[Delivery]:
         rows = self._read(self._q(f"SELECT {_COLUMNS} {_FROM} WHERE d.sink = ? AND "
