@@ -28,9 +28,11 @@ logger = logging.getLogger(__name__)
 
 #: Events read per pass and sink.
 BATCH = 50
-#: After a wake, wait this long so events written meanwhile are delivered in the same pass
-#: and recorded in one commit (under load a commit per event costs identify throughput).
-COALESCE_S = 0.02
+#: After a wake, wait this long so events written meanwhile are delivered in the same pass:
+#: one read, one send of them all (MQTT waits for their acknowledgements together) and one
+#: commit. Under load that halves what delivery costs identify (docs/operations.md, "What
+#: events cost"); it is what an event waits at most before it leaves.
+COALESCE_S = 0.1
 
 
 def as_event(stored: OutboxEvent) -> Event:
@@ -42,6 +44,14 @@ def as_event(stored: OutboxEvent) -> Event:
 def retry_after(attempts: int, *, first_s: float, max_s: float) -> float:
     """Seconds to wait after the ``attempts``-th failure in a row (1, 2, 4 … times first_s)."""
     return float(min(max_s, first_s * 2 ** min(attempts - 1, 40)))
+
+
+def due_head(pending: list[Delivery], now: float) -> list[Delivery]:
+    """The leading rows whose next attempt is due at ``now`` (order per sink holds)."""
+    for at, row in enumerate(pending):
+        if row.next_attempt_at > now:
+            return pending[:at]
+    return pending
 
 
 class Deliverer:
@@ -79,9 +89,10 @@ class Deliverer:
         with self._counts_lock:
             return dict(self._counts)
 
-    def count(self, sink: str, outcome: str) -> None:
-        with self._counts_lock:
-            self._counts[(sink, outcome)] += 1
+    def count(self, sink: str, outcome: str, times: int = 1) -> None:
+        if times:
+            with self._counts_lock:
+                self._counts[(sink, outcome)] += times
 
     def _run(self, sink: Sink) -> None:
         wake = self._wakes[sink.name]
@@ -107,40 +118,44 @@ class Deliverer:
                 pending = self._store.pending_deliveries(sink.name, limit=BATCH)
                 if not pending:
                     return self._poll_s
-                done: list[Attempt] = []  # recorded together: one commit for the batch
-                try:
-                    for row in pending:
-                        due_in = row.next_attempt_at - self._clock()
-                        if due_in > 0:
-                            return due_in
-                        attempt = self._attempt(sink, row)
-                        done.append(attempt)
-                        if not attempt.delivered:
-                            return attempt.next_attempt_at - attempt.now
-                        if self._stop.is_set():
-                            break
-                finally:
-                    if done:  # a kill before this line delivers the batch again: at least once
-                        self._store.record_attempts(sink.name, done)
+                now = self._clock()
+                due = due_head(pending, now)
+                if not due:
+                    return pending[0].next_attempt_at - now
+                # a kill before the attempts are recorded delivers the batch again: at least once
+                attempts = self._attempts(sink, due)
+                self._store.record_attempts(sink.name, attempts)
+                failed = attempts[-1]
+                if not failed.delivered:
+                    return failed.next_attempt_at - failed.now
+                if len(due) < len(pending):
+                    return pending[len(due)].next_attempt_at - self._clock()
                 if len(pending) < BATCH:
                     return self._poll_s  # that was all: no second read to find nothing
         return 0.0
 
-    def _attempt(self, sink: Sink, row: Delivery) -> Attempt:
+    def _attempts(self, sink: Sink, rows: list[Delivery]) -> list[Attempt]:
+        """Hand ``rows`` to the sink in one call (MQTT sends them all before waiting for the
+        acknowledgements); an attempt per delivered event, and one for the first failure."""
         try:
-            sink.deliver(as_event(row.event))
-        except Exception as exc:  # DeliveryError, or a sink's bug: the same retry
-            reason = str(exc) if isinstance(exc, DeliveryError) else type(exc).__name__
-            now = self._clock()
+            delivered, error = sink.deliver_many([as_event(row.event) for row in rows])
+        except Exception as exc:  # a sink's bug: the head's retry, like any failure
+            delivered, error = 0, exc
+        if delivered < len(rows) and error is None:
+            error = DeliveryError("the sink stopped before the end of the batch")
+        now = self._clock()
+        result = getattr(sink, "last_result", None) or "ok"
+        attempts = [Attempt(row.event.seq, now, True, result, now) for row in rows[:delivered]]
+        self.count(sink.name, "delivered", delivered)
+        if error is not None:
+            row = rows[delivered]
+            reason = str(error) if isinstance(error, DeliveryError) else type(error).__name__
             wait_s = retry_after(row.attempts + 1, first_s=self._first_s, max_s=self._max_s)
             self.count(sink.name, "failed")
             logger.warning("event %s to %s failed (attempt %d, next in %.1f s): %s",
                            row.event.type, sink.name, row.attempts + 1, wait_s, reason)
-            return Attempt(row.event.seq, now, False, reason or "failed", now + wait_s)
-        now = self._clock()
-        self.count(sink.name, "delivered")
-        return Attempt(row.event.seq, now, True, getattr(sink, "last_result", None) or "ok",
-                       now)
+            attempts.append(Attempt(row.event.seq, now, False, reason or "failed", now + wait_s))
+        return attempts
 
     def _purge(self) -> None:
         now = self._clock()

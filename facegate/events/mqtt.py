@@ -20,6 +20,7 @@ import threading
 import time
 import uuid
 from collections import OrderedDict
+from collections.abc import Sequence
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
@@ -133,29 +134,58 @@ class MqttSink:
         return None if self._connected.is_set() else self._problem
 
     def deliver(self, event: Event) -> None:
+        _, error = self.deliver_many([event])
+        if error is not None:
+            raise error
+
+    def deliver_many(self, events: Sequence[Event]) -> tuple[int, Exception | None]:
+        """Publish every event's messages, then wait for their acknowledgements in order (one
+        round of waiting for the batch, not one per event)."""
+        if not self._connected.is_set():
+            return 0, DeliveryError(f"not connected to the MQTT broker ({self.problem()})")
+        sent: list[tuple[str, dict[str, mqtt.MQTTMessageInfo], str | None]] = []
+        failure: DeliveryError | None = None
+        for event in events:
+            try:
+                sent.append(self._send(event))
+            except DeliveryError as exc:
+                failure = exc  # what was published before it is still waited for below
+                break
+        deadline = time.monotonic() + self._options.timeout_s
+        for done, (_, infos, announced) in enumerate(sent):
+            try:
+                self._wait(infos.values(), deadline)
+            except DeliveryError as exc:
+                for later_id, later_infos, _ in sent[done:]:
+                    self._remember(later_id, later_infos)
+                return done, exc
+            if announced:
+                with self._lock:
+                    self._announced.add(announced)
+        count = sum(len(infos) for _, infos, _ in sent)
+        self.last_result = f"acknowledged: {count} message(s) at QoS {self._options.qos}"
+        return len(sent), failure
+
+    def _send(self, event: Event) -> tuple[str, dict[str, mqtt.MQTTMessageInfo], str | None]:
+        """Publish the event's messages not yet acknowledged in an earlier attempt; its id, the
+        messages in flight and the camera whose discovery config went with it."""
         messages = messages_for(event, self._options)
         camera = camera_slug(event) if event.type in ("face.identified",
                                                        "face.unknown") else None
-        announce = bool(self._options.home_assistant and camera
-                        and camera not in self._announced)
-        if announce and camera:
-            messages.insert(0, discovery(camera, self._options))
-        if not self._connected.is_set():
-            raise DeliveryError(f"not connected to the MQTT broker ({self.problem()})")
+        announce = camera if (self._options.home_assistant and camera
+                              and camera not in self._announced) else None
+        if announce:
+            messages.insert(0, discovery(announce, self._options))
         with self._lock:
             infos = self._pending.pop(event.id, {})
         try:
             for message in messages:
                 if message.topic not in infos:
                     infos[message.topic] = self._publish(message)
-            self._wait(infos.values())
         except DeliveryError:
             self._remember(event.id, infos)
             raise
-        if announce and camera:
-            with self._lock:
-                self._announced.add(camera)
-        self.last_result = f"acknowledged: {len(messages)} message(s) at QoS {self._options.qos}"
+        return event.id, infos, announce
 
     def close(self) -> None:
         self._closing = True
@@ -184,8 +214,7 @@ class MqttSink:
             raise DeliveryError(f"MQTT publish failed: {mqtt.error_string(info.rc)}")
         return info
 
-    def _wait(self, infos: Any) -> None:
-        deadline = time.monotonic() + self._options.timeout_s
+    def _wait(self, infos: Any, deadline: float) -> None:
         for info in infos:
             while True:
                 try:

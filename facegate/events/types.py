@@ -3,6 +3,7 @@ deliverer and every sink: ``mqtt``, ``webhook``)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
@@ -55,6 +56,12 @@ class Sink(Protocol):
         QoS 1; HTTP: a 2xx). Raise ``DeliveryError`` when it did not."""
         ...
 
+    def deliver_many(self, events: Sequence[Event]) -> tuple[int, Exception | None]:
+        """Deliver ``events`` in order, as ``deliver`` would one by one: how many were
+        acknowledged (a prefix of ``events``) and, when that is not all, why the next one was
+        not (a ``DeliveryError``)."""
+        ...
+
     def start(self) -> None:
         """Connect (in the background); never raises because the target is unreachable."""
         ...
@@ -64,3 +71,14 @@ class Sink(Protocol):
     def problem(self) -> str | None:
         """What is wrong with this sink now (for ``/readyz`` and the start log), or None."""
         ...
+
+
+def deliver_each(deliver: Callable[[Event], None],
+                 events: Sequence[Event]) -> tuple[int, Exception | None]:
+    """``Sink.deliver_many`` for a sink that sends one event at a time."""
+    for done, event in enumerate(events):
+        try:
+            deliver(event)
+        except Exception as exc:  # the deliverer records it as the next event's failure
+            return done, exc
+    return len(events), None

@@ -9,9 +9,8 @@ at-least-once delivery may bring. A 2xx answer is the acknowledgement; anything 
 included: they are not followed), a timeout or a refused connection is a ``DeliveryError`` and
 the deliverer retries.
 
-It speaks HTTP/1.1 with the standard library's ``http.client`` over one kept-alive connection:
-the deliverer runs in the server process, and a lighter client holds the GIL less while
-identify runs (bench/results/observability.md).
+It speaks HTTP/1.1 over one kept-alive connection (events/http_post.py: lighter than
+``http.client``, because the deliverer shares the server process with identify).
 """
 
 from __future__ import annotations
@@ -19,17 +18,18 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-import http.client
 import json
 import ssl
 import threading
 import time
+from collections.abc import Sequence
 from typing import Any, NoReturn
 from urllib.parse import urlsplit
 
 from facegate import __version__
 from facegate.config_events import WebhookSettings
-from facegate.events.types import DeliveryError, Event
+from facegate.events.http_post import Connection, ProtocolError
+from facegate.events.types import DeliveryError, Event, deliver_each
 
 
 def signature(secret: bytes, timestamp: int, body: bytes) -> str:
@@ -60,7 +60,9 @@ class WebhookSink:
         self._https, self._host, self._port = (parts.scheme == "https", parts.hostname or "",
                                                parts.port)
         self._target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
-        self._connection: http.client.HTTPConnection | None = None
+        self._connection = Connection(
+            self._host, self._port, timeout_s=options.timeout_s,
+            context=ssl.create_default_context() if self._https else None)
         self._lock = threading.Lock()  # the deliverer and a test send share the connection
         self._problem: str | None = None
         #: The last delivery's outcome (``HTTP 204``), for the delivery log.
@@ -84,43 +86,24 @@ class WebhookSink:
             headers["X-Facegate-Signature"] = signature(
                 self.options.secret.get_secret_value().encode(), sent_at, body)
         with self._lock:
+            reused = self._connection.open
             try:
                 try:
-                    status = self._post(body, headers)
-                except (OSError, http.client.HTTPException):
-                    if self._connection is None:
+                    status = self._connection.post(self._target, headers, body)
+                except (OSError, ProtocolError):
+                    if not reused:
                         raise
-                    self._drop()  # a kept-alive connection the receiver closed: once anew
-                    status = self._post(body, headers)
-            except (OSError, http.client.HTTPException) as exc:
-                self._drop()
+                    self._connection.close()  # a kept-alive connection the receiver closed
+                    status = self._connection.post(self._target, headers, body)
+            except (OSError, ProtocolError) as exc:
+                self._connection.close()
                 self._failed(f"{type(exc).__name__}: {exc}"[:200])
         if not 200 <= status < 300:
             self._failed(f"HTTP {status}")
         self._problem, self.last_result = None, f"HTTP {status}"
 
-    def _post(self, body: bytes, headers: dict[str, str]) -> int:
-        connection = self._connection or self._connect()
-        connection.request("POST", self._target, body=body, headers=headers)
-        answer = connection.getresponse()
-        answer.read()  # the whole answer, so the connection can carry the next request
-        if answer.will_close:
-            self._drop()
-        return answer.status
-
-    def _connect(self) -> http.client.HTTPConnection:
-        timeout = self.options.timeout_s
-        self._connection = (
-            http.client.HTTPSConnection(self._host, self._port, timeout=timeout,
-                                        context=ssl.create_default_context())
-            if self._https else
-            http.client.HTTPConnection(self._host, self._port, timeout=timeout))
-        return self._connection
-
-    def _drop(self) -> None:
-        if self._connection is not None:
-            self._connection.close()
-            self._connection = None
+    def deliver_many(self, events: Sequence[Event]) -> tuple[int, Exception | None]:
+        return deliver_each(self.deliver, events)
 
     def _failed(self, reason: str) -> NoReturn:
         self._problem = self.last_result = reason
@@ -131,7 +114,7 @@ class WebhookSink:
 
     def close(self) -> None:
         with self._lock:
-            self._drop()
+            self._connection.close()
 
     def problem(self) -> str | None:
         return None if self._problem is None else f"last delivery failed: {self._problem}"
