@@ -18,12 +18,15 @@ from PIL import Image
 
 BOOT = "bootstrap-key-0123456789"
 FACE = "/v1/vision/face"
+#: Every registry photo fits; a whole body over about 2.7 MB is refused before any route.
+LIMIT = 1_000_000
 
 
 @pytest.fixture(scope="module")
 def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
     server = LiveServer(settings_for(tmp_path_factory.mktemp("deepstack-wire"),
-                                     server={"api_keys": [BOOT]})).start()
+                                     server={"api_keys": [BOOT]},
+                                     image={"max_upload_bytes": LIMIT})).start()
     yield server
     server.stop()
 
@@ -102,7 +105,7 @@ def test_every_error_path_in_deepstacks_envelope(http: httpx.Client, key: str,
                                                  faces: Path) -> None:
     auth = {"api_key": key}
     obama, not_an_image = photo(faces, "obama.jpg"), b"this is not an image at all"
-    for path in ("", "/", "/recognize"):
+    for path in ("", "/recognize"):
         refused(post(http, path, auth), 400, "No valid image file found")
         refused(post(http, path, auth, [jpeg("picture", obama)]), 400,
                 "No valid image file found")
@@ -133,6 +136,15 @@ def test_every_error_path_in_deepstacks_envelope(http: httpx.Client, key: str,
             400, "no face found")
     refused(post(http, "/match", auth, [jpeg("image1", obama), jpeg("image2", not_an_image)]),
             400, "invalid image")
+    refused(post(http, "/recognize", auth, [jpeg("image", b"\xff" * (LIMIT + 1))]), 413,
+            "image too large")
+    refused(post(http, "/register", {**auth, "userid": "x"}, [jpeg("image", b"\xff" * LIMIT)
+                                                              for _ in range(3)]),
+            413, "image too large")  # the body limit's refusal, before the route
+    refused(http.get(FACE + "/list"), 405, "Method Not Allowed")
+    refused(post(http, "/unknown", auth), 404, "Not Found")
+    moved = post(http, "/", auth)  # DeepStack's own path for detect, as gin redirects it
+    assert moved.status_code == 307 and moved.headers["location"].endswith(FACE)
     deleted = post(http, "/delete", {**auth, "userid": "never-registered"})
     assert deleted.status_code == 200 and deleted.json()["success"] is True
     assert post(http, "/list", auth).json()["faces"] == []  # nothing was written
@@ -242,11 +254,23 @@ def test_the_dialect_stays_out_of_facegates_own_v1(http: httpx.Client, key: str,
     assert named and named[0]["actor"]["kind"] == "key"
 
 
-def test_the_dialect_can_be_switched_off(tmp_path: Path) -> None:
-    server = LiveServer(settings_for(tmp_path, compat={"deepstack": False})).start()
+def test_rate_limited_in_deepstacks_envelope_and_switched_off(tmp_path: Path,
+                                                               faces: Path) -> None:
+    limited = LiveServer(settings_for(tmp_path / "limited", rate={
+        "recognize_per_minute": 1, "recognize_burst": 1})).start()
+    off = LiveServer(settings_for(tmp_path / "off", compat={"deepstack": False})).start()
     try:
-        with server.client() as http:
+        with limited.client() as http:
+            image = [jpeg("image", photo(faces, "obama2.jpg"))]
+            assert post(http, "/recognize", files=image).status_code == 200
+            second = post(http, "/recognize", files=image)
+            refused(second, 429, second.json()["error"])
+            assert "too many recognize requests" in second.json()["error"]
+            assert int(second.headers["retry-after"]) >= 1
+            assert post(http, "/register", {"userid": "obama"}, image).status_code == 200
+        with off.client() as http:
             assert http.post(FACE + "/list").status_code == 404
             assert http.get("/healthz").status_code == 200
     finally:
-        server.stop()
+        limited.stop()
+        off.stop()

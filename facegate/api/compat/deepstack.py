@@ -87,8 +87,7 @@ def recognized(face: FaceIdentification, width: int, height: int,
             **_box(face.face.detection.box, width, height)}
 
 
-@router.post("")
-@router.post("/")
+@router.post("")  # DeepStack's ``/v1/vision/face/`` is redirected here (307, as gin does)
 async def detect(request: Request, facegate: FacegateDep, run: RunnerDep) -> dict[str, Any]:
     """Every face with its box and detection confidence (at least ``min_confidence``)."""
     started = time.perf_counter()
