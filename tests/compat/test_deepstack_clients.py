@@ -12,9 +12,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from compat.conftest import run_client
 from conftest import LiveServer, settings_for
 
+from compat.conftest import run_client
 from facegate.api.compat.similarity import DEEPSTACK_AT_THRESHOLD
 
 PYTHON_CLIENT = r"""
