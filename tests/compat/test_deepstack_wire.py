@@ -143,6 +143,7 @@ def test_every_error_path_in_deepstacks_envelope(http: httpx.Client, key: str,
             413, "image too large")  # the body limit's refusal, before the route
     refused(http.get(FACE + "/list"), 405, "Method Not Allowed")
     refused(post(http, "/unknown", auth), 404, "Not Found")
+    refused(http.post("/v1/vision/detection", data=auth), 404, "Not Found")  # not face: none
     moved = post(http, "/", auth)  # DeepStack's own path for detect, as gin redirects it
     assert moved.status_code == 307 and moved.headers["location"].endswith(FACE)
     deleted = post(http, "/delete", {**auth, "userid": "never-registered"})

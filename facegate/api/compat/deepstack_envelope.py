@@ -1,5 +1,6 @@
 """``DeepStackEnvelope``: the ASGI middleware that words the refusals other layers answer on
-the DeepStack paths (body limits, rate limits, unknown routes, methods) in DeepStack's envelope
+DeepStack's paths (``/v1/vision…``: body limits, rate limits, unknown routes such as DeepStack's
+object detection, methods) in DeepStack's envelope
 ``{"success": false, "error": ...}``, keeping their status and headers (``Retry-After``).
 
 The dialect's routes answer in that envelope themselves (deepstack_wire); this catches what
@@ -16,7 +17,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from facegate.api.compat.deepstack_wire import INCORRECT_KEY
 
-PREFIX = "/v1/vision/face"
+PREFIX = "/v1/vision"
 #: facegate's codes whose DeepStack wording differs from facegate's message.
 WORDING = {"IMAGE_TOO_LARGE": "image too large", "UNAUTHORIZED": INCORRECT_KEY}
 
