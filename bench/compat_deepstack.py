@@ -7,7 +7,8 @@ through had the dialect honoured it as DeepStack does (Home Assistant's deepstac
 
     python -m bench.compat_deepstack [--rule cohort|distance] [--workers 2]
 
-Writes ``bench/results/compat_deepstack.json`` and ``.md``. Descriptors come from facegate's
+Writes ``bench/results/compat_deepstack.json`` and ``.md`` (``compat_deepstack_distance.*``
+with ``--rule distance``). Descriptors come from facegate's
 own pipeline (``facegate.evaluation``), cached in ``.cache/bench``; none is printed.
 """
 
@@ -87,7 +88,8 @@ def main() -> None:
         table(["a client's min_confidence", "strangers at or over it"],
               [[cut, pct(share)] for cut, share in found["strangers_at_or_over"].items()]),
     ]
-    path = write_results("compat_deepstack", title="DeepStack confidence on the LFW open set",
+    name = "compat_deepstack" + ("" if args.rule == "cohort" else f"_{args.rule}")
+    path = write_results(name, title="DeepStack confidence on the LFW open set",
                          facts=facts, tables=tables, data=found)
     print("\n\n".join(tables))
     print(f"wrote {path}")
