@@ -238,6 +238,7 @@ def test_double_take_train_recognize_remove(live: LiveServer, key: str, faces: P
     assert all(face["name"] == "unknown" and face["confidence"] == 0
                for face in results["group6.jpg"])
     assert [p["userid"] for p in gone.json()["predictions"]] == ["unknown"]
+    assert gone.json()["count"] == 1 and gone.json()["message"] == "No known faces"
 
 
 def test_the_dialect_stays_out_of_facegates_own_v1(http: httpx.Client, key: str,

@@ -103,12 +103,14 @@ async def detect(request: Request, facegate: FacegateDep, run: RunnerDep) -> dic
         if confidence >= cut:
             predictions.append({"confidence": confidence,
                                 **_box(face.detection.box, photo.width, photo.height)})
-    return _ok(started, predictions=predictions)
+    return _ok(started, predictions=predictions, count=len(predictions),
+               message=f"Found {len(predictions)} face" + ("" if len(predictions) == 1 else "s"))
 
 
 @router.post("/recognize")
 async def recognize(request: Request, facegate: FacegateDep, run: RunnerDep) -> dict[str, Any]:
-    """Every face named or ``unknown``; no face is an empty ``predictions`` (DeepStack's)."""
+    """Every face named or ``unknown``; no face is an empty ``predictions`` (DeepStack's
+    success; CodeProject.AI's ``count`` and ``message`` are there too)."""
     started = time.perf_counter()
     form = await _form(request, facegate, "recognize")
     image = form.image()
@@ -117,14 +119,16 @@ async def recognize(request: Request, facegate: FacegateDep, run: RunnerDep) -> 
     result = await run(lambda: recognition.identify(image, top_k=1))
     if not result.faces:
         metrics.note_identify(request, {"faces": [], "timings_ms": result.timings.stages})
-        return _ok(started, predictions=[])
+        return _ok(started, predictions=[], count=0, message="No face found in image")
     answer = views.identify(result)
     audit.note_identify(request, answer)
     metrics.note_identify(request, answer)
     await events.identified(request, answer, result)
-    return _ok(started, predictions=[
-        recognized(face, result.image_width, result.image_height, cut)
-        for face in result.faces])
+    predictions = [recognized(face, result.image_width, result.image_height, cut)
+                   for face in result.faces]
+    known = any(p["userid"] != "unknown" for p in predictions)
+    return _ok(started, predictions=predictions, count=len(predictions),
+               message="A face was recognised" if known else "No known faces")
 
 
 @router.post("/match")
