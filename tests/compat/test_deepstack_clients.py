@@ -1,9 +1,9 @@
 """The DeepStack dialect driven by DeepStack's own client libraries from the registry
 (``deepstack-python``, which Home Assistant's DeepStack face component uses, and
 ``deepstack-sdk``), in their own venv, against a real facegate on real faces: every face method
-of each, the right userids back, strangers ``unknown`` (confidence 0, under DeepStack's 0.67)
-also at the Home Assistant component's looser ``min_confidence`` of 0.45. One open server for
-the module; each client's calls run as one script."""
+of each (the SDK's video ones too), the right userids back, strangers ``unknown`` (confidence
+0, under DeepStack's 0.67) also at the Home Assistant component's looser ``min_confidence`` of
+0.45. One open server for the module; each client's calls run as one script."""
 
 from __future__ import annotations
 
@@ -54,7 +54,7 @@ print(json.dumps(out))
 SDK_CLIENT = r"""
 import json, sys
 from deepstack_sdk import ServerConfig, Face
-url, faces = sys.argv[1], sys.argv[2]
+url, faces, work = sys.argv[1], sys.argv[2], sys.argv[3]
 face = Face(ServerConfig(url))
 out = {"registered": face.registerFace([f"{faces}/biden.jpg"], "biden"),
        "two_photos": face.registerFace([f"{faces}/obama3.jpg", f"{faces}/obama.jpg"], "obama"),
@@ -65,6 +65,20 @@ def rows(found):
 out["biden"] = rows(face.recognizeFace(f"{faces}/biden.jpg"))
 out["obama"] = rows(face.recognizeFace(f"{faces}/obama2.jpg", min_confidence=0.67))
 out["detected"] = [d.confidence for d in face.detectFace(f"{faces}/group6.jpg")]
+# the video methods post every frame to detect / recognize (``output`` is required: without it
+# the SDK's loop writes to a writer it never made)
+import cv2
+frame = cv2.resize(cv2.imread(f"{faces}/obama2.jpg"), (320, 612))
+clip = f"{work}/clip.avi"
+writer = cv2.VideoWriter(clip, cv2.VideoWriter_fourcc(*"MJPG"), 5, (320, 612))
+for _ in range(3):
+    writer.write(frame)
+writer.release()
+codec = cv2.VideoWriter_fourcc(*"MJPG")
+seen = face.recognizeFaceVideo(clip, output=f"{work}/named.avi", codec=codec, min_confidence=0.67)
+out["video"] = {str(k): [d.userid for d in v] for k, v in seen.items()}
+found = face.detectFaceVideo(clip, output=f"{work}/boxes.avi", codec=codec)
+out["video_faces"] = {str(k): len(v) for k, v in found.items()}
 out["deleted"] = face.deleteFace("biden")
 out["deleted_absent"] = face.deleteFace("nobody-at-all")
 out["after"] = list(face.listFaces())
@@ -107,15 +121,17 @@ def test_deepstack_python_as_home_assistant_uses_it(live: LiveServer, client_pyt
     assert out["wrong_key"] == "Error from Deepstack request, status code: 401"
 
 
-def test_deepstack_sdk_every_face_method(live: LiveServer, client_python: Path,
-                                         faces: Path) -> None:
-    out = run_client(client_python, SDK_CLIENT, live.url, str(faces))
+def test_deepstack_sdk_every_face_method(live: LiveServer, client_python: Path, faces: Path,
+                                         tmp_path: Path) -> None:
+    out = run_client(client_python, SDK_CLIENT, live.url, str(faces), str(tmp_path))
     assert out["registered"] is True and out["two_photos"] is True
     assert sorted(out["listed"]) == ["biden", "obama"]
     biden = _only(out["biden"])
     assert biden["userid"] == "biden" and biden["confidence"] >= 0.7  # the SDK's own default
     assert _only(out["obama"])["userid"] == "obama"
     assert len(out["detected"]) == 6
+    assert out["video"] == {"0": ["obama"], "1": ["obama"], "2": ["obama"]}
+    assert out["video_faces"] == {"0": 1, "1": 1, "2": 1}
     assert out["deleted"] is True and out["deleted_absent"] is True
     assert out["after"] == ["obama"]
     assert _only(out["biden_after"]) | {"box": None} == {"userid": "unknown", "confidence": 0,
