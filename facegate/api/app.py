@@ -15,6 +15,7 @@ from facegate.api import errors, metrics_http, openapi
 from facegate.api import events as api_events
 from facegate.api.audit import AuditTrail
 from facegate.api.body_limit import BodyLimit, BodyLimits
+from facegate.api.compat import deepstack, deepstack_envelope
 from facegate.api.deps import ModelRunner, require
 from facegate.api.metrics_http import RequestMetrics
 from facegate.api.rate_limit import RateLimit
@@ -122,6 +123,8 @@ def create_app(settings: Settings, *, facegate: Facegate | None = None) -> FastA
     errors.install(app)
     openapi.install(app, api_keys=settings.access_required)
     app.include_router(health.router)
+    if settings.compat.deepstack:  # /v1/vision/face…: its own key check (docs/compat.md)
+        app.include_router(deepstack.router)
     # Every /v1 router needs a scope (api/deps.py ``require``), the auth routes excepted.
     v1 = APIRouter()
     for enrolling in (identities, imports):
@@ -152,6 +155,8 @@ def create_app(settings: Settings, *, facegate: Facegate | None = None) -> FastA
     app.state.audit_writer = writer
     if app.state.metrics is not None:  # every answer, refusals included, with its route
         app.add_middleware(RequestMetrics, metrics=app.state.metrics, api=app)
+    if settings.compat.deepstack:  # the refusals above, on its paths, in DeepStack's envelope
+        app.add_middleware(deepstack_envelope.DeepStackEnvelope)
     app.add_middleware(RequestId)  # outermost: every answer above carries X-Request-ID
     return app
 

@@ -5,7 +5,8 @@ value, kept only as a SHA-256 digest and never logged), else its client address.
 has a token bucket per scope: ``per_minute`` tokens a minute, at most ``burst`` saved up; a
 request takes one, and one that finds none is answered ``429 RATE_LIMITED`` with
 ``Retry-After`` (whole seconds until a token is back) before its body is read or a worker is
-asked. Scopes today: ``recognize`` (identify, verify, detect, embed, liveness). A bucket left
+asked. Scopes today: ``recognize`` (identify, verify, detect, embed, liveness; DeepStack's
+detect, recognize and match, whose key in the form is not read here: by address). A bucket left
 alone until it is full again is the same as no bucket, so it is dropped; ``max_buckets`` bounds
 the rest (the least recently used goes first). One process keeps its own buckets: behind N
 replicas a caller gets up to N times the rate.
@@ -27,7 +28,8 @@ from facegate import errors
 from facegate.api.errors import error_body, status_for
 
 #: Paths of the ``recognize`` scope: exact paths, and prefixes ending in ``/``.
-RECOGNIZE_PATHS = ("/v1/identify", "/v1/verify", "/v1/detect", "/v1/embed", "/v1/liveness/")
+RECOGNIZE_PATHS = ("/v1/identify", "/v1/verify", "/v1/detect", "/v1/embed", "/v1/liveness/",
+                   "/v1/vision/face", "/v1/vision/face/recognize", "/v1/vision/face/match")
 
 
 def in_scope(path: str, paths: tuple[str, ...]) -> bool:
