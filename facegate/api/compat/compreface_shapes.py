@@ -61,9 +61,9 @@ def box(face: Face) -> dict[str, Any]:
 def execution_time(timings: Timings) -> dict[str, float]:
     stages = timings.stages
     took = {"detector": round(stages.get("decode", 0.0) + stages.get("detect", 0.0), 1)}
-    embedded = stages.get("align", 0.0) + stages.get("landmarks", 0.0) + stages.get("embed", 0.0)
-    if embedded:
-        took["calculator"] = round(embedded, 1)
+    if "embed" in stages:  # the calculator ran: its alignment and embedding
+        took["calculator"] = round(stages.get("align", 0.0) + stages.get("landmarks", 0.0)
+                                   + stages["embed"], 1)
     return took
 
 
