@@ -10,13 +10,10 @@ from fastapi import APIRouter
 
 from facegate.api.compat import compreface_gallery, compreface_recognition, compreface_services
 
-#: Where CompreFace's clients send everything (their URL setting is the server's root).
-PREFIX = "/api/v1"
-
 
 def router() -> APIRouter:
     """Every CompreFace route, under ``/api/v1``, left out of facegate's OpenAPI document."""
-    api = APIRouter(prefix=PREFIX, include_in_schema=False)
+    api = APIRouter(include_in_schema=False)
     for part in (compreface_recognition.router, compreface_gallery.router,
                  compreface_services.detection, compreface_services.verification):
         api.include_router(part)

@@ -17,6 +17,7 @@ from facegate.api.compat import compreface_shapes as shapes
 from facegate.api.compat.compreface_wire import (
     CONSTRAINT_VIOLATION,
     IMAGE_NOT_FOUND,
+    PREFIX,
     SUBJECT_EXISTS,
     SUBJECT_NOT_FOUND,
     CompreFaceError,
@@ -30,7 +31,7 @@ from facegate.errors import DuplicateFaceError
 from facegate.services.gallery import GalleryService
 from facegate.storage.base import new_id
 
-router = APIRouter(prefix="/recognition", route_class=CompreFaceRoute,
+router = APIRouter(prefix=f"{PREFIX}/recognition", route_class=CompreFaceRoute,
                    dependencies=[service_key("Recognition", "enrol", reads="read")])
 Text = Annotated[str | None, Query(max_length=200)]
 

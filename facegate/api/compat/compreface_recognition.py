@@ -20,6 +20,7 @@ from facegate.api import audit, events, metrics, views
 from facegate.api.compat import compreface_shapes as shapes
 from facegate.api.compat.compreface_gallery import example_of
 from facegate.api.compat.compreface_wire import (
+    PREFIX,
     CompreFaceRoute,
     Options,
     images,
@@ -33,7 +34,7 @@ from facegate.errors import NoFaceError
 from facegate.matching import distance
 from facegate.services.gallery import parse_descriptor
 
-router = APIRouter(prefix="/recognition", route_class=CompreFaceRoute,
+router = APIRouter(prefix=f"{PREFIX}/recognition", route_class=CompreFaceRoute,
                    dependencies=[service_key("Recognition", "recognize")])
 
 

@@ -14,6 +14,7 @@ from facegate.api import metrics
 from facegate.api.compat import compreface_shapes as shapes
 from facegate.api.compat.compreface_recognition import decided, native_verify, probe_faces
 from facegate.api.compat.compreface_wire import (
+    PREFIX,
     CompreFaceRoute,
     Options,
     images,
@@ -24,9 +25,9 @@ from facegate.errors import MultipleFacesError, NoFaceError
 from facegate.matching import distance
 from facegate.services.gallery import parse_descriptor
 
-detection = APIRouter(prefix="/detection", route_class=CompreFaceRoute,
+detection = APIRouter(prefix=f"{PREFIX}/detection", route_class=CompreFaceRoute,
                       dependencies=[service_key("Detection", "recognize")])
-verification = APIRouter(prefix="/verification", route_class=CompreFaceRoute,
+verification = APIRouter(prefix=f"{PREFIX}/verification", route_class=CompreFaceRoute,
                          dependencies=[service_key("Verification", "recognize")])
 
 

@@ -28,6 +28,8 @@ from facegate.api.inputs import read_body
 
 logger = logging.getLogger(__name__)
 
+#: Where CompreFace's clients send everything (their URL setting is the server's root).
+PREFIX = "/api/v1"
 #: CompreFace's codes (its ``CommonExceptionCode``) used here.
 API_KEY_NOT_FOUND = 10  # MODEL_NOT_FOUND: no service with that key
 IMAGE_NOT_FOUND = 11
