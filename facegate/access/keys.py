@@ -1,7 +1,8 @@
 """API key secrets: ``fg_<prefix>_<secret>``, the 8-character prefix shown in lists, the whole
 string stored only as its SHA-256. A key may also be a UUID (CompreFace's key shape, so its
 clients' configurations keep their key strings): made here or given by the operator, written
-lowercase before hashing, its first 8 hex digits the prefix."""
+lowercase before hashing, its prefix its first 8 hex digits and the hyphen (``1f0c1e9a-``: the
+hyphen tells it from an ``fg_`` key's prefix)."""
 
 from __future__ import annotations
 
@@ -58,12 +59,16 @@ def given_secret(text: str) -> tuple[str, str]:
     if secret is None:
         raise ValidationError("a given key must be a UUID, e.g. "
                               "00000000-0000-4000-8000-000000000000 (CompreFace's key shape)")
-    return secret, secret[:PREFIX_LENGTH]
+    return secret, secret[:PREFIX_LENGTH + 1]
 
 
 def new_uuid_secret() -> tuple[str, str]:
     secret = str(uuid.uuid4())
-    return secret, secret[:PREFIX_LENGTH]
+    return secret, secret[:PREFIX_LENGTH + 1]
+
+
+def is_uuid_prefix(prefix: str) -> bool:
+    return prefix.endswith("-")
 
 
 def sha256(text: str) -> str:

@@ -160,13 +160,14 @@ class AccessService:
         return self._store.revoke_key(key_id, utcnow())
 
     def rotate_key(self, key_id: str, *, created_by: str | None) -> tuple[str, KeyRecord]:
-        """A new secret with the old key's name, scopes and expiry; the old key is revoked
-        (ConflictError for a key already revoked)."""
+        """A new secret with the old key's name, scopes and expiry (a UUID key gets a UUID);
+        the old key is revoked (ConflictError for a key already revoked)."""
         old = self._store.get_key(key_id)
         if old.revoked_at is not None:
             raise ConflictError("a revoked key cannot be rotated: create a new one")
         made = self._new_key(name=old.name, scopes=old.scopes, expires=old.expires_at,
-                             created_by=created_by)
+                             created_by=created_by, made=keys.new_uuid_secret()
+                             if keys.is_uuid_prefix(old.prefix) else None)
         self.revoke_key(key_id)
         return made
 

@@ -66,7 +66,7 @@ class KeyIn(RequestModel):
 class KeyOut(BaseModel):
     id: str
     name: str
-    #: The visible part of the secret: ``fg_<prefix>_...`` (a UUID key: its first 8 digits).
+    #: The visible part of the secret: ``fg_<prefix>_...``; a UUID key's ends in ``-``.
     prefix: str
     scopes: list[Scope]
     created_at: datetime

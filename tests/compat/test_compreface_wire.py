@@ -44,7 +44,7 @@ def keys(http: httpx.Client) -> dict[str, str]:
     made = http.post("/v1/keys", headers=boot, json={
         "name": "double-take", "scopes": ["recognize", "enrol", "read"], "key": GIVEN.upper()})
     assert made.status_code == 201, made.text
-    assert made.json()["secret"] == GIVEN and made.json()["prefix"] == GIVEN[:8]
+    assert made.json()["secret"] == GIVEN and made.json()["prefix"] == GIVEN[:9]
     again = http.post("/v1/keys", headers=boot, json={
         "name": "again", "scopes": ["recognize"], "key": GIVEN})
     assert again.status_code == 409 and again.json()["error"]["code"] == "CONFLICT"
