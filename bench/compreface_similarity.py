@@ -10,7 +10,7 @@ the similarity ``/api/v1/recognition/recognize`` answers for its top subject. Co
 whose top similarity stays under 0.60 (Double Take's match cut) vs strangers facegate calls
 unknown; mated probes at 0.60 or more with the right subject vs facegate's correct matches. A
 probe without a face counts as CompreFace's code 28 (no subject, no match). Writes
-``bench/results/compreface_similarity.{json,md}``; prints only counts and shares.
+``bench/results/compreface_similarity-<rule>.{json,md}``; prints only counts and shares.
 """
 
 from __future__ import annotations
@@ -81,7 +81,7 @@ def main() -> None:
         f"Decisions that differ between the two: {found['decisions_differing']}. Strangers "
         f"without a face (code 28 for CompreFace's clients): {found['strangers_no_face']}.",
     ]
-    path = write_results("compreface_similarity", title="CompreFace similarity vs facegate's "
+    path = write_results(f"compreface_similarity-{rule}", title="CompreFace similarity vs facegate's "
                          "open-set rule (LFW)", facts=facts, tables=tables, data=found)
     print("\n\n".join(tables))
     print(f"wrote {path}")

@@ -70,6 +70,10 @@ def no_face_jpeg() -> bytes:
     return out.getvalue()
 
 
+def area(box: dict[str, int]) -> int:
+    return (box["x_max"] - box["x_min"]) * (box["y_max"] - box["y_min"])
+
+
 def refused(response: httpx.Response, status: int, code: int) -> str:
     assert response.status_code == status, response.text
     body = response.json()
@@ -157,6 +161,14 @@ def test_base64_query_quirks_plugins_and_embeddings(http: httpx.Client, keys: di
     quiet = http.post(f"{API}/recognition/recognize?status=false", headers=header,
                       json={"file": b64["obama3.jpg"]}).json()
     assert "plugins_versions" not in quiet and "execution_time" not in quiet["result"][0]
+
+    crowd = http.post(f"{API}/recognition/recognize?limit=2", headers=header,
+                      files=upload(faces, "group6.jpg")).json()["result"]
+    everyone = http.post(f"{API}/detection/detect", headers={"x-api-key": keys["detection"]},
+                         files=upload(faces, "group6.jpg")).json()["result"]
+    areas = sorted((area(f["box"]) for f in everyone), reverse=True)
+    assert len(crowd) == 2 and len(everyone) > 2  # limit: the biggest faces
+    assert sorted(area(f["box"]) for f in crowd) == sorted(areas[:2])
 
     embedding = face["embedding"]
     matched = http.post(f"{API}/recognition/embeddings/recognize", headers=header,

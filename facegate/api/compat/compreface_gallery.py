@@ -169,7 +169,10 @@ async def add_example(request: Request, facegate: FacegateDep, run: RunnerDep,
     except DuplicateFaceError:
         assert identity is not None  # a new identity has no faces to repeat
         sha = hashlib.sha256(data).hexdigest()
-        same = next(s for s in gallery.list_faces(identity.id) if s.image_sha256 == sha)
+        same = next((s for s in gallery.list_faces(identity.id) if s.image_sha256 == sha), None)
+        if same is None:  # deleted again meanwhile
+            raise CompreFaceError(400, CONSTRAINT_VIOLATION, "this photo was just enrolled and "
+                                  "deleted again: send it once more") from None
         return {"image_id": shapes.image_id(same.id), "subject": identity.name}
     audit.note(request, identity_ids=[enrolled.sample.identity_id], face_id=enrolled.sample.id)
     await events.emit_one(request, "face.enrolled", **events.enrolled_data(enrolled.sample))

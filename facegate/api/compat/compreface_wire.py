@@ -14,7 +14,7 @@ from collections.abc import Callable, Coroutine
 from typing import Any
 
 import anyio.to_thread
-from fastapi import Request, Response
+from fastapi import Depends, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
 from pydantic import BaseModel, ConfigDict
@@ -130,7 +130,6 @@ class CompreFaceRoute(APIRoute):
 def service_key(service: str, scope: str, *, reads: str | None = None) -> Any:
     """The dependency of a ``service`` ("Recognition", "Detection", "Verification") route
     needing ``scope`` (GETs: ``reads``): the ``x-api-key`` checked with the access layer."""
-    from fastapi import Depends
 
     async def check(request: Request) -> Principal:
         access = request.app.state.access
