@@ -81,8 +81,9 @@ def main() -> None:
         f"Decisions that differ between the two: {found['decisions_differing']}. Strangers "
         f"without a face (code 28 for CompreFace's clients): {found['strangers_no_face']}.",
     ]
-    path = write_results(f"compreface_similarity-{rule}", title="CompreFace similarity vs facegate's "
-                         "open-set rule (LFW)", facts=facts, tables=tables, data=found)
+    path = write_results(f"compreface_similarity-{rule}",
+                         title="CompreFace similarity vs facegate's open-set rule (LFW)",
+                         facts=facts, tables=tables, data=found)
     print("\n\n".join(tables))
     print(f"wrote {path}")
 
