@@ -11,11 +11,14 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import anyio
+import httpx
 import pytest
 from cli_inprocess import facegate
 from conftest import LiveServer, settings_for
 
 from compat.conftest import run_client
+from facegate.api.app import create_app
 
 #: The key string an existing CompreFace client configuration already holds.
 GIVEN_KEY = "1f0c1e9a-7b2d-4c3e-9f4a-5b6c7d8e9f00"
@@ -152,3 +155,20 @@ def test_an_open_server_needs_no_key_but_refuses_a_wrong_one(
         assert http.get("/api/v1/recognition/subjects").json() == {"subjects": []}
         wrong = http.get("/api/v1/recognition/subjects", headers={"x-api-key": "nope"})
         assert wrong.status_code == 404 and wrong.json()["code"] == 10
+
+
+def test_switched_off_the_dialect_is_not_there(live: tuple[LiveServer, dict[str, str]]) -> None:
+    server, keys = live
+    settings = settings_for(server.settings.data_dir, compat={"compreface": False})
+    app = create_app(settings, facegate=server.app.state.facegate)  # the same models, no start
+
+    async def ask() -> tuple[httpx.Response, httpx.Response]:
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
+                                     base_url="http://127.0.0.1") as http:
+            return (await http.get("/api/v1/recognition/subjects",
+                                   headers={"x-api-key": keys["recognition"]}),
+                    await http.get("/v1/identities"))
+
+    gone, native = anyio.run(ask)
+    assert gone.status_code == 404 and gone.json()["error"]["code"] == "NOT_FOUND"
+    assert native.status_code == 200  # facegate's own API is there
