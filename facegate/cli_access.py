@@ -17,6 +17,7 @@ import pydantic
 import typer
 from rich.table import Table
 
+from facegate.access.keys import COMPREFACE_SERVICES
 from facegate.access.principal import ROLES, SCOPES
 from facegate.access.service import AccessService
 from facegate.cli_common import DataDir, JsonOut, err, out
@@ -145,19 +146,37 @@ def parse_days(text: str | None) -> int | None:
 
 @keys_app.command("create")
 def keys_create(
-    name: Annotated[str, typer.Option(help="what the key is for, e.g. door-cam")],
-    scope: Annotated[list[str], typer.Option(help=f"repeatable: {', '.join(SCOPES)}")],
+    name: Annotated[str | None, typer.Option(
+        help="what the key is for, e.g. door-cam [compreface-SERVICE with --compreface]")] = None,
+    scope: Annotated[list[str] | None, typer.Option(
+        help=f"repeatable: {', '.join(SCOPES)}")] = None,
     expires: Annotated[str | None, typer.Option(help="lifetime, e.g. 90d [never]")] = None,
+    compreface: Annotated[str | None, typer.Option(
+        help="a CompreFace service's key (a UUID; scopes: recognition = recognize, enrol, "
+             "read; detection, verification = recognize)")] = None,
+    key: Annotated[str | None, typer.Option(
+        "--key", help="use this UUID as the secret (an existing client's key string)")] = None,
     data_dir: DataDir = None, as_json: JsonOut = False,
 ) -> None:
     """Create a key; its secret is printed this once (stored only as a hash)."""
+    scopes = list(scope or [])
+    if compreface is not None:
+        if compreface not in COMPREFACE_SERVICES:
+            raise typer.BadParameter(f"one of {', '.join(COMPREFACE_SERVICES)}",
+                                     param_hint="--compreface")
+        scopes = scopes or list(COMPREFACE_SERVICES[compreface])
+        name = name or f"compreface-{compreface}"
+    if not name or not scopes:
+        raise typer.BadParameter("give --name and --scope (or --compreface SERVICE)")
     with access(data_dir) as service:
-        secret, key = service.create_key(name=name, scopes=scope,
-                                         expires_in_days=parse_days(expires), created_by=None)
+        secret, made = service.create_key(
+            name=name, scopes=scopes, expires_in_days=parse_days(expires), created_by=None,
+            secret=key, uuid=compreface is not None)
     if as_json:
-        out.print(json.dumps({"id": key.id, "prefix": key.prefix, "secret": secret}))
+        out.print(json.dumps({"id": made.id, "prefix": made.prefix, "secret": secret,
+                              "scopes": list(made.scopes)}))
         return
-    err.print(f"key {key.id} ({key.name}: {', '.join(key.scopes)}); the secret, shown once:")
+    err.print(f"key {made.id} ({made.name}: {', '.join(made.scopes)}); the secret, shown once:")
     out.print(secret)
 
 

@@ -46,7 +46,7 @@ class AccessService:
                 return bootstrap(number)
         if not keys.looks_like_key(secret):
             raise AuthError("the API key is not valid")
-        key = self._store.key_by_hash(keys.sha256(secret))
+        key = self._store.key_by_hash(keys.sha256(keys.canonical(secret)))
         now = utcnow()
         if key is None:
             raise AuthError("the API key is not valid")
@@ -124,18 +124,28 @@ class AccessService:
 
     # API keys
     def create_key(self, *, name: str, scopes: list[str], expires_in_days: int | None,
-                   created_by: str | None) -> tuple[str, KeyRecord]:
-        """``(secret, record)``: the secret exists only in this answer."""
+                   created_by: str | None, secret: str | None = None,
+                   uuid: bool = False) -> tuple[str, KeyRecord]:
+        """``(secret, record)``: the secret exists only in this answer. ``secret``: the
+        operator's own UUID key (ConflictError when in use); ``uuid``: make a UUID key."""
         name, chosen = keys.check_key_name(name), keys.check_scopes(scopes)
         if expires_in_days is not None and not 1 <= expires_in_days <= keys.MAX_DAYS:
             raise ValidationError(f"expires_in_days must be 1 to {keys.MAX_DAYS}")
         now = utcnow()
         expires = None if expires_in_days is None else now + timedelta(days=expires_in_days)
-        return self._new_key(name=name, scopes=chosen, expires=expires, created_by=created_by)
+        made = keys.given_secret(secret) if secret is not None \
+            else keys.new_uuid_secret() if uuid else None
+        if made is not None and (self._store.key_by_hash(keys.sha256(made[0])) is not None
+                                 or any(k.prefix == made[1] for k in self._store.list_keys())):
+            raise ConflictError("this key (or one starting with the same 8 characters) "
+                                "already exists: give another")
+        return self._new_key(name=name, scopes=chosen, expires=expires, created_by=created_by,
+                             made=made)
 
     def _new_key(self, *, name: str, scopes: tuple[str, ...], expires: datetime | None,
-                 created_by: str | None) -> tuple[str, KeyRecord]:
-        secret, prefix = keys.new_secret()
+                 created_by: str | None,
+                 made: tuple[str, str] | None = None) -> tuple[str, KeyRecord]:
+        secret, prefix = made or keys.new_secret()
         now = utcnow()
         record = KeyRecord(id=new_id(), name=name, prefix=prefix, secret_hash=keys.sha256(secret),
                            scopes=scopes, created_at=now, expires_at=expires, revoked_at=None,
@@ -150,13 +160,14 @@ class AccessService:
         return self._store.revoke_key(key_id, utcnow())
 
     def rotate_key(self, key_id: str, *, created_by: str | None) -> tuple[str, KeyRecord]:
-        """A new secret with the old key's name, scopes and expiry; the old key is revoked
-        (ConflictError for a key already revoked)."""
+        """A new secret with the old key's name, scopes and expiry (a UUID key gets a UUID);
+        the old key is revoked (ConflictError for a key already revoked)."""
         old = self._store.get_key(key_id)
         if old.revoked_at is not None:
             raise ConflictError("a revoked key cannot be rotated: create a new one")
         made = self._new_key(name=old.name, scopes=old.scopes, expires=old.expires_at,
-                             created_by=created_by)
+                             created_by=created_by, made=keys.new_uuid_secret()
+                             if keys.is_uuid_prefix(old.prefix) else None)
         self.revoke_key(key_id)
         return made
 

@@ -56,12 +56,17 @@ class KeyIn(RequestModel):
     name: str = Field(min_length=1, max_length=MAX_NAME)
     scopes: list[Scope] = Field(min_length=1, max_length=6)
     expires_in_days: int | None = Field(default=None, ge=1, le=MAX_DAYS)
+    #: The operator's own UUID key (e.g. a CompreFace client's key string), stored hashed.
+    key: str | None = Field(default=None, min_length=36, max_length=36,
+                            description="use this UUID as the secret (CompreFace key shape)")
+    #: Make the secret a random UUID instead of ``fg_...`` (CompreFace's clients).
+    uuid: bool = False
 
 
 class KeyOut(BaseModel):
     id: str
     name: str
-    #: The visible part of the secret: ``fg_<prefix>_...``.
+    #: The visible part of the secret: ``fg_<prefix>_...``; a UUID key's ends in ``-``.
     prefix: str
     scopes: list[Scope]
     created_at: datetime

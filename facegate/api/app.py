@@ -15,7 +15,7 @@ from facegate.api import errors, metrics_http, openapi
 from facegate.api import events as api_events
 from facegate.api.audit import AuditTrail
 from facegate.api.body_limit import BodyLimit, BodyLimits
-from facegate.api.compat import deepstack, deepstack_envelope
+from facegate.api.compat import compreface, deepstack, deepstack_envelope
 from facegate.api.deps import ModelRunner, require
 from facegate.api.metrics_http import RequestMetrics
 from facegate.api.rate_limit import RateLimit
@@ -136,6 +136,8 @@ def create_app(settings: Settings, *, facegate: Facegate | None = None) -> FastA
         v1.include_router(administering.router, dependencies=[require("admin")])
     v1.include_router(auth.router)
     app.include_router(v1)
+    if settings.compat.compreface:  # CompreFace's REST API, its own key check (docs/compat.md)
+        app.include_router(compreface.router())
     console.install(app)  # /ui: pages whose scripts call the /v1 routes above
     metrics_http.install(app, settings.metrics, scope=require("metrics"))
     limit = settings.image.max_upload_bytes

@@ -37,7 +37,9 @@ from facegate.services.audit import AuditWriter
 from facegate.storage.audit import AuditRecord
 
 #: GETs of these are audited (they read biometric data or the log itself).
-AUDITED_READS = ("/v1/identities", "/v1/audit")
+AUDITED_READS = ("/v1/identities", "/v1/audit", "/api/v1/recognition/")
+#: The paths audited: /v1 and CompreFace's dialect (``api/compat``).
+AUDITED_ROOTS = ("/v1", "/api/v1/")
 #: Error bodies are read up to this many bytes for their code.
 _ERROR_SNIFF = 4096
 _MAX_TEXT = 200
@@ -54,7 +56,7 @@ def note(request: Request, *, identity_ids: Iterable[str] = (), **details: Any) 
 
 
 def audited(method: str, path: str) -> bool:
-    if not path.startswith("/v1/") and path != "/v1":
+    if not path.startswith(("/v1/", "/api/v1/")) and path != "/v1":
         return False
     if method in ("GET", "HEAD"):
         return path.startswith(AUDITED_READS)
@@ -69,7 +71,7 @@ class AuditTrail:
         self._routes: list[tuple[re.Pattern[str], str, frozenset[str]]] | None = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or not scope["path"].startswith("/v1"):
+        if scope["type"] != "http" or not scope["path"].startswith(AUDITED_ROOTS):
             await self.app(scope, receive, send)
             return
         started, clock = datetime.now(UTC), time.perf_counter()
@@ -124,6 +126,7 @@ class AuditTrail:
         state: dict[str, Any] = scope.get("state") or {}
         noted = dict(state.get("audit") or {})
         ids = [str(i)[:_MAX_TEXT] for i in noted.pop("identity_ids", [])]
+        noted_error = noted.pop("error_code", None)  # a dialect's answer names facegate's code
         if "identity_id" in path_params:
             ids.insert(0, str(path_params.pop("identity_id"))[:_MAX_TEXT])
         details = {**_clean(path_params), **_clean(noted), "duration_ms": round(elapsed_ms, 1)}
@@ -136,7 +139,8 @@ class AuditTrail:
             request_id=str(state.get("request_id") or answer["request_id"]
                            or uuid.uuid4().hex)[:_MAX_TEXT],
             method=scope["method"], route=template, status=int(answer["status"]),
-            error_code=_error_code(bytes(answer["error"])) if answer["status"] >= 400 else None,
+            error_code=None if answer["status"] < 400 else str(noted_error)[:_MAX_TEXT]
+            if noted_error else _error_code(bytes(answer["error"])),
             identity_ids=tuple(dict.fromkeys(ids)), details=details)
 
     def _actor(self, scope: Scope, principal: object) -> tuple[str, str | None, str | None]:

@@ -27,9 +27,13 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from facegate import errors
 from facegate.api.errors import error_body, status_for
 
+#: CompreFace's model calls (api/compat): refused in its envelope, ``{"message", "code"}``.
+COMPREFACE_RECOGNIZE = ("/api/v1/recognition/recognize", "/api/v1/detection/detect",
+                        "/api/v1/verification/verify")
 #: Paths of the ``recognize`` scope: exact paths, and prefixes ending in ``/``.
 RECOGNIZE_PATHS = ("/v1/identify", "/v1/verify", "/v1/detect", "/v1/embed", "/v1/liveness/",
-                   "/v1/vision/face", "/v1/vision/face/recognize", "/v1/vision/face/match")
+                   "/v1/vision/face", "/v1/vision/face/recognize", "/v1/vision/face/match",
+                   *COMPREFACE_RECOGNIZE)
 
 
 def in_scope(path: str, paths: tuple[str, ...]) -> bool:
@@ -99,7 +103,7 @@ class RateLimit:
                 if in_scope(path, limited.paths):
                     wait = limited.buckets.take(caller(scope))
                     if wait > 0.0:
-                        await _refuse(send, limited, wait)
+                        await _refuse(send, limited, wait, compreface=path.startswith("/api/"))
                         return
         await self.app(scope, receive, send)
 
@@ -119,14 +123,16 @@ def caller(scope: Scope) -> str:
     return f"address:{client[0] if client else '-'}"
 
 
-async def _refuse(send: Send, limited: LimitedScope, wait: float) -> None:
+async def _refuse(send: Send, limited: LimitedScope, wait: float, *,
+                  compreface: bool = False) -> None:
     retry_after = max(1, math.ceil(wait))
     error = errors.RateLimitedError(
         f"too many {limited.name} requests from this caller (limit {limited.per_minute} a "
         f"minute); retry after {retry_after} s",
         details={"retry_after_s": retry_after, "scope": limited.name,
                  "limit_per_minute": limited.per_minute})
-    body = json.dumps(error_body(error.code, error.message, error.details)).encode()
+    body = json.dumps({"message": error.message, "code": 0} if compreface
+                      else error_body(error.code, error.message, error.details)).encode()
     await send({"type": "http.response.start", "status": status_for(error), "headers": [
         (b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
         (b"retry-after", str(retry_after).encode())]})

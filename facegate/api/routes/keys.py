@@ -22,13 +22,16 @@ def key_view(key: KeyRecord) -> dict[str, Any]:
             "created_by": key.created_by}
 
 
-@router.post("", status_code=201, response_model=KeyCreated, responses=answers(*BODY, *STORE))
+@router.post("", status_code=201, response_model=KeyCreated,
+             responses=answers(*BODY, ConflictError, *STORE))
 def create_key(body: KeyIn, access: AccessDep, principal: PrincipalDep) -> dict[str, Any]:
     """A new key with these scopes (and expiry, in days): ``secret`` is in this answer only;
-    send it in ``X-API-Key`` or ``Authorization: Bearer``."""
+    send it in ``X-API-Key`` or ``Authorization: Bearer``. ``key``: your own UUID as the
+    secret, ``uuid``: a random UUID one (CompreFace's clients, docs/compat.md); 409 when that
+    key is in use."""
     secret, key = access.create_key(name=body.name, scopes=list(body.scopes),
                                     expires_in_days=body.expires_in_days,
-                                    created_by=principal.id)
+                                    created_by=principal.id, secret=body.key, uuid=body.uuid)
     return {**key_view(key), "secret": secret}
 
 

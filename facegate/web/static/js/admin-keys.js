@@ -84,7 +84,7 @@ function actions(key) {
 function row(key) {
   return el("tr", { dataset: { key: key.name }, class: key.revoked_at ? "revoked" : null },
     el("td", {}, el("strong", {}, key.name)),
-    el("td", {}, el("code", {}, `fg_${key.prefix}_…`)),
+    el("td", {}, el("code", {}, key.prefix.endsWith("-") ? `${key.prefix}…` : `fg_${key.prefix}_…`)),
     el("td", {}, key.scopes.join(", ")),
     el("td", {}, key.expires_at ? timeEl(key.expires_at) : el("span", { class: "muted" }, "never")),
     el("td", {}, timeEl(key.created_at)),
@@ -107,12 +107,24 @@ async function load() {
 }
 
 const form = document.getElementById("add-key");
+// A CompreFace service is a UUID key with that service's scopes (docs/compat.md).
+const SERVICES = { recognition: ["recognize", "enrol", "read"], detection: ["recognize"],
+  verification: ["recognize"] };
+form.service.addEventListener("change", () => {
+  const wanted = SERVICES[form.service.value];
+  if (!wanted) return;
+  for (const box of form.querySelectorAll("input[name=scopes]")) box.checked = wanted.includes(box.value);
+  if (!form.name.value.trim()) form.name.value = `compreface-${form.service.value}`;
+});
 form.addEventListener("submit", async (event) => {
   event.preventDefault();
   const scopes = [...form.querySelectorAll("input[name=scopes]:checked")].map((box) => box.value);
   const days = form.expires_in_days.value.trim();
   const json = { name: form.name.value.trim(), scopes };
   if (days) json.expires_in_days = Number(days);
+  const given = form.key.value.trim();
+  if (given) json.key = given;
+  else if (form.service.value) json.uuid = true;
   try {
     const key = await api("/v1/keys", { method: "POST", json });
     form.reset();
