@@ -27,8 +27,7 @@ import numpy as np
 
 from bench.common import CACHE, LFW, machine, require, table, write_results
 from facegate.api.compat.compreface_shapes import similarity
-from facegate.api.compat.similarity import (COMPREFACE_AT_THRESHOLD, DEEPSTACK_AT_THRESHOLD,
-                                            score)
+from facegate.api.compat.similarity import COMPREFACE_AT_THRESHOLD, DEEPSTACK_AT_THRESHOLD, score
 from facegate.config import Settings
 from facegate.evaluation import identification as ident
 from facegate.evaluation.runs import OpenSetScores, Run
