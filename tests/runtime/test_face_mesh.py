@@ -5,8 +5,10 @@ land near dlib's 5-point eye corners (a model trained on other data), each iris 
 its eye's corners, and the eye aspect ratio of the refined mesh must separate open from closed
 eyes: ``../shared/faces/blink/frames/liveportrait_d18_blink`` (both eyes closed in frames 94-97,
 open up to 92 and from 100) and the open / closed stills of ``../shared/faces/eyes`` (the winks,
-one eye shut, are left out). Measured: open frames >= 0.268, closed <= 0.168 (mean of the two
-eyes); stills, the more closed eye: open >= 0.225, closed <= 0.152.
+one eye shut, are left out). The mesh's face score tells a face crop from none: the centre of
+every photo in ``../shared/faces/negatives`` scores under 0.05. Measured: open frames >= 0.268,
+closed <= 0.168 (mean of the two eyes); stills, the more closed eye: open >= 0.225, closed
+<= 0.152; negatives <= 0.033.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from PIL import Image
 
 from facegate.bootstrap import shared_models
 from facegate.domain import RGBImage
-from facegate.runtime.face_mesh import FaceMesh, eye_openness
+from facegate.runtime.face_mesh import FaceMesh, Roi, eye_openness
 from facegate.runtime.mesh_eyes import IrisRefiner, RefinedMesh
 from runtime.mediapipe_inputs import load_photos
 
@@ -80,3 +82,18 @@ def test_refined_eyes_separate_open_from_closed(shared_faces: Path,
         for kind in ("open", "closed")}
     assert len(stills["open"]) == 8 and len(stills["closed"]) == 9
     assert max(stills["closed"]) < 0.8 * min(stills["open"])
+
+
+@pytest.mark.shared
+def test_face_score_is_low_without_a_face(shared_faces: Path,
+                                          models: tuple[FaceMesh, IrisRefiner]) -> None:
+    scores = []
+    for path in sorted((shared_faces / "negatives").iterdir()):
+        if path.suffix.lower() not in {".jpg", ".jpeg", ".png"}:
+            continue
+        rgb = np.asarray(Image.open(path).convert("RGB"))
+        height, width = rgb.shape[:2]
+        centre = Roi((width - 1) / 2.0, (height - 1) / 2.0, min(width, height) * 0.75)
+        scores.append(models[0].mesh_at(rgb, centre).score)
+    assert len(scores) >= 15
+    assert max(scores) < 0.05
