@@ -6,8 +6,12 @@ as MediaPipe takes it: a square around the face, 1.5 times the box's longer side
 ROI scale for BlazeFace boxes; dlib's boxes are a little tighter, which the second pass absorbs),
 rotated so the eyes are level. One pass crops upright around the box; the second (``refine``)
 crops again around the first pass's points, turned by their eye line, as MediaPipe's tracking does
-between frames. Points come back in image pixels (x, y; pixel centres at integers), z in the same
-scale (relative depth, smaller is nearer the camera).
+between frames. Measured against dlib's 68 points on 62 LFW faces (HOG boxes, one pass): scale
+1.5 puts the inner face 0.041 inter-ocular distances off on average, 1.25 0.051, 1.75 0.054; the
+second pass changes little on upright faces and keeps a face turned 35 degrees within 0.06
+(0.07-0.18 with one pass; ``tests/runtime/test_face_mesh.py``). Points come back in image
+pixels (x, y; pixel centres at integers), z in the same scale (relative depth, smaller is
+nearer the camera).
 
 Mesh numbering is MediaPipe's canonical face model. Eye openness uses the six points per eye of
 the usual mesh eye aspect ratio: the person's right eye (on the image's left in an unmirrored
