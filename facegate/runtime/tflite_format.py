@@ -19,11 +19,12 @@ from numpy.typing import NDArray
 
 from facegate.errors import ModelError
 
-#: BuiltinOperator values of schema.fbs for the operators the converter knows.
+#: BuiltinOperator values of schema.fbs for the operators the converter knows, and the two of
+#: ``face_detection_full_range_sparse`` it does not (named in its error).
 BUILTIN_OPS = {
-    0: "ADD", 2: "CONCATENATION", 3: "CONV_2D", 4: "DEPTHWISE_CONV_2D", 6: "DEQUANTIZE",
-    17: "MAX_POOL_2D", 19: "RELU", 21: "RELU6", 22: "RESHAPE", 23: "RESIZE_BILINEAR",
-    34: "PAD", 54: "PRELU", 1: "AVERAGE_POOL_2D", 14: "LOGISTIC", 18: "MUL",
+    0: "ADD", 2: "CONCATENATION", 3: "CONV_2D", 4: "DEPTHWISE_CONV_2D", 5: "DEPTH_TO_SPACE",
+    6: "DEQUANTIZE", 17: "MAX_POOL_2D", 19: "RELU", 21: "RELU6", 22: "RESHAPE",
+    23: "RESIZE_BILINEAR", 34: "PAD", 54: "PRELU", 124: "DENSIFY",
 }
 #: TensorType values of schema.fbs with the numpy type of their data.
 TENSOR_TYPES: dict[int, Any] = {0: np.float32, 1: np.float16, 2: np.int32, 3: np.uint8,
