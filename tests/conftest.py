@@ -123,6 +123,14 @@ def client(server: LiveServer) -> Iterator[httpx.Client]:
         yield http
 
 
+@pytest.fixture(scope="module")
+def http(live: LiveServer) -> Iterator[httpx.Client]:
+    """A client of the module's own ``live`` server (a module-scoped fixture each such module
+    defines); it fails the test on any 5xx."""
+    with live.client() as client:
+        yield client
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

@@ -53,12 +53,6 @@ def live(tmp_path_factory: pytest.TempPathFactory, receiver: Receiver) -> Iterat
     server.stop()
 
 
-@pytest.fixture(scope="module")
-def http(live: LiveServer) -> Iterator[httpx.Client]:
-    with live.client() as client:
-        yield client
-
-
 Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
 
 

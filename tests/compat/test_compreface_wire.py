@@ -32,12 +32,6 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
 
 
 @pytest.fixture(scope="module")
-def http(live: LiveServer) -> Iterator[httpx.Client]:
-    with live.client() as client:
-        yield client
-
-
-@pytest.fixture(scope="module")
 def keys(http: httpx.Client) -> dict[str, str]:
     """A recognition key given as the operator's UUID, a detection key made as a UUID."""
     boot = {"X-API-Key": BOOT}

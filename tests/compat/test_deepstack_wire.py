@@ -31,12 +31,6 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
     server.stop()
 
 
-@pytest.fixture(scope="module")
-def http(live: LiveServer) -> Iterator[httpx.Client]:
-    with live.client() as client:  # fails the test on any 5xx
-        yield client
-
-
 def make_key(http: httpx.Client, *scopes: str) -> dict[str, str]:
     made = http.post("/v1/keys", headers={"X-API-Key": BOOT},
                      json={"name": "-".join(scopes), "scopes": list(scopes)})

@@ -60,12 +60,6 @@ def live(receivers: tuple[Receiver, Receiver], chips: Receiver,
     server.stop()
 
 
-@pytest.fixture(scope="module")
-def http(live: LiveServer) -> Iterator[httpx.Client]:
-    with live.client() as client:
-        yield client
-
-
 def photo(faces: Path, name: str) -> dict[str, tuple[str, bytes]]:
     return {"image": (name, (faces / name).read_bytes())}
 
