@@ -62,6 +62,8 @@ class LivenessRules:
     default_fps: float = 30.0
     #: A descriptor on every n-th frame with a face (and the last), for the same-person check.
     descriptor_every: int = 5
+    #: ... but at most this many, evenly spread (a long sampled video).
+    max_descriptors: int = 24
     #: Euclidean distance over which two frames' faces are not the same person.
     same_person: float = 0.6
     #: Frames without a face tolerated, as a share of the sequence.
@@ -220,7 +222,8 @@ class LivenessService:
         the same pipeline as verify and identify (alignment, augmentation), so the best
         frame's descriptor can be held against the gallery."""
         with_face = [r for r in readings if r.box is not None]
-        chosen = with_face[::self.rules.descriptor_every]
+        every = max(self.rules.descriptor_every, -(-len(with_face) // self.rules.max_descriptors))
+        chosen = with_face[::every]
         if with_face and with_face[-1] not in chosen:
             chosen.append(with_face[-1])
         for reading in chosen:
