@@ -103,7 +103,10 @@ def test_blink_from_a_video(http: httpx.Client, blink_dir: Path) -> None:
     response = http.post("/v1/liveness/blink", files={"video": ("d18.mp4", video, "video/mp4")})
     body = response.json()
     assert body["live"] is True and body["fps"] == pytest.approx(30.0)
-    assert any(b["start"] >= 93 and b["end"] <= 99 for b in body["blinks"]), body["blinks"]
+    # shut 94-97 (the clip's README: closed 94-97, open before 93 and after 99); every second
+    # frame reuses the box before, which can move the reopening a frame or two
+    assert any(93 <= b["closed_start"] and b["closed_end"] <= 99 and 92 <= b["start"]
+               and b["end"] <= 101 for b in body["blinks"]), body["blinks"]
 
 
 def test_bad_sequences_get_stable_codes(http: httpx.Client) -> None:
