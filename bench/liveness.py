@@ -134,6 +134,14 @@ def baseline_runs(cut: list[tuple[str, int, list[bytes]]], runs: int) -> dict[st
     return {"frame": summary(per_frame)}
 
 
+def _video_table(selfie: dict[str, Any]) -> str:
+    return table(
+        ["720x1280 12 s 30 fps selfie video (POST /v1/liveness/blink's work)", "p50 ms",
+         "p95 ms", "mean ms", "n"],
+        [[f"read ({selfie['frames']} frames kept) + blink check, live: {all(selfie['live'])}",
+          selfie["ms"]["p50"], selfie["ms"]["p95"], selfie["ms"]["mean"], selfie["ms"]["n"]]])
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--windows", type=int, default=4, help="windows per clip")
@@ -164,11 +172,7 @@ def main() -> None:
              f"{ratio(base['frame']['p50'], frame['p50']) if base else '-'} "
              "(facegate's figure also includes decoding, descriptors and the checks). "
              f"Descriptor settings: {ours['settings']}.")
-    video_table = table(
-        ["720x1280 12 s 30 fps selfie video (POST /v1/liveness/blink's work)", "p50 ms",
-         "p95 ms", "mean ms", "n"],
-        [[f"read ({selfie['frames']} frames kept) + blink check, live: {all(selfie['live'])}",
-          selfie["ms"]["p50"], selfie["ms"]["p95"], selfie["ms"]["mean"], selfie["ms"]["n"]]])
+    video_table = _video_table(selfie)
     print(main_table, stage_table, video_table, notes, sep="\n\n")
     path = write_results("liveness", title="bench/liveness: ms per frame and per sequence",
                          facts=facts, tables=[main_table, stage_table, video_table, notes],
