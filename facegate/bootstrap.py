@@ -34,7 +34,7 @@ from facegate.services.faces import (
     serve_reads_here,
 )
 from facegate.services.gallery import GalleryService, IndexedGallery
-from facegate.services.liveness import LivenessService
+from facegate.services.liveness import LivenessRules, LivenessService
 from facegate.services.recognition import RecognitionService
 from facegate.storage.base import GalleryStore, open_store
 
@@ -176,9 +176,13 @@ def _pipeline(settings: Settings, concurrency: int, fallback: Detector | None, *
 def liveness_service(settings: Settings, *, concurrency: int = 1) -> LivenessService:
     """Blink and session checks, run in the calling thread with dlib's 68-point landmarks."""
     reader = face_reader(settings, concurrency=concurrency)
+    limits = settings.liveness
+    rules = LivenessRules(max_frames=limits.max_frames, max_video_frames=limits.max_video_frames,
+                          max_side=limits.max_side,
+                          max_sequence_pixels=limits.max_sequence_pixels)
     return LivenessService(reader.pipeline, _shared("dlib-68-liveness", DlibLandmarks68),
                            max_upload_bytes=settings.image.max_upload_bytes,
-                           max_pixels=settings.image.max_pixels)
+                           max_pixels=settings.image.max_pixels, rules=rules)
 
 
 def build(

@@ -36,12 +36,11 @@ def liveness(
         if path.is_dir():
             files = sorted(p for p in path.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
             names = [p.name for p in files]
-            frames = service.decode_frames([p.read_bytes() for p in files])
-            rate = fps
+            read = service.read([p.read_bytes() for p in files], None, fps)
         else:
-            frames, rate = service.decode_video(path.read_bytes())
-            rate = fps or rate
-        report = service.blink(frames, fps=rate)
+            read = service.read([], path.read_bytes(), fps)
+        frames = read.rgb
+        report = service.blink(frames, fps=read.fps, sampling=read.sampling)
     except FacegateError as exc:
         err.print(f"[red]{exc.code}[/red]: {exc.message}")
         raise typer.Exit(2) from exc

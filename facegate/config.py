@@ -3,8 +3,8 @@
 Nested fields use ``__``: ``FACEGATE_MATCHING__THRESHOLD=0.55``,
 ``FACEGATE_SERVER__API_KEYS=key1,key2``, ``FACEGATE_STORAGE__URL=sqlite:////var/lib/facegate/g.db``.
 Only entry points (CLI, ``facegate serve``) build it; everything else receives it. Imports nothing
-from facegate but ``config_access``, ``config_events`` and ``config_compat`` (more sections,
-leaves too).
+from facegate but ``config_access``, ``config_events``, ``config_compat`` and ``config_liveness``
+(more sections, leaves too).
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from facegate.config_access import AuditSettings, AuthSettings, RateSettings, split_commas
 from facegate.config_compat import CompatSettings
 from facegate.config_events import EventsSettings, MetricsSettings
+from facegate.config_liveness import LivenessSettings
 
 DEFAULT_PORT = 8600
 #: Written by ``facegate calibrate --apply`` in the data folder; its threshold applies when
@@ -272,6 +273,7 @@ class Settings(BaseSettings):
     metrics: MetricsSettings = Field(default_factory=MetricsSettings)
     events: EventsSettings = Field(default_factory=EventsSettings)
     compat: CompatSettings = Field(default_factory=CompatSettings)
+    liveness: LivenessSettings = Field(default_factory=LivenessSettings)
     log_level: str = "INFO"
     _calibrated: bool = PrivateAttr(default=False)
 

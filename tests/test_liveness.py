@@ -171,7 +171,7 @@ def test_cli_json_on_a_frames_folder(blink_dir: Path) -> None:
 # -- the sequence rules alone (no model) --------------------------------------------------------
 
 def _events(right: list[float], left: list[float], fps: float = 30.0) -> list[tuple[str, str]]:
-    series = relative_openness(np.array(right), np.array(left), BlinkRules())
+    series = relative_openness(np.array(right), np.array(left), fps=fps, rules=BlinkRules())
     return [(e.kind, e.eye) for e in find_events(series, fps=fps, rules=BlinkRules())]
 
 

@@ -46,8 +46,20 @@ class FrameOut(BaseModel):
 
 
 class Baseline(BaseModel):
+    """The median of each eye's local open level (what ``*_relative`` divides by)."""
+
     right_eye: float | None
     left_eye: float | None
+
+
+class SamplingOut(BaseModel):
+    """How a video's frames were read: frame ``i`` of the answer is frame ``i * step`` of the
+    video (every frame when 1), downscaled by ``scale``; ``fps`` is the video's over ``step``."""
+
+    step: int
+    source_frames: int
+    source_fps: float
+    scale: float
 
 
 class SequenceOut(BaseModel):
@@ -58,6 +70,8 @@ class SequenceOut(BaseModel):
     frame_count: int
     fps: float
     baseline: Baseline
+    #: Null for a frame list.
+    sampling: SamplingOut | None
     best_frame: int | None
     frames: list[FrameOut]
     timings_ms: Timings

@@ -11,10 +11,12 @@ from starlette.datastructures import UploadFile
 
 from facegate.api.inputs import CSRF_FIELD, _b64, _form_value, _read_limited, json_object
 from facegate.config import Settings
-from facegate.errors import UnsupportedMediaTypeError, ValidationError
+from facegate.config_liveness import DEFAULT_MAX_FRAMES
+from facegate.errors import TooManyFramesError, UnsupportedMediaTypeError, ValidationError
 
 M = TypeVar("M", bound=pydantic.BaseModel)
-MAX_FRAMES = 300
+#: The frames a request may list with default settings (``liveness.max_frames`` is the limit).
+MAX_FRAMES = DEFAULT_MAX_FRAMES
 
 
 async def read_sequence(
@@ -26,12 +28,12 @@ async def read_sequence(
     Single image fields the route also takes (e.g. verify's ``image2``) are put in ``images``
     when given; without it any other file field is refused.
     """
-    limit = settings.image.max_upload_bytes
+    limit, most = settings.image.max_upload_bytes, settings.liveness.max_frames
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if content_type == "multipart/form-data":
-        raw, frames, video = await _multipart(request, limit, images)
+        raw, frames, video = await _multipart(request, limit, most, images)
     elif content_type in ("application/json", ""):
-        raw, frames, video = await _json(request, limit, images)
+        raw, frames, video = await _json(request, limit, most, images)
     else:
         raise UnsupportedMediaTypeError(
             f"send multipart/form-data or application/json, not {content_type!r}")
@@ -46,10 +48,10 @@ async def read_sequence(
             from exc
 
 
-async def _multipart(request: Request, limit: int, images: dict[str, bytes] | None
+async def _multipart(request: Request, limit: int, most: int, images: dict[str, bytes] | None
                      ) -> tuple[dict[str, Any], list[bytes], bytes | None]:
     try:
-        form = await request.form(max_files=MAX_FRAMES + 1, max_fields=16)
+        form = await request.form(max_files=most + 1 + len(images or {}), max_fields=16)
     except Exception as exc:  # starlette raises several types for broken multipart bodies
         raise ValidationError(f"the multipart body could not be parsed: {exc}") from exc
     raw: dict[str, Any] = {}
@@ -73,14 +75,15 @@ async def _multipart(request: Request, limit: int, images: dict[str, bytes] | No
     return raw, frames, video
 
 
-async def _json(request: Request, limit: int, images: dict[str, bytes] | None
+async def _json(request: Request, limit: int, most: int, images: dict[str, bytes] | None
                 ) -> tuple[dict[str, Any], list[bytes], bytes | None]:
     raw = await json_object(request)
     listed = raw.pop("frames", None) or []
     if not isinstance(listed, list) or not all(isinstance(v, str) for v in listed):
         raise ValidationError("'frames' must be a list of base64 strings")
-    if len(listed) > MAX_FRAMES:
-        raise ValidationError(f"at most {MAX_FRAMES} frames")
+    if len(listed) > most:
+        raise TooManyFramesError(f"at most {most} frames are read",
+                                 details={"limit_frames": most})
     frames = [_b64(f"frames[{i}]", value, limit) for i, value in enumerate(listed)]
     video_text = raw.pop("video", None)
     if video_text is not None and not isinstance(video_text, str):

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from facegate.domain import DetectedFace, Face, RGBImage, Timings
+from facegate.domain import Box, DetectedFace, Face, RGBImage, Timings
 from facegate.pipeline.align import Aligner
 from facegate.pipeline.augment import combine
 from facegate.pipeline.detect import FaceFinder, Landmarker, clip_box
@@ -39,12 +39,21 @@ class FacePipeline:
         ``every_face=False`` the clearly visible ones an authentication photo is about."""
         return self._faces(rgb, timings=timings, embed=True, every_face=every_face)
 
+    def analyze_at(self, rgb: RGBImage, boxes: list[tuple[Box, float]]) -> list[Face]:
+        """``analyze`` for faces already located (boxes with scores, as ``finder.locate``
+        gives them): the same landmarks, chips and descriptors, without detecting again."""
+        return self._at(rgb, boxes, timings=Timings(), embed=True, started=time.perf_counter())
+
     def _faces(
         self, rgb: RGBImage, *, timings: Timings | None, embed: bool, every_face: bool = True
     ) -> list[Face]:
         timings = timings if timings is not None else Timings()
         started = time.perf_counter()
         boxes = self.finder.locate(rgb, every_face=every_face)
+        return self._at(rgb, boxes, timings=timings, embed=embed, started=started)
+
+    def _at(self, rgb: RGBImage, boxes: list[tuple[Box, float]], *, timings: Timings,
+            embed: bool, started: float) -> list[Face]:
         height, width = rgb.shape[:2]
         points = [self.landmarker.landmarks(rgb, box) for box, _ in boxes]
         detections = [

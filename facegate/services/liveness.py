@@ -16,9 +16,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from facegate.domain import Box, Descriptor, RGBImage, Timings
-from facegate.errors import TooManyFramesError, TooManyPixelsError, ValidationError
+from facegate.errors import TooManyFramesError, ValidationError
 from facegate.pipeline.faces import FacePipeline
-from facegate.pipeline.image import decode_image
 from facegate.pipeline.liveness.blinks import (
     BlinkRules,
     EyeEvent,
@@ -32,7 +31,9 @@ from facegate.pipeline.liveness.geometry import (
     Landmarks68,
     measure,
 )
-from facegate.pipeline.video import decode_video
+from facegate.pipeline.track import FaceTrack
+from facegate.pipeline.video import Sampling
+from facegate.services.liveness_inputs import Frames, InputLimits, decode_frames, read_video
 
 logger = logging.getLogger(__name__)
 
@@ -49,18 +50,33 @@ ACTIONS_NOT_PERFORMED = "ACTIONS_NOT_PERFORMED"
 @dataclass(frozen=True, slots=True)
 class LivenessRules:
     min_frames: int = 8
+    #: Frames analysed: a longer frame list is refused, a longer video sampled (``inputs``).
     max_frames: int = 300
+    #: Frames decoded from one video at most.
+    max_video_frames: int = 3600
+    #: Frames are read downscaled to this longer side (0: never).
+    max_side: int = 640
     #: Decoded pixels of a whole sequence (100 M: 300 frames of 640x480, ~300 MB as RGB).
     max_sequence_pixels: int = 100_000_000
     #: Frames per second assumed for a frame list (a video brings its own).
     default_fps: float = 30.0
     #: A descriptor on every n-th frame with a face (and the last), for the same-person check.
     descriptor_every: int = 5
+    #: ... but at most this many, evenly spread (a long sampled video).
+    max_descriptors: int = 24
     #: Euclidean distance over which two frames' faces are not the same person.
     same_person: float = 0.6
     #: Frames without a face tolerated, as a share of the sequence.
     max_no_face: float = 0.25
     blinks: BlinkRules = field(default_factory=BlinkRules)
+    #: Every n-th frame is searched for faces; those between take the box of the frame before
+    #: (``pipeline.track``; 1: every frame). 2 keeps every verdict of the annotated clips.
+    search_every: int = 2
+
+    @property
+    def inputs(self) -> InputLimits:
+        return InputLimits(max_frames=self.max_frames, max_video_frames=self.max_video_frames,
+                           max_side=self.max_side, max_sequence_pixels=self.max_sequence_pixels)
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,6 +91,9 @@ class FrameReading:
     index: int
     faces: int
     box: Box | None = None
+    score: float = 0.0
+    #: False when the box was taken from the frame before (``pipeline.track``).
+    searched: bool = True
     points: Landmarks68 | None = None
     geometry: FaceGeometry | None = None
     descriptor: Descriptor | None = None
@@ -92,6 +111,8 @@ class SequenceReport:
     #: The frame whose descriptor stands for the person (eyes open, most frontal), if any.
     best_frame: int | None
     timings: Timings
+    #: For a video: how the frames were sampled from it.
+    sampling: Sampling | None = None
 
     @property
     def best_descriptor(self) -> Descriptor | None:
@@ -114,79 +135,82 @@ class LivenessService:
 
     # -- inputs -----------------------------------------------------------------------------
     def decode_frames(self, images: list[bytes]) -> list[RGBImage]:
-        """Each image decoded with the photo limits, and all of them within
-        ``max_sequence_pixels`` (checked from each header before it is decoded)."""
-        if len(images) > self.rules.max_frames:
-            raise TooManyFramesError(f"at most {self.rules.max_frames} frames are read",
-                                     details={"limit_frames": self.rules.max_frames})
-        frames: list[RGBImage] = []
-        left = self.rules.max_sequence_pixels
-        for data in images:
-            self._check_budget(left)
-            rgb = decode_image(data, max_bytes=self.max_upload_bytes,
-                               max_pixels=min(self.max_pixels, max(left, 1))).rgb
-            left -= rgb.shape[0] * rgb.shape[1]
-            frames.append(rgb)
-        return frames
+        """Each image decoded with the photo limits and downscaled to ``max_side``, and all of
+        them within ``max_sequence_pixels`` (checked from each header before it is decoded)."""
+        return decode_frames(images, self.rules.inputs, max_upload_bytes=self.max_upload_bytes,
+                             max_pixels=self.max_pixels)
 
     def decode_video(self, data: bytes) -> tuple[list[RGBImage], float]:
-        frames, fps = decode_video(data, max_frames=self.rules.max_frames,
-                                   max_pixels=self.max_pixels,
-                                   max_total_pixels=self.rules.max_sequence_pixels)
-        return frames, fps or self.rules.default_fps
+        clip = self.read_video(data)
+        return clip.rgb, clip.fps or self.rules.default_fps
 
-    def _check_budget(self, left: int) -> None:
-        if left <= 0:
-            raise TooManyPixelsError(
-                f"the frames hold more than {self.rules.max_sequence_pixels} pixels in all; "
-                "send fewer or smaller frames",
-                details={"limit_sequence_pixels": self.rules.max_sequence_pixels})
+    def read_video(self, data: bytes, *, fps: float | None = None) -> Frames:
+        """The video's frames, downscaled and sampled past ``max_frames`` (docs/api.md)."""
+        return read_video(data, self.rules.inputs, fps=fps, max_pixels=self.max_pixels)
+
+    def read(self, images: list[bytes], video: bytes | None, fps: float | None) -> Frames:
+        """What a request sent: ``video`` when given, else the ``images`` in order."""
+        if video is not None:
+            return self.read_video(video, fps=fps)
+        return Frames(self.decode_frames(images), fps)
 
     # -- the blink check ----------------------------------------------------------------------
-    def blink(self, frames: list[RGBImage], *, fps: float | None = None) -> SequenceReport:
+    def blink(self, frames: list[RGBImage], *, fps: float | None = None,
+              sampling: Sampling | None = None) -> SequenceReport:
         """Live when the common checks pass and at least one full blink (both eyes) is seen."""
-        report = self.analyze(frames, fps=fps)
-        reasons = list(report.reasons)
-        if not report.blinks and not any(r.code == TOO_FEW_FRAMES for r in reasons):
-            winks = sum(event.kind == "wink" for event in report.events)
-            reasons.append(Reason(NO_BLINK, "no full blink (both eyes closing, then opening) "
-                                  f"was seen ({winks} wink(s))"))
-        return _with_reasons(report, reasons)
+        return blink_verdict(self.analyze(frames, fps=fps, sampling=sampling))
 
-    def analyze(self, frames: list[RGBImage], *, fps: float | None = None) -> SequenceReport:
+    def analyze(self, frames: list[RGBImage], *, fps: float | None = None,
+                sampling: Sampling | None = None) -> SequenceReport:
         """Every frame read and the checks any live sequence must pass; no action required."""
         if not frames:
             raise ValidationError("send at least one frame")
         if len(frames) > self.rules.max_frames:
             raise TooManyFramesError(f"at most {self.rules.max_frames} frames are read",
                                      details={"limit_frames": self.rules.max_frames})
-        rate = fps if fps and fps > 0 else self.rules.default_fps
         timings = Timings()
-        readings = [self._read(i, rgb, timings) for i, rgb in enumerate(frames)]
+        track = FaceTrack(self.pipeline.finder, search_every=self.rules.search_every)
+        readings: list[FrameReading] = []
+        for index, rgb in enumerate(frames):
+            last = readings[-1] if readings else None
+            previous = (last.box, last.score) if last and last.box and last.faces == 1 else None
+            readings.append(self._read(index, rgb, track, previous, timings))
         started = time.perf_counter()
         self._embed_some(frames, readings)
         timings.add("embed", (time.perf_counter() - started) * 1000.0)
+        report = self.judge(readings, fps=fps, timings=timings, sampling=sampling)
+        logger.info("liveness: %d frames, %d events, %d reasons", len(frames),
+                    len(report.events), len(report.reasons))
+        return report
+
+    def judge(self, readings: list[FrameReading], *, fps: float | None,
+              timings: Timings | None = None, sampling: Sampling | None = None
+              ) -> SequenceReport:
+        """The checks on frames already read (``readings[i].index == i``): eye events against
+        the local open level, and the common reasons. ``blink_verdict`` adds the blink's."""
+        rate = fps if fps and fps > 0 else self.rules.default_fps
         right = np.array([r.geometry.right_eye if r.geometry else np.nan for r in readings])
         left = np.array([r.geometry.left_eye if r.geometry else np.nan for r in readings])
-        series = relative_openness(right, left, self.rules.blinks)
+        series = relative_openness(right, left, fps=rate, rules=self.rules.blinks)
         events = find_events(series, fps=rate, rules=self.rules.blinks)
         reasons = self._common_reasons(readings)
-        logger.info("liveness: %d frames, %d events, %d reasons", len(frames), len(events),
-                    len(reasons))
         return SequenceReport(
             live=not reasons, frames=readings, series=series, events=events, reasons=reasons,
-            fps=rate, best_frame=_best(readings, series), timings=timings)
+            fps=rate, best_frame=_best(readings, series), timings=timings or Timings(),
+            sampling=sampling)
 
-    def _read(self, index: int, rgb: RGBImage, timings: Timings) -> FrameReading:
+    def _read(self, index: int, rgb: RGBImage, track: FaceTrack,
+              previous: tuple[Box, float] | None, timings: Timings) -> FrameReading:
         started = time.perf_counter()
         sha = hashlib.sha256(np.ascontiguousarray(rgb).tobytes()).hexdigest()
-        found = self.pipeline.finder.locate(rgb, every_face=False)
+        found, searched = track.locate(rgb, index=index, previous=previous)
         timings.add("detect", (time.perf_counter() - started) * 1000.0)
-        reading = FrameReading(index=index, faces=len(found), pixels_sha256=sha)
+        reading = FrameReading(index=index, faces=len(found), pixels_sha256=sha,
+                               searched=searched)
         if len(found) != 1:
             return reading
         started = time.perf_counter()
-        box = found[0][0]
+        box, reading.score = found[0]
         reading.box = box
         reading.points = self.shapes.landmarks68(rgb, box)
         reading.geometry = measure(reading.points)
@@ -198,14 +222,14 @@ class LivenessService:
         the same pipeline as verify and identify (alignment, augmentation), so the best
         frame's descriptor can be held against the gallery."""
         with_face = [r for r in readings if r.box is not None]
-        chosen = with_face[::self.rules.descriptor_every]
+        every = max(self.rules.descriptor_every, -(-len(with_face) // self.rules.max_descriptors))
+        chosen = with_face[::every]
         if with_face and with_face[-1] not in chosen:
             chosen.append(with_face[-1])
         for reading in chosen:
-            faces = self.pipeline.analyze(frames[reading.index], every_face=False)
-            if faces and reading.box is not None:
-                face = max(faces, key=lambda f: _overlap(f.detection.box, reading.box))
-                reading.descriptor = face.descriptor
+            if reading.box is not None:
+                faces = self.pipeline.analyze_at(frames[reading.index], [(reading.box, 0.0)])
+                reading.descriptor = faces[0].descriptor
 
     def _common_reasons(self, readings: list[FrameReading]) -> list[Reason]:
         rules, reasons = self.rules, []
@@ -235,11 +259,14 @@ class LivenessService:
         return reasons
 
 
-def _overlap(a: Box, b: Box | None) -> int:
-    if b is None:
-        return 0
-    return Box(max(a.left, b.left), max(a.top, b.top), min(a.right, b.right),
-               min(a.bottom, b.bottom)).area
+def blink_verdict(report: SequenceReport) -> SequenceReport:
+    """The blink check's answer: ``report`` with NO_BLINK added when no full blink is seen."""
+    reasons = list(report.reasons)
+    if not report.blinks and not any(r.code == TOO_FEW_FRAMES for r in reasons):
+        winks = sum(event.kind == "wink" for event in report.events)
+        reasons.append(Reason(NO_BLINK, "no full blink (both eyes closing, then opening) "
+                              f"was seen ({winks} wink(s))"))
+    return _with_reasons(report, reasons)
 
 
 def _best(readings: list[FrameReading], series: EyeSeries) -> int | None:
@@ -255,4 +282,4 @@ def _with_reasons(report: SequenceReport, reasons: list[Reason]) -> SequenceRepo
     return SequenceReport(
         live=not reasons, frames=report.frames, series=report.series, events=report.events,
         reasons=reasons, fps=report.fps, best_frame=report.best_frame,
-        timings=report.timings)
+        timings=report.timings, sampling=report.sampling)

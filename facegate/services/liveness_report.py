@@ -54,6 +54,10 @@ def sequence(report: SequenceReport, *, reasons: list[Reason] | None = None) -> 
         "fps": report.fps,
         "baseline": {"right_eye": _num(series.baseline_right),
                      "left_eye": _num(series.baseline_left)},
+        "sampling": None if report.sampling is None else {
+            "step": report.sampling.step, "source_frames": report.sampling.source_frames,
+            "source_fps": round(report.sampling.source_fps, 3),
+            "scale": round(report.sampling.scale, 4)},
         "best_frame": report.best_frame,
         "frames": frames,
         "timings_ms": dict(report.timings.stages),

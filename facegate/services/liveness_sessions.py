@@ -22,6 +22,7 @@ from facegate.errors import (
     SessionUsedError,
 )
 from facegate.pipeline.liveness.actions import ACTIONS, Action, ActionResult, check_actions
+from facegate.pipeline.video import Sampling
 from facegate.services.liveness import (
     ACTIONS_NOT_PERFORMED,
     LivenessService,
@@ -107,9 +108,9 @@ class SessionBook:
                        actions=cast(tuple[Action, ...], stored.actions),
                        created_at=stored.created_at, expires_at=stored.expires_at)
 
-    def check(self, session: Session, frames: list[RGBImage], *,
-              fps: float | None = None) -> SessionResult:
-        report = self.liveness.analyze(frames, fps=fps)
+    def check(self, session: Session, frames: list[RGBImage], *, fps: float | None = None,
+              sampling: Sampling | None = None) -> SessionResult:
+        report = self.liveness.analyze(frames, fps=fps, sampling=sampling)
         results = check_actions(session.actions, [f.geometry for f in report.frames],
                                 report.events)
         reasons = list(report.reasons)

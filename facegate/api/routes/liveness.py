@@ -59,9 +59,9 @@ async def blink(request: Request, facegate: FacegateDep, run: RunnerDep,
     service = _liveness(request)
 
     def work() -> dict[str, Any]:
-        rgb, fps = service.decode_video(video) if video is not None else (
-            service.decode_frames(frames), body.fps)
-        return liveness_report.sequence(service.blink(rgb, fps=body.fps or fps))
+        read = service.read(frames, video, body.fps)
+        return liveness_report.sequence(service.blink(read.rgb, fps=read.fps,
+                                                      sampling=read.sampling))
 
     answer = await run(work)
     metrics.note_liveness(request, answer)
@@ -91,9 +91,9 @@ async def session_frames(session_id: str, request: Request, facegate: FacegateDe
     session = book.claim(session_id, body.nonce)
 
     def work() -> dict[str, Any]:
-        rgb, fps = service.decode_video(video) if video is not None else (
-            service.decode_frames(frames), body.fps)
-        return liveness_report.session_result(book.check(session, rgb, fps=body.fps or fps))
+        read = service.read(frames, video, body.fps)
+        return liveness_report.session_result(book.check(session, read.rgb, fps=read.fps,
+                                                         sampling=read.sampling))
 
     answer = await run(work)
     metrics.note_liveness(request, answer)

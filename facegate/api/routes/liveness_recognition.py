@@ -70,12 +70,11 @@ def _png(rgb: RGBImage) -> bytes:
 def _checked(service: LivenessService, frames: list[bytes], video: bytes | None,
              fps: float | None) -> tuple[SequenceReport, bytes | None]:
     """The blink report and, when live, the best frame as lossless image bytes."""
-    rgb, rate = service.decode_video(video) if video is not None else (
-        service.decode_frames(frames), fps)
-    report = service.blink(rgb, fps=fps or rate)
+    read = service.read(frames, video, fps)
+    report = service.blink(read.rgb, fps=read.fps, sampling=read.sampling)
     if not report.live or report.best_frame is None:
         return report, None
-    return report, _png(rgb[report.best_frame])
+    return report, _png(read.rgb[report.best_frame])
 
 
 @router.post("/identify", response_model=LiveIdentifyOut, response_model_exclude_unset=True,

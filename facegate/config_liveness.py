@@ -1,0 +1,29 @@
+"""Settings section of the liveness checks' inputs (``FACEGATE_LIVENESS__*``, docs/api.md),
+built into ``config.Settings``. Imports nothing from facegate."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, Field
+
+#: ``max_frames``'s default, also the ``maxItems`` the OpenAPI document states for ``frames``.
+DEFAULT_MAX_FRAMES = 300
+
+
+class LivenessSettings(BaseModel):
+    """What one blink or session check reads. A frame list is the client's own choice of
+    frames: past ``max_frames`` it is refused. A video is read whole: downscaled to
+    ``max_side`` and, past ``max_frames``, sampled at a steady rate (every k-th frame, the
+    smallest k that keeps at most ``max_frames``; the answer's ``sampling`` says which)."""
+
+    #: Frames one check analyses (300: 10 s at 30 fps read whole).
+    max_frames: int = Field(default=DEFAULT_MAX_FRAMES, ge=8, le=3000)
+    #: Frames decoded from one video at most (3600: 2 minutes at 30 fps); past it
+    #: TOO_MANY_FRAMES.
+    max_video_frames: int = Field(default=3600, ge=8, le=100_000)
+    #: Frames (of a video or a frame list) whose longer side is over this are read downscaled
+    #: to it (pixels; 0: never). 640 keeps a selfie's eyes ~50 px wide and leaves the 480-512 px
+    #: clips of the liveness tests as they are.
+    max_side: int = Field(default=640, ge=0, le=8192)
+    #: Pixels of a whole sequence as read (after downscaling); past it TOO_MANY_PIXELS. A
+    #: frame of the source is still held to ``image.max_pixels`` before it is decoded.
+    max_sequence_pixels: int = Field(default=100_000_000, gt=0)
