@@ -76,8 +76,9 @@ class FaceFinder:
 
     With a ``fast_detector`` (BlazeFace: one pass over the whole photo), step 0 runs it instead,
     on the photo downscaled to ``max_side``, only when one face is wanted; ``detector`` (BlazeFace
-    with tiles, whose tiles only add faces the whole-photo pass did not find, so a face keeps
-    the same box either way) then runs steps 1-3 unless exactly one face was found.
+    with tiles) then runs steps 1-3 unless exactly one face was found. A face's box from the
+    tiled pass is the score-weighted mean of every pass's candidates, so it may differ from the
+    fast pass's by a few pixels (verify against identify of the same photo).
 
     A photo whose shorter side is below ``min_face_px`` cannot show a face of that size: it has
     no faces, and no detector sees it (dlib's CNN fails on sides under 10 px). A box whose centre

@@ -18,9 +18,10 @@ larger. The map was fitted on 366 LFW dev photos both detectors find one face in
 0.948 h; spread of the size ratio 0.07).
 
 ``tiles``: besides the whole photo, a grid of overlapping square tiles of ``1/tiles`` of the
-longer side is run too, for faces too small to see at 192 px over the whole photo; the tiles'
-candidates are merged by the same weighted NMS and add only faces the whole-photo pass did not
-find (IoU <= 0.3 with each of its faces), so a face keeps the whole-photo box either way.
+longer side is run too, for faces too small to see at 192 px over the whole photo; every pass's
+candidates are merged by the same weighted NMS (measured: keeping the whole-photo pass's box for
+the faces it found and letting tiles only add faces loses 7 points of recall on faces >= 32 px,
+bench/detect, since a small face's whole-photo box is coarse).
 """
 
 from __future__ import annotations
@@ -157,14 +158,11 @@ class BlazeFace:
 
     def detections(self, rgb: RGBImage) -> list[Detection]:
         height, width = rgb.shape[:2]
-        whole = weighted_nms(self.square(rgb, 0, 0, max(height, width), centred=True))
-        if self.tiles <= 1:
-            return whole
-        tiled = [d for x, y, side in tile_squares(height, width, self.tiles)
-                 for d in self.square(rgb, x, y, side)]
-        known = np.array([d.corners for d in whole]).reshape(-1, 4)
-        return whole + [d for d in weighted_nms(tiled)
-                        if not known.size or _ious(d.corners, known).max() <= SUPPRESSION_IOU]
+        found = self.square(rgb, 0, 0, max(height, width), centred=True)
+        if self.tiles > 1:
+            for x, y, side in tile_squares(height, width, self.tiles):
+                found.extend(self.square(rgb, x, y, side))
+        return weighted_nms(found)
 
     def square(self, rgb: RGBImage, x: int, y: int, side: int, *,
                centred: bool = False) -> list[Detection]:
