@@ -4,11 +4,12 @@ Detectors, in the same run: facegate's HOG as the server runs it by default
 (``detection.detector = hog``: fast pass at 480 px + full pass at <= 1024 px, pad retry, CNN
 fallback for photos <= 320 px, faces under 20 px dropped), the face_recognition library
 (``face_locations``: dlib HOG, upsampled once; it gives no scores), and BlazeFace full-range on
-ONNX Runtime (``runtime/blazeface.py``) over the whole photo, with 2x2 / 3x3 tiles for small
-faces, and as facegate's ``FaceFinder`` runs it with ``detection.detector = blazeface`` (whole
-photo + 2x2 tiles, score >= 0.7, faces under 20 px dropped, BlazeFace's own boxes). The raw
-BlazeFace rows keep candidates down to 0.3 so the budget picks their threshold. Scoring:
-``detect_eval``. Detections are cached in ``.cache/bench/detect/`` (``--reuse`` rescores them).
+ONNX Runtime (``runtime/blazeface.py``) over the whole photo, with tiles of 1/2 and 1/3 of the
+longer side for small faces, and as facegate's ``FaceFinder`` runs it with
+``detection.detector = blazeface`` (whole photo + tiles of half its longer side, score >= 0.7,
+faces under 20 px dropped, BlazeFace's own boxes). The raw BlazeFace rows keep candidates
+down to 0.3 so the budget picks their threshold. Scoring: ``detect_eval``. Detections are
+cached in ``.cache/bench/detect/`` (``--reuse`` rescores them).
 
 On ``../shared/faces/detection`` (264 WIDER FACE val photos, 2388 scored faces) and
 ``../shared/faces/negatives`` (20 photos without a face, counted at each detector's budget
@@ -22,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import re
 import time
 from collections.abc import Callable
@@ -79,9 +81,9 @@ DETECTORS: dict[str, Callable[[], Locate]] = {
     "hog (server default)": lambda: _finder(detector="hog"),
     "face_recognition": _face_recognition,
     "blazeface full": lambda: _blazeface(0),
-    "blazeface full + 2x2 tiles": lambda: _blazeface(2),
-    "blazeface full + 3x3 tiles": lambda: _blazeface(3),
-    "facegate blazeface (2x2 tiles)": lambda: _finder(detector="blazeface"),
+    "blazeface full + tiles 1/2": lambda: _blazeface(2),
+    "blazeface full + tiles 1/3": lambda: _blazeface(3),
+    "facegate blazeface (tiles 2)": lambda: _finder(detector="blazeface"),
 }
 
 
@@ -93,7 +95,8 @@ def rgb_of(path: Path) -> np.ndarray:
 def run_detector(name: str, limit: int | None) -> dict[str, Any]:
     locate = DETECTORS[name]()
     locate(rgb_of(EVERYDAY / "obama-480p.jpg"))  # load the models
-    out: dict[str, Any] = {"found": {}, "ms": [], "negatives": {}, "speed": {}}
+    out: dict[str, Any] = {"found": {}, "ms": [], "negatives": {}, "speed": {},
+                           "load_average": round(os.getloadavg()[0], 2)}
     for path in sorted((DETECTION / "images").iterdir())[:limit]:
         rgb = rgb_of(path)
         started = time.perf_counter()
@@ -140,6 +143,7 @@ def figures(name: str, raw: dict[str, Any], budget: float) -> dict[str, Any]:
     low = result["budget"]["threshold"] or -1.0
     negatives = sum(1 for scores in raw["negatives"].values() for s in scores if s >= low)
     return {"detector": name, **result, "negative_faces": negatives,
+            "load_average": raw.get("load_average", "-"),
             "ms_per_photo": summary(raw["ms"]), "speed": raw["speed"]}
 
 
@@ -147,14 +151,14 @@ def rows(results: list[dict[str, Any]]) -> tuple[list[str], list[list[Any]]]:
     labels = [b[2] for b in BUCKETS] + [s[1] for s in SPANS]
     headers = ["detector", *(f"R {label}" for label in labels), "recall", "FP/img",
                "R >=32 / >=64 all scores", "FP/img all", "faces on negatives", "median ms",
-               *(f"ms {s}" for s in SPEED)]
+               *(f"ms {s}" for s in SPEED), "load at run"]
     out = []
     for r in results:
         b, a = r["budget"], r["all"]
         out.append([r["detector"], *(b["recall"][label] for label in labels), b["recall"]["all"],
                     b["fp_per_image"], f"{a['recall']['>=32']} / {a['recall']['>=64']}",
                     a["fp_per_image"], r["negative_faces"], r["ms_per_photo"]["p50"],
-                    *(r["speed"][s]["p50"] for s in SPEED)])
+                    *(r["speed"][s]["p50"] for s in SPEED), r["load_average"]])
     return headers, out
 
 
@@ -164,7 +168,7 @@ def main() -> None:
     parser.add_argument("--budget", type=float, default=0.1, help="false positives per photo")
     parser.add_argument("--limit", type=int, default=None, help="first N photos only")
     parser.add_argument("--reuse", action="store_true", help="reuse cached detections")
-    parser.add_argument("--paired", default="hog (server default),facegate blazeface (2x2 tiles)",
+    parser.add_argument("--paired", default="hog (server default),facegate blazeface (tiles 2)",
                         help="detectors timed alternately on the everyday photos ('' = none)")
     parser.add_argument("--paired-runs", type=int, default=10)
     args = parser.parse_args()
