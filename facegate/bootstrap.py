@@ -14,11 +14,12 @@ from typing import Any, TypeVar
 from facegate.config import RuntimeSettings, Settings
 from facegate.matching import CohortRule
 from facegate.pipeline.augment import AugmentedEmbedder
-from facegate.pipeline.detect import Detector, FaceFinder
+from facegate.pipeline.detect import BoxMapped, Detector, FaceFinder, Landmarker
 from facegate.pipeline.embed import Embedder
 from facegate.pipeline.faces import FacePipeline
 from facegate.pipeline.pad import PadSmall
 from facegate.runtime.allocator import fix_mmap_threshold
+from facegate.runtime.blazeface import DLIB_BOX, BlazeFace
 from facegate.runtime.child_processes import RestartingPool, watch_parent
 from facegate.runtime.detector_process import DetectorProcess
 from facegate.runtime.dlib_backend import Dlib68Landmarker, DlibCnnDetector, DlibModels
@@ -69,6 +70,7 @@ class Facegate:
             self.cnn_process.warm_up()
         self.models.warm_up()
         self.pipeline.embedder.warm_up()
+        warm_up_finder(self.pipeline.finder)
         alignment = self.settings.alignment
         if alignment.landmarks != "5" or alignment.probe_landmarks != "5":
             shared_landmarks68().warm_up()
@@ -152,21 +154,53 @@ def face_reader(settings: Settings, *, concurrency: int = 1,
             jitter=views.jitter))
 
 
+def shared_blazeface(settings: Settings, tiles: int, *, concurrency: int = 1) -> BlazeFace:
+    """BlazeFace full-range with ``tiles`` (threads per call as for the embedder)."""
+    runtime, min_score = settings.runtime, settings.detection.min_score
+    threads = runtime.intra_op_threads or max(1, available_cores() // concurrency)
+    key = ("blazeface", tiles, min_score, tuple(runtime.providers), threads, runtime.model_cache)
+    return _shared(key, lambda: BlazeFace(
+        min_score=min_score, tiles=tiles, cache_dir=runtime.model_cache,
+        providers=runtime.providers, intra_op_threads=threads))
+
+
+def warm_up_finder(finder: FaceFinder) -> None:
+    """Load the ONNX detectors of ``finder`` now (HOG loads with ``DlibModels``)."""
+    for detector in (finder.detector, finder.fast_detector):
+        if isinstance(detector, BlazeFace):
+            detector.warm_up()
+
+
+def face_finder(settings: Settings, fallback: Detector | None, *,
+                concurrency: int = 1) -> FaceFinder:
+    """The detection strategy ``settings.detection`` chooses (HOG or BlazeFace)."""
+    detection = settings.detection
+    detector: Detector = shared_models()
+    fast: Detector | None = None
+    if detection.detector == "blazeface":
+        detector = shared_blazeface(settings, detection.tiles, concurrency=concurrency)
+        fast = shared_blazeface(settings, 0, concurrency=concurrency)
+    elif detection.pad_first > 0:
+        detector = PadSmall(detector, fraction=detection.pad_first,
+                            max_side=detection.fallback_max_side)
+    return FaceFinder(
+        detector, fallback=fallback, fast_detector=fast,
+        max_side=detection.max_side, upsample_below=detection.upsample_below,
+        pad_retry=detection.pad_retry, fallback_max_side=detection.fallback_max_side,
+        min_face_px=detection.min_face_px, fast_side=detection.fast_side)
+
+
 def _pipeline(settings: Settings, concurrency: int, fallback: Detector | None, *,
               landmarks: str, flip: bool, jitter: int) -> FacePipeline:
     models = shared_models()
-    detection = settings.detection
+    landmarker: Landmarker = models
+    align: Landmarker | None = None if landmarks == "5" else shared_landmarks68()
+    if settings.detection.detector == "blazeface":  # dlib's landmarks want dlib's boxes
+        landmarker = BoxMapped(models, DLIB_BOX)
+        align = None if align is None else BoxMapped(align, DLIB_BOX)
     return FacePipeline(
-        finder=FaceFinder(
-            PadSmall(models, fraction=detection.pad_first,
-                     max_side=detection.fallback_max_side) if detection.pad_first > 0 else models,
-            fallback=fallback,
-            max_side=detection.max_side, upsample_below=detection.upsample_below,
-            pad_retry=detection.pad_retry, fallback_max_side=detection.fallback_max_side,
-            min_face_px=detection.min_face_px, fast_side=detection.fast_side,
-        ),
-        landmarker=models, aligner=models,
-        align_landmarker=None if landmarks == "5" else shared_landmarks68(),
+        finder=face_finder(settings, fallback, concurrency=concurrency),
+        landmarker=landmarker, aligner=models, align_landmarker=align,
         align_both=landmarks == "both",
         embedder=AugmentedEmbedder(shared_embedder(settings.runtime, concurrency=concurrency),
                                    flip=flip, jitter=jitter),
@@ -267,6 +301,7 @@ def _serve_in_worker(settings: Settings, count: int) -> None:
     reader = face_reader(settings, concurrency=count)
     shared_models().warm_up()
     reader.pipeline.embedder.warm_up()
+    warm_up_finder(reader.pipeline.finder)
     if settings.alignment.landmarks != "5" or settings.alignment.probe_landmarks != "5":
         shared_landmarks68().warm_up()
     serve_reads_here(reader)

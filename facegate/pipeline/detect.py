@@ -27,6 +27,31 @@ class Landmarker(Protocol):
         ...
 
 
+BoxMap = tuple[float, float, float, float]
+
+
+def mapped_box(box: Box, mapping: BoxMap) -> Box:
+    """``box`` with its centre moved by (dx * width, dy * height) and its width and height
+    scaled by (sx, sy): ``mapping`` = (dx, dy, sx, sy)."""
+    dx, dy, sx, sy = mapping
+    cx = (box.left + box.right) / 2 + dx * box.width
+    cy = (box.top + box.bottom) / 2 + dy * box.height
+    half_w, half_h = sx * box.width / 2, sy * box.height / 2
+    return Box(round(cx - half_w), round(cy - half_h), round(cx + half_w), round(cy + half_h))
+
+
+@dataclass(frozen=True, slots=True)
+class BoxMapped:
+    """A Landmarker that hands ``landmarker`` each box mapped by ``mapping``: a landmark model
+    trained on another detector's boxes (dlib's) gets the box that detector would draw."""
+
+    landmarker: Landmarker
+    mapping: BoxMap
+
+    def landmarks(self, rgb: RGBImage, box: Box) -> tuple[Point, ...]:
+        return self.landmarker.landmarks(rgb, mapped_box(box, self.mapping))
+
+
 @dataclass(frozen=True, slots=True)
 class FaceFinder:
     """Finds face boxes in original-photo pixels (a box may reach past the photo's edge).
@@ -49,6 +74,12 @@ class FaceFinder:
        a face crop, not a scene): the ``fallback`` detector (dlib's CNN) on the photo itself, not
        upsampled: it finds every LFW crop HOG misses in ~0.1 s (upsampled or padded, 1-2 s).
 
+    With a ``fast_detector`` (BlazeFace: one pass over the whole photo), step 0 runs it instead,
+    on the photo downscaled to ``max_side``, only when one face is wanted; ``detector`` (BlazeFace
+    with tiles) then runs steps 1-3 unless exactly one face was found. A face's box from the
+    tiled pass is the score-weighted mean of every pass's candidates, so it may differ from the
+    fast pass's by a few pixels (verify against identify of the same photo).
+
     A photo whose shorter side is below ``min_face_px`` cannot show a face of that size: it has
     no faces, and no detector sees it (dlib's CNN fails on sides under 10 px). A box whose centre
     lies outside the photo is not a face of it and is dropped.
@@ -62,6 +93,7 @@ class FaceFinder:
     fallback_max_side: int = 320
     min_face_px: int = 20
     fast_side: int = 480
+    fast_detector: Detector | None = None
 
     def locate(self, rgb: RGBImage, *, every_face: bool = True) -> list[tuple[Box, float]]:
         if min(rgb.shape[:2]) < self.min_face_px:
@@ -69,6 +101,8 @@ class FaceFinder:
         longest = max(rgb.shape[:2])
         full_scale = min(1.0, self.max_side / longest)
         full_upsample = int(longest * full_scale <= self.upsample_below)
+        if self.fast_detector is not None:
+            return self._fast_first(rgb, full_scale, full_upsample, every_face)
         if self.fast_side <= 0:
             return self._full(rgb, full_scale, full_upsample)
         scale = min(1.0, self.fast_side / longest)
@@ -80,6 +114,15 @@ class FaceFinder:
         if len(fast) == 1 and not every_face:
             return fast
         return _merged(fast, self._full(rgb, full_scale, full_upsample))
+
+    def _fast_first(self, rgb: RGBImage, scale: float, upsample: int,
+                    every_face: bool) -> list[tuple[Box, float]]:
+        if not every_face and self.fast_detector is not None:
+            small = rgb if scale == 1.0 else resize(rgb, scale)
+            fast = self._kept(self.fast_detector.detect(small, upsample=0), scale, small.shape)
+            if len(fast) == 1:
+                return fast
+        return self._full(rgb, scale, upsample)
 
     def _full(self, rgb: RGBImage, scale: float, upsample: int) -> list[tuple[Box, float]]:
         small = rgb if scale == 1.0 else resize(rgb, scale)
