@@ -1,6 +1,6 @@
 """A converted model in the model cache, checked against its source or converted again.
 
-The same scheme as ``runtime/onnx_export.py`` uses for the descriptor: the cache holds
+Used for the descriptor (``runtime/onnx_export.py``) and MediaPipe's models: the cache holds
 ``<stem>.onnx`` and ``<stem>.sha256`` (JSON: SHA-256 of the source and of the ONNX file, and the
 converter version); both are written to a temporary file and renamed into place, so a reader
 never sees half a file, and the model is converted again whenever any of the three does not match.
@@ -22,14 +22,14 @@ logger = logging.getLogger(__name__)
 
 
 def cached_conversion(folder: Path, stem: str, source: bytes, converter_version: int,
-                      convert: Callable[[bytes], bytes], *,
+                      convert: Callable[[bytes], bytes], *, source_name: str | None = None,
                       required_on_disk: bool = False) -> bytes:
     """The ONNX bytes of ``convert(source)``, from ``folder`` when cached for this source.
 
     When ``folder`` cannot be written the model is kept in memory (logged as a warning) unless
     ``required_on_disk``, in which case ModelError is raised.
     """
-    record: dict[str, object] = {"converter": converter_version, "source": stem,
+    record: dict[str, object] = {"converter": converter_version, "source": source_name or stem,
                                  "source_sha256": hashlib.sha256(source).hexdigest()}
     target, sidecar = folder / f"{stem}.onnx", folder / f"{stem}.sha256"
     cached = _read_cached(target, sidecar, record)

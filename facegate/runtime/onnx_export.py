@@ -14,11 +14,8 @@ never sees half a file, and the model is rebuilt whenever any of the three does 
 
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
 import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -42,6 +39,7 @@ from facegate.runtime.dlib_format import (
     Tag,
     parse_network,
 )
+from facegate.runtime.model_cache import cached_conversion
 from facegate.runtime.weights import FACE_RECOGNITION_RESNET, weights_path
 
 logger = logging.getLogger(__name__)
@@ -233,49 +231,7 @@ def load_onnx_model(cache_dir: Path | None = None, *, source: Path | None = None
         source_bytes = source.read_bytes()
     except OSError as exc:
         raise ModelError(f"cannot read dlib model {source}: {exc}") from exc
-    record = {"converter": CONVERTER_VERSION, "source": source.name,
-              "source_sha256": hashlib.sha256(source_bytes).hexdigest()}
-    target, sidecar = folder / f"{MODEL_STEM}.onnx", folder / f"{MODEL_STEM}.sha256"
-    cached = _read_cached(target, sidecar, record)
-    if cached is not None:
-        return cached
-    logger.info("converting %s to ONNX in %s", source.name, folder)
-    model = bytes(build_model(parse_network(source_bytes)).SerializeToString())
-    record["onnx_sha256"] = hashlib.sha256(model).hexdigest()
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-        _write_atomic(target, model)
-        _write_atomic(sidecar, (json.dumps(record, indent=2) + "\n").encode())
-    except OSError as exc:
-        if required_on_disk:
-            raise ModelError(f"cannot write the converted model to {folder}: {exc}") from exc
-        logger.warning("cannot cache the converted model in %s (%s); using it from memory",
-                       folder, exc)
-    return model
-
-
-def _read_cached(target: Path, sidecar: Path, expected: dict[str, object]) -> bytes | None:
-    try:
-        record = json.loads(sidecar.read_text())
-        model = target.read_bytes()
-    except (OSError, ValueError):
-        return None
-    if not isinstance(record, dict) or any(record.get(k) != v for k, v in expected.items()):
-        return None
-    if record.get("onnx_sha256") != hashlib.sha256(model).hexdigest():
-        logger.warning("cached %s does not match its checksum; converting again", target.name)
-        return None
-    return model
-
-
-def _write_atomic(path: Path, data: bytes) -> None:
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(handle, "wb") as file:
-            file.write(data)
-            file.flush()
-            os.fsync(file.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
+    return cached_conversion(
+        folder, MODEL_STEM, source_bytes, CONVERTER_VERSION,
+        lambda data: bytes(build_model(parse_network(data)).SerializeToString()),
+        source_name=source.name, required_on_disk=required_on_disk)
