@@ -23,6 +23,7 @@ from facegate.runtime.child_processes import RestartingPool, watch_parent
 from facegate.runtime.detector_process import DetectorProcess
 from facegate.runtime.dlib_backend import Dlib68Landmarker, DlibCnnDetector, DlibModels
 from facegate.runtime.dlib_landmarks68 import DlibLandmarks68
+from facegate.runtime.mesh_landmarks68 import MeshLandmarks68
 from facegate.runtime.models import models_in_use, onnx_view
 from facegate.runtime.onnx_backend import OnnxEmbedder, available_cores
 from facegate.services.classifiers import ClassifierService
@@ -67,11 +68,10 @@ class Facegate:
             return
         if self.cnn_process is not None:
             self.cnn_process.warm_up()
-        self.models.warm_up()
+        self.models.warm_up(descriptor=self.settings.runtime.embedder == "dlib")
         self.pipeline.embedder.warm_up()
-        alignment = self.settings.alignment
-        if alignment.landmarks != "5" or alignment.probe_landmarks != "5":
-            shared_landmarks68().warm_up()
+        if uses_landmarks68(self.settings):
+            shared_align68(self.settings).warm_up()
 
     def close(self) -> None:
         if self.workers is not None:
@@ -97,8 +97,32 @@ def shared_models() -> DlibModels:
     return _shared("dlib", DlibModels)
 
 
-def shared_landmarks68() -> Dlib68Landmarker:
-    return _shared("dlib-68", Dlib68Landmarker)
+def uses_landmarks68(settings: Settings) -> bool:
+    """Chips aligned on 68 points, for enrolment or probes (``alignment``)."""
+    return settings.alignment.landmarks != "5" or settings.alignment.probe_landmarks != "5"
+
+
+def shared_mesh68(runtime: RuntimeSettings) -> MeshLandmarks68:
+    """68 points from MediaPipe's face mesh + iris on ONNX Runtime (Apache-2.0 weights): small
+    models, one thread per call (concurrent requests share the cores)."""
+    threads = runtime.intra_op_threads or 1
+    key = ("mesh68", tuple(runtime.providers), threads, runtime.model_cache)
+    return _shared(key, lambda: MeshLandmarks68(
+        cache_dir=runtime.model_cache, providers=runtime.providers, intra_op_threads=threads))
+
+
+def shared_align68(settings: Settings) -> Dlib68Landmarker | MeshLandmarks68:
+    """The 68 points chips are aligned on: the face mesh, or dlib's model when opted in."""
+    if settings.models.landmarks68 == "dlib":
+        return _shared("dlib-68", Dlib68Landmarker)
+    return shared_mesh68(settings.runtime)
+
+
+def shared_liveness68(settings: Settings) -> DlibLandmarks68 | MeshLandmarks68:
+    """The 68 points liveness measures eyes, mouth and head pose on (``models.landmarks68``)."""
+    if settings.models.landmarks68 == "dlib":
+        return _shared("dlib-68-liveness", DlibLandmarks68)
+    return shared_mesh68(settings.runtime)
 
 
 def shared_cnn_detector() -> DlibCnnDetector:
@@ -166,7 +190,7 @@ def _pipeline(settings: Settings, concurrency: int, fallback: Detector | None, *
             min_face_px=detection.min_face_px, fast_side=detection.fast_side,
         ),
         landmarker=models, aligner=models,
-        align_landmarker=None if landmarks == "5" else shared_landmarks68(),
+        align_landmarker=None if landmarks == "5" else shared_align68(settings),
         align_both=landmarks == "both",
         embedder=AugmentedEmbedder(shared_embedder(settings.runtime, concurrency=concurrency),
                                    flip=flip, jitter=jitter),
@@ -174,9 +198,10 @@ def _pipeline(settings: Settings, concurrency: int, fallback: Detector | None, *
 
 
 def liveness_service(settings: Settings, *, concurrency: int = 1) -> LivenessService:
-    """Blink and session checks, run in the calling thread with dlib's 68-point landmarks."""
+    """Blink and session checks, run in the calling thread on 68 points
+    (``models.landmarks68``: the face mesh by default)."""
     reader = face_reader(settings, concurrency=concurrency)
-    return LivenessService(reader.pipeline, _shared("dlib-68-liveness", DlibLandmarks68),
+    return LivenessService(reader.pipeline, shared_liveness68(settings),
                            max_upload_bytes=settings.image.max_upload_bytes,
                            max_pixels=settings.image.max_pixels)
 
@@ -261,10 +286,10 @@ class FaceWorkers:
 def _serve_in_worker(settings: Settings, count: int) -> None:
     watch_parent()
     reader = face_reader(settings, concurrency=count)
-    shared_models().warm_up()
+    shared_models().warm_up(descriptor=settings.runtime.embedder == "dlib")
     reader.pipeline.embedder.warm_up()
-    if settings.alignment.landmarks != "5" or settings.alignment.probe_landmarks != "5":
-        shared_landmarks68().warm_up()
+    if uses_landmarks68(settings):
+        shared_align68(settings).warm_up()
     serve_reads_here(reader)
 
 
