@@ -26,6 +26,7 @@ from facegate.runtime.dlib_landmarks68 import DlibLandmarks68
 from facegate.runtime.mesh_landmarks68 import MeshLandmarks68
 from facegate.runtime.models import models_in_use, onnx_view
 from facegate.runtime.onnx_backend import OnnxEmbedder, available_cores
+from facegate.runtime.system import loaded_models
 from facegate.services.classifiers import ClassifierService
 from facegate.services.faces import (
     FaceReader,
@@ -296,6 +297,11 @@ def _serve_in_worker(settings: Settings, count: int) -> None:
 def _worker_pid() -> int:
     time.sleep(0.2)  # long enough that one worker cannot answer every warm-up call
     return os.getpid()
+
+
+def system_report(settings: Settings) -> list[dict[str, Any]]:
+    """The weights ``settings`` make a server load (``GET /v1/system``, ``runtime/system.py``)."""
+    return loaded_models(settings)
 
 
 def model_report(facegate: Facegate) -> dict[str, Any]:

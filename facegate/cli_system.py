@@ -16,10 +16,10 @@ from facegate.errors import FacegateError
 
 def system(json_out: JsonOut = False) -> None:
     """List the model weights a server with these settings (FACEGATE_* variables) loads."""
-    from facegate.runtime.system import loaded_models
+    from facegate.bootstrap import system_report
 
     try:
-        models = loaded_models(Settings())
+        models = system_report(Settings())
     except pydantic.ValidationError as exc:
         err.print(f"[red]configuration error:[/red] {exc.error_count()} setting(s) refused")
         raise typer.Exit(2) from exc

@@ -12,8 +12,7 @@ from facegate import __version__
 from facegate.api.deps import FacegateDep
 from facegate.api.openapi import STORE, answers
 from facegate.api.status_schemas import StatusOut, SystemOut
-from facegate.bootstrap import model_report
-from facegate.runtime.system import loaded_models
+from facegate.bootstrap import model_report, system_report
 from facegate.services.status import status
 from facegate.storage.state import ACTIVE_JOB
 
@@ -40,5 +39,5 @@ async def server_status(request: Request, facegate: FacegateDep) -> dict[str, An
 async def system(facegate: FacegateDep) -> dict[str, Any]:
     """Every model weight the server loads (at start-up, before it is ready): role, file,
     SHA-256, licence (SPDX id), runtime (onnxruntime or dlib) and execution provider."""
-    found = await anyio.to_thread.run_sync(loaded_models, facegate.settings)
+    found = await anyio.to_thread.run_sync(system_report, facegate.settings)
     return {"version": __version__, "models": found}
