@@ -24,8 +24,10 @@ from facegate.runtime.child_processes import RestartingPool, watch_parent
 from facegate.runtime.detector_process import DetectorProcess
 from facegate.runtime.dlib_backend import Dlib68Landmarker, DlibCnnDetector, DlibModels
 from facegate.runtime.dlib_landmarks68 import DlibLandmarks68
+from facegate.runtime.mesh_landmarks68 import MeshLandmarks68
 from facegate.runtime.models import models_in_use, onnx_view
 from facegate.runtime.onnx_backend import OnnxEmbedder, available_cores
+from facegate.runtime.system import loaded_models
 from facegate.services.classifiers import ClassifierService
 from facegate.services.faces import (
     FaceReader,
@@ -68,12 +70,11 @@ class Facegate:
             return
         if self.cnn_process is not None:
             self.cnn_process.warm_up()
-        self.models.warm_up()
+        self.models.warm_up(descriptor=self.settings.runtime.embedder == "dlib")
         self.pipeline.embedder.warm_up()
         warm_up_finder(self.pipeline.finder)
-        alignment = self.settings.alignment
-        if alignment.landmarks != "5" or alignment.probe_landmarks != "5":
-            shared_landmarks68().warm_up()
+        if uses_landmarks68(self.settings):
+            shared_align68(self.settings).warm_up()
 
     def close(self) -> None:
         if self.workers is not None:
@@ -99,8 +100,32 @@ def shared_models() -> DlibModels:
     return _shared("dlib", DlibModels)
 
 
-def shared_landmarks68() -> Dlib68Landmarker:
-    return _shared("dlib-68", Dlib68Landmarker)
+def uses_landmarks68(settings: Settings) -> bool:
+    """Chips aligned on 68 points, for enrolment or probes (``alignment``)."""
+    return settings.alignment.landmarks != "5" or settings.alignment.probe_landmarks != "5"
+
+
+def shared_mesh68(runtime: RuntimeSettings) -> MeshLandmarks68:
+    """68 points from MediaPipe's face mesh + iris on ONNX Runtime (Apache-2.0 weights): small
+    models, one thread per call (concurrent requests share the cores)."""
+    threads = runtime.intra_op_threads or 1
+    key = ("mesh68", tuple(runtime.providers), threads, runtime.model_cache)
+    return _shared(key, lambda: MeshLandmarks68(
+        cache_dir=runtime.model_cache, providers=runtime.providers, intra_op_threads=threads))
+
+
+def shared_align68(settings: Settings) -> Dlib68Landmarker | MeshLandmarks68:
+    """The 68 points chips are aligned on: the face mesh, or dlib's model when opted in."""
+    if settings.models.landmarks68 == "dlib":
+        return _shared("dlib-68", Dlib68Landmarker)
+    return shared_mesh68(settings.runtime)
+
+
+def shared_liveness68(settings: Settings) -> DlibLandmarks68 | MeshLandmarks68:
+    """The 68 points liveness measures eyes, mouth and head pose on (``models.landmarks68``)."""
+    if settings.models.landmarks68 == "dlib":
+        return _shared("dlib-68-liveness", DlibLandmarks68)
+    return shared_mesh68(settings.runtime)
 
 
 def shared_cnn_detector() -> DlibCnnDetector:
@@ -194,7 +219,7 @@ def _pipeline(settings: Settings, concurrency: int, fallback: Detector | None, *
               landmarks: str, flip: bool, jitter: int) -> FacePipeline:
     models = shared_models()
     landmarker: Landmarker = models
-    align: Landmarker | None = None if landmarks == "5" else shared_landmarks68()
+    align: Landmarker | None = None if landmarks == "5" else shared_align68(settings)
     if settings.detection.detector == "blazeface":  # dlib's landmarks want dlib's boxes
         landmarker = BoxMapped(models, DLIB_BOX)
         align = None if align is None else BoxMapped(align, DLIB_BOX)
@@ -208,13 +233,14 @@ def _pipeline(settings: Settings, concurrency: int, fallback: Detector | None, *
 
 
 def liveness_service(settings: Settings, *, concurrency: int = 1) -> LivenessService:
-    """Blink and session checks, run in the calling thread with dlib's 68-point landmarks."""
+    """Blink and session checks, run in the calling thread on 68 points
+    (``models.landmarks68``: the face mesh by default)."""
     reader = face_reader(settings, concurrency=concurrency)
     limits = settings.liveness
     rules = LivenessRules(max_frames=limits.max_frames, max_video_frames=limits.max_video_frames,
                           max_side=limits.max_side,
                           max_sequence_pixels=limits.max_sequence_pixels)
-    return LivenessService(reader.pipeline, _shared("dlib-68-liveness", DlibLandmarks68),
+    return LivenessService(reader.pipeline, shared_liveness68(settings),
                            max_upload_bytes=settings.image.max_upload_bytes,
                            max_pixels=settings.image.max_pixels, rules=rules)
 
@@ -299,17 +325,22 @@ class FaceWorkers:
 def _serve_in_worker(settings: Settings, count: int) -> None:
     watch_parent()
     reader = face_reader(settings, concurrency=count)
-    shared_models().warm_up()
+    shared_models().warm_up(descriptor=settings.runtime.embedder == "dlib")
     reader.pipeline.embedder.warm_up()
     warm_up_finder(reader.pipeline.finder)
-    if settings.alignment.landmarks != "5" or settings.alignment.probe_landmarks != "5":
-        shared_landmarks68().warm_up()
+    if uses_landmarks68(settings):
+        shared_align68(settings).warm_up()
     serve_reads_here(reader)
 
 
 def _worker_pid() -> int:
     time.sleep(0.2)  # long enough that one worker cannot answer every warm-up call
     return os.getpid()
+
+
+def system_report(settings: Settings) -> list[dict[str, Any]]:
+    """The weights ``settings`` make a server load (``GET /v1/system``, ``runtime/system.py``)."""
+    return loaded_models(settings)
 
 
 def model_report(facegate: Facegate) -> dict[str, Any]:

@@ -1,6 +1,7 @@
 """The ``facegate`` command: serve, enrol, identify, verify, people, client, export, import
 (``db migrate`` and ``migrate-store`` live in ``cli_store.py``, ``evaluate`` and ``calibrate``
-in ``cli_evaluate.py``, ``train`` and ``models`` in ``cli_train.py``)."""
+in ``cli_evaluate.py``, ``train`` and ``models`` in ``cli_train.py``, ``system`` in
+``cli_system.py``)."""
 
 from __future__ import annotations
 
@@ -22,6 +23,7 @@ from facegate.cli_common import DataDir, JsonOut, err, out
 from facegate.cli_evaluate import calibrate, evaluate_app
 from facegate.cli_liveness import liveness
 from facegate.cli_store import db_app, migrate_store
+from facegate.cli_system import system
 from facegate.cli_train import enrol_paths, models_app, train
 from facegate.config import DEFAULT_PORT, Settings
 from facegate.errors import FacegateError
@@ -38,6 +40,7 @@ app.add_typer(evaluate_app, name="evaluate")
 app.command("calibrate")(calibrate)
 app.command("liveness")(liveness)
 app.command("train")(train)
+app.command("system")(system)
 app.add_typer(models_app, name="models")
 app.command("audit")(audit)
 app.add_typer(users_app, name="users")

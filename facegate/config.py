@@ -3,8 +3,7 @@
 Nested fields use ``__``: ``FACEGATE_MATCHING__THRESHOLD=0.55``,
 ``FACEGATE_SERVER__API_KEYS=key1,key2``, ``FACEGATE_STORAGE__URL=sqlite:////var/lib/facegate/g.db``.
 Only entry points (CLI, ``facegate serve``) build it; everything else receives it. Imports nothing
-from facegate but ``config_access``, ``config_events``, ``config_compat`` and ``config_liveness``
-(more sections, leaves too).
+from facegate but the other ``config_*`` modules (more sections, leaves too).
 """
 
 from __future__ import annotations
@@ -29,6 +28,7 @@ from facegate.config_access import AuditSettings, AuthSettings, RateSettings, sp
 from facegate.config_compat import CompatSettings
 from facegate.config_events import EventsSettings, MetricsSettings
 from facegate.config_liveness import LivenessSettings
+from facegate.config_models import ModelsSettings
 
 DEFAULT_PORT = 8600
 #: Written by ``facegate calibrate --apply`` in the data folder; its threshold applies when
@@ -93,9 +93,10 @@ class AlignmentSettings(BaseModel):
     """Enrolment happens once per photo and affords the most accurate descriptor; a probe
     (identify, verify, embed, liveness) is on every request's path and gets the fast one."""
 
-    #: Landmarks an enrolled face's chip is aligned on: ``68`` (dlib's 68-point model, ~2 ms
-    #: more per face), ``5`` (the five points faces report), or ``both``: one chip each,
-    #: descriptors combined (twice the descriptors; the most accurate, see docs/accuracy.md).
+    #: Landmarks an enrolled face's chip is aligned on: ``68`` (68 points from
+    #: ``models.landmarks68``: the face mesh by default), ``5`` (the five points faces
+    #: report), or ``both``: one chip each, descriptors combined (twice the descriptors; the
+    #: most accurate, see docs/accuracy.md).
     landmarks: Literal["both", "68", "5"] = "both"
     #: The same for probes.
     probe_landmarks: Literal["both", "68", "5"] = "5"
@@ -283,6 +284,7 @@ class Settings(BaseSettings):
     events: EventsSettings = Field(default_factory=EventsSettings)
     compat: CompatSettings = Field(default_factory=CompatSettings)
     liveness: LivenessSettings = Field(default_factory=LivenessSettings)
+    models: ModelsSettings = Field(default_factory=ModelsSettings)
     log_level: str = "INFO"
     _calibrated: bool = PrivateAttr(default=False)
 

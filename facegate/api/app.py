@@ -37,7 +37,13 @@ from facegate.api.routes import (
     status,
     users,
 )
-from facegate.bootstrap import Facegate, build, liveness_service, tune_allocator
+from facegate.bootstrap import (
+    Facegate,
+    build,
+    liveness_service,
+    shared_liveness68,
+    tune_allocator,
+)
 from facegate.config import Settings
 from facegate.events.emitter import Events
 from facegate.services.archives import ArchiveLimits
@@ -66,6 +72,7 @@ def create_app(settings: Settings, *, facegate: Facegate | None = None) -> FastA
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         app_facegate.warm_up()
+        shared_liveness68(settings).warm_up()  # blink checks' landmarks, before ready
         app_facegate.classifiers.reconcile()  # nobody deleted lingers in a classifier
         app.state.access.users.ensure_first_admin(
             None if settings.auth.admin_password is None

@@ -82,3 +82,28 @@ class StatusOut(BaseModel):
     workers: WorkersOut
     index: IndexOut
     matching: StatusMatching
+
+
+class LoadedModelOut(BaseModel):
+    """One model weight the server loads (``GET /v1/system``)."""
+
+    key: str
+    role: Literal["descriptor", "detector", "landmarks"]
+    name: str
+    #: The weights file as installed; None when compiled into dlib (HOG).
+    file: str | None
+    sha256: str | None
+    #: SPDX id, or a ``LicenseRef-`` for a licence SPDX does not list.
+    licence: str
+    commercial_use: bool
+    #: The package the file comes from.
+    source: str
+    runtime: Literal["onnxruntime", "dlib"]
+    #: The execution provider (ONNX Runtime's first, e.g. ``CPUExecutionProvider``; dlib: CPU
+    #: or CUDA).
+    provider: str
+
+
+class SystemOut(BaseModel):
+    version: str
+    models: list[LoadedModelOut]

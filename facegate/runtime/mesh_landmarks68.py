@@ -8,7 +8,9 @@ correspondence: jaw 0-16, brows 17-26, nose 27-35, eyes 36-47 with the eye-aspec
 ``face_mesh.RIGHT_EYE`` / ``LEFT_EYE``, lips 48-67). The two models were trained on different
 annotations, most of all along the jaw (the mesh's outline sits on the visible cheek contour),
 so thresholds tuned on dlib's points need checking against these; the eyes, nose and mouth agree
-closely (``tests/runtime/test_mesh_landmarks68.py`` measures it). Not used by default yet.
+closely (``tests/runtime/test_mesh_landmarks68.py`` measures it). The default source of 68 points
+(``models.landmarks68 = mesh``): ``landmarks`` serves the pipeline's chip alignment (dlib's
+68-point chip template reads points 17-67, not the jaw), ``landmarks68`` liveness.
 """
 
 from __future__ import annotations
@@ -52,3 +54,7 @@ class MeshLandmarks68:
         mesh = self._mesh.mesh(rgb, box)
         points = self._eyes.refine(rgb, mesh).points if self._eyes is not None else mesh.points
         return points[list(MESH_TO_68), :2].astype(np.float64)
+
+    def landmarks(self, rgb: RGBImage, box: Box) -> tuple[tuple[float, float], ...]:
+        """The same 68 points as ``pipeline.detect.Landmarker`` gives them (chip alignment)."""
+        return tuple((float(x), float(y)) for x, y in self.landmarks68(rgb, box))

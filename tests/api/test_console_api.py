@@ -164,10 +164,13 @@ def test_status_names_models_licences_storage_and_queue(
     listed = admin(http, "GET", "/v1/identities").json()
     assert body["gallery"]["identities"] == listed["total"]
     models = {m["key"]: m for m in body["models"]}
-    assert set(models) == {"resnet", "hog", "mmod", "shape5", "shape68"}
+    assert set(models) == {"resnet", "hog", "mmod", "shape5", "mesh", "iris", "shape68"}
     assert models["shape68"]["commercial_use"] is False and "300-W" in models["shape68"]["licence"]
+    assert models["shape68"]["in_use"]  # the default, models.landmarks68 = dlib
     assert models["resnet"]["licence"] == models["shape5"]["licence"] == "CC0-1.0"
-    assert models["resnet"]["in_use"] and models["shape5"]["in_use"]
+    assert models["mesh"]["licence"] == models["iris"]["licence"] == "Apache-2.0"
+    assert all(models[k]["in_use"] for k in ("resnet", "shape5"))
+    assert not models["mesh"]["in_use"] and not models["iris"]["in_use"]  # only with = mesh
     assert body["onnx"]["embedder"] == "onnx"
     assert "CPUExecutionProvider" in body["onnx"]["providers"]
     assert body["workers"]["busy"] == 0 and body["workers"]["waiting"] == 0

@@ -1,4 +1,5 @@
-"""/v1/status (admin): what the server runs and how it is doing, for the console's admin page."""
+"""/v1/status and /v1/system (admin): what the server runs and how it is doing, for the
+console's admin page; the models it loads with their files, checksums and licences."""
 
 from __future__ import annotations
 
@@ -7,10 +8,11 @@ from typing import Any
 import anyio.to_thread
 from fastapi import APIRouter, Request
 
+from facegate import __version__
 from facegate.api.deps import FacegateDep
 from facegate.api.openapi import STORE, answers
-from facegate.api.status_schemas import StatusOut
-from facegate.bootstrap import model_report
+from facegate.api.status_schemas import StatusOut, SystemOut
+from facegate.bootstrap import model_report, system_report
 from facegate.services.status import status
 from facegate.storage.state import ACTIVE_JOB
 
@@ -31,3 +33,11 @@ async def server_status(request: Request, facegate: FacegateDep) -> dict[str, An
     body["workers"] = {**state.runner.state(), "isolation": facegate.settings.server.isolation,
                        "active_job": active}
     return body
+
+
+@router.get("/system", response_model=SystemOut, responses=answers())
+async def system(facegate: FacegateDep) -> dict[str, Any]:
+    """Every model weight the server loads (at start-up, before it is ready): role, file,
+    SHA-256, licence (SPDX id), runtime (onnxruntime or dlib) and execution provider."""
+    found = await anyio.to_thread.run_sync(system_report, facegate.settings)
+    return {"version": __version__, "models": found}
