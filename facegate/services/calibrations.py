@@ -26,13 +26,13 @@ from facegate.errors import ConflictError, FacegateError, ValidationError
 from facegate.evaluation import calibration, metrics, plots
 from facegate.evaluation.descriptors import Descriptors, Purpose
 from facegate.evaluation.runs import Run
-from facegate.services.archives import ArchiveLimits, check_archive
+from facegate.services.archives import ArchiveLimits
 from facegate.services.bulk import collect
 from facegate.services.faces import FaceReader, ReadMode
 from facegate.services.gallery import GalleryService
 from facegate.services.jobs import JobRunner
 from facegate.services.recognition import RecognitionService
-from facegate.services.training_uploads import Upload
+from facegate.services.training_uploads import Upload, received_archive
 from facegate.storage.state import SharedState, StoredJob
 
 FOLDER = "calibrations"
@@ -73,14 +73,7 @@ class Calibrations:
 
     def receive(self, source: BinaryIO) -> Upload:
         """The uploaded zip in the uploads folder, checked (ArchiveError, ArchiveTooLargeError)."""
-        upload = Upload(self._uploads)
-        try:
-            upload.write_from(source)
-            check_archive(upload.path, self._limits, label="the 'archive'")
-        except BaseException:
-            upload.discard()
-            raise
-        return upload
+        return received_archive(self._uploads, source, self._limits)
 
     def start(self, target_fmr: float, archive: Upload) -> StoredJob:
         self._forget_old()

@@ -15,12 +15,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from facegate.services.archives import ArchiveLimits, check_archive
+from facegate.services.archives import ArchiveLimits
 from facegate.services.bulk import EnrolOutcome, Photo, collect, enroll_photos
 from facegate.services.faces import MultipleFaces
 from facegate.services.gallery import GalleryService
 from facegate.services.jobs import Cancelled, JobRunner
-from facegate.services.training_uploads import Upload
+from facegate.services.training_uploads import Upload, received_archive
 from facegate.storage.state import SharedState, StoredJob
 
 #: Progress is written after every photo; the report (which grows) at most this often.
@@ -42,14 +42,7 @@ class Imports:
     def receive(self, source: BinaryIO) -> Upload:
         """The uploaded zip, copied to the uploads folder and checked (ArchiveError,
         ArchiveTooLargeError)."""
-        upload = Upload(self._uploads)
-        try:
-            upload.write_from(source)
-            check_archive(upload.path, self._limits, label="the 'archive'")
-        except BaseException:
-            upload.discard()
-            raise
-        return upload
+        return received_archive(self._uploads, source, self._limits)
 
     def start(self, options: ImportOptions, archive: Upload) -> StoredJob:
         return self.jobs.start(

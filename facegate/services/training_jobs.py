@@ -30,13 +30,13 @@ from typing import Any, BinaryIO
 from facegate.domain import ClassifierInfo
 from facegate.errors import ConflictError, FacegateError, JobNotFoundError
 from facegate.services import training
-from facegate.services.archives import ArchiveLimits, check_archive
+from facegate.services.archives import ArchiveLimits
 from facegate.services.bulk import collect, enroll_photos
 from facegate.services.classifiers import ClassifierService
 from facegate.services.faces import MultipleFaces
 from facegate.services.gallery import GalleryService
 from facegate.services.training_uploads import Upload as Upload  # re-exported
-from facegate.services.training_uploads import remove_leftovers
+from facegate.services.training_uploads import received_archive, remove_leftovers
 from facegate.storage.base import new_id
 from facegate.storage.state import ACTIVE_JOB, SharedState, StoredJob
 
@@ -108,14 +108,7 @@ class TrainingJobs:
     def receive(self, source: BinaryIO) -> Upload:
         """Copy an uploaded zip into the upload folder and check it (ArchiveError when it is not
         a zip, ArchiveTooLargeError over a cap); the caller passes it to ``start``."""
-        upload = Upload(self._uploads)
-        try:
-            upload.write_from(source)
-            check_archive(upload.path, self._limits, label="the 'archive'")
-        except BaseException:
-            upload.discard()
-            raise
-        return upload
+        return received_archive(self._uploads, source, self._limits)
 
     def start(self, request: TrainRequest, archive: Upload | None) -> TrainingJob:
         """Start a job on ``archive`` (which this job then owns and deletes; None: train on

@@ -10,6 +10,7 @@ import shutil
 from pathlib import Path
 from typing import BinaryIO
 
+from facegate.services.archives import ArchiveLimits, check_archive
 from facegate.storage.base import new_id
 
 logger = logging.getLogger(__name__)
@@ -34,6 +35,19 @@ class Upload:
         """Delete the file (every path: success, failure, cancel, refusal)."""
         self.path.unlink(missing_ok=True)
         self._handle.close()
+
+
+def received_archive(folder: Path, source: BinaryIO, limits: ArchiveLimits) -> Upload:
+    """The uploaded zip copied into ``folder`` and checked (ArchiveError when it is not a zip,
+    ArchiveTooLargeError over a cap; the copy is deleted then)."""
+    upload = Upload(folder)
+    try:
+        upload.write_from(source)
+        check_archive(upload.path, limits, label="the 'archive'")
+    except BaseException:
+        upload.discard()
+        raise
+    return upload
 
 
 def remove_leftovers(folder: Path) -> int:
