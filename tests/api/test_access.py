@@ -13,6 +13,7 @@ from typing import Any
 
 import httpx
 import pytest
+from access_server import ADMIN_PASSWORD, COOKIE, access_server, admin, sign_in
 from conftest import LiveServer, settings_for
 
 from facegate.access import keys
@@ -20,16 +21,10 @@ from facegate.storage.access_records import KeyRecord
 from facegate.storage.base import new_id, utcnow
 from facegate.storage.sqlite import SQLiteStore
 
-BOOT = "bootstrap-key-0123456789"
-ADMIN_PASSWORD = "correct horse battery"
-COOKIE = "facegate_session"
-
 
 @pytest.fixture(scope="module")
 def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
-    server = LiveServer(settings_for(
-        tmp_path_factory.mktemp("access"), server={"api_keys": [BOOT]},
-        auth={"admin_password": ADMIN_PASSWORD, "login_failures_per_address": 1000})).start()
+    server = access_server(tmp_path_factory.mktemp("access"))
     yield server
     server.stop()
 
@@ -38,19 +33,6 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
 def http(live: LiveServer) -> Iterator[httpx.Client]:
     with live.client() as client:
         yield client
-
-
-def admin(http: httpx.Client, method: str, url: str, **kwargs: Any) -> httpx.Response:
-    return http.request(method, url, headers={"X-API-Key": BOOT}, **kwargs)
-
-
-def sign_in(http: httpx.Client, username: str, password: str) -> dict[str, str]:
-    """Headers of a signed-in session: its cookie and its CSRF token."""
-    response = http.post("/v1/auth/login", json={"username": username, "password": password})
-    assert response.status_code == 200, response.text
-    token = response.cookies[COOKIE]
-    http.cookies.clear()  # every request below says which credentials it carries
-    return {"Cookie": f"{COOKIE}={token}", "X-CSRF-Token": response.json()["csrf_token"]}
 
 
 def refused(response: httpx.Response, status: int, code: str) -> dict[str, Any]:
