@@ -20,6 +20,13 @@ narrower gaze later on). On that relative scale:
   it counts only when the eyes were open before it and open again after it, when they stay
   closed at most ``max_closed_s`` and the whole event, onset to reopening, lasts at most
   ``max_event_s`` (longer is a squint, a smile narrowing the eyes, or a nap: not a blink).
+
+The cuts are the eye measure's: the rules above are the eye aspect ratio's
+(dlib's 68 points). The lid gap over the iris diameter (mesh + iris points) closes further
+relative to its open level on a full blink but keeps a wider gap on a wink behind glasses, and
+is closed at ``LID_IRIS_CLOSED`` (0.68, ``LID_IRIS_RULES``; measured on every annotated clip of
+``../shared/faces/blink``: full closures reach 0.62 or less, open and narrowed eyes stay at
+0.75 or more, both eyes together; docs/liveness.md).
 """
 
 from __future__ import annotations
@@ -53,6 +60,11 @@ class BlinkRules:
     #: Frames that are neither closed nor open inside one closure (without a face, or half
     #: closed) that do not split it.
     max_gap: int = 3
+
+
+#: ``closed`` for the lid gap over the iris diameter, and the rules with it.
+LID_IRIS_CLOSED = 0.68
+LID_IRIS_RULES = BlinkRules(closed=LID_IRIS_CLOSED)
 
 
 @dataclass(frozen=True, slots=True)
