@@ -134,15 +134,16 @@ def test_no_face(service: LivenessService, shared_faces: Path) -> None:
     assert "NO_FACE" in {r.code for r in report.reasons} and not report.live
 
 
-def test_eye_openness_separates_open_from_closed_stills(service: LivenessService,
-                                                        shared_faces: Path) -> None:
+@pytest.mark.parametrize("source", ["dlib", "mesh"])
+def test_eye_openness_separates_open_from_closed_stills(shared_faces: Path, source: str) -> None:
+    service = liveness_service(Settings(models={"landmarks68": source}))
     ratios: dict[str, list[float]] = {"open": [], "closed": []}
     verdicts: dict[str, list[FaceGeometry]] = {"open": [], "closed": []}
     for state in ratios:
         for path in sorted((shared_faces / "eyes" / state).iterdir()):
             geometry = service.analyze(service.decode_frames([path.read_bytes()])).frames[0]
             assert geometry.geometry is not None, f"no face in {path.name}"
-            assert geometry.geometry.eye_measure == ("lid_iris" if MESH else "ear")
+            assert geometry.geometry.eye_measure == ("lid_iris" if source == "mesh" else "ear")
             verdicts[state].append(geometry.geometry)
             ratios[state].append(min(geometry.geometry.right_eye, geometry.geometry.left_eye))
     correct = sum(not eyes_closed_still(g) for g in verdicts["open"]) + \
