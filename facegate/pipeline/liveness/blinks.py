@@ -12,14 +12,21 @@ narrower gaze later on). On that relative scale:
 
 - an eye is *closed* at or below ``closed`` (0.55: the lid gap lost 45% of its usual height);
 - a frame is a *blink* frame when both eyes are closed by similar amounts (their relative
-  openness differs by less than ``wink_gap``), a *wink* frame when one eye is closed and the
-  other is at least ``wink_gap`` more open;
+  openness differs by less than ``wink_gap``; with ``both_closed_is_blink``, by any amount), a
+  *wink* frame when one eye is closed and the other is at least ``wink_gap`` more open;
 - an event is a run of such frames (one missing face or one ambiguous frame does not split it),
   extended to its onset and offset while the mean relative openness stays under ``open_again``
   (or rises over it for less than ``reopen_s``);
   it counts only when the eyes were open before it and open again after it, when they stay
   closed at most ``max_closed_s`` and the whole event, onset to reopening, lasts at most
   ``max_event_s`` (longer is a squint, a smile narrowing the eyes, or a nap: not a blink).
+
+The cuts are the eye measure's: the rules above are the eye aspect ratio's
+(dlib's 68 points). The lid gap over the iris diameter (mesh + iris points) closes further
+relative to its open level on a full blink but keeps a wider gap on a wink behind glasses, and
+is closed at ``LID_IRIS_CLOSED`` (0.68, ``LID_IRIS_RULES``; measured on every annotated clip of
+``../shared/faces/blink``: full closures reach 0.62 or less, open and narrowed eyes stay at
+0.75 or more, both eyes together; docs/liveness.md).
 """
 
 from __future__ import annotations
@@ -53,6 +60,16 @@ class BlinkRules:
     #: Frames that are neither closed nor open inside one closure (without a face, or half
     #: closed) that do not split it.
     max_gap: int = 3
+    #: A frame with both eyes closed is a blink frame however much more one of them closed (a
+    #: wink then needs the other eye over ``closed``). Off for the EAR, whose rules were measured
+    #: with the wink test first; on for the lid gap over iris, where one eye of d18's blink read
+    #: at 15 fps closes to 0.32 and the other to 0.54.
+    both_closed_is_blink: bool = False
+
+
+#: ``closed`` for the lid gap over the iris diameter, and the rules with it.
+LID_IRIS_CLOSED = 0.68
+LID_IRIS_RULES = BlinkRules(closed=LID_IRIS_CLOSED, both_closed_is_blink=True)
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,6 +149,8 @@ def frame_states(series: EyeSeries, rules: BlinkRules) -> list[str]:
     for right, left in zip(series.right, series.left, strict=True):
         if not (np.isfinite(right) and np.isfinite(left)):
             states.append("none")
+        elif rules.both_closed_is_blink and right <= rules.closed and left <= rules.closed:
+            states.append("blink")
         elif right <= rules.closed and left - right >= rules.wink_gap:
             states.append("wink-right")
         elif left <= rules.closed and right - left >= rules.wink_gap:

@@ -3,12 +3,18 @@
 Landmark numbering is dlib's (iBUG 300-W), 0-based: jaw 0-16, nose 27-35 (tip 30), the person's
 right eye 36-41 (on the image's left in an unmirrored photo), left eye 42-47, outer lips 48-59,
 inner lips 60-67.
+
+Eye openness is one of two measures, by where the points come from: ``ear``, the eye aspect ratio
+of the 68 points (dlib's model), or ``lid_iris``, the lid gap over the iris diameter that a
+landmarker with an iris model gives beside its points (``EyeLandmarker68``; the face mesh +
+iris, ``runtime/mesh_eyes.lid_gap_over_iris``). Each has its own cuts (``STILL_CLOSED`` here,
+``blinks.rules_for`` for sequences).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Literal, Protocol, runtime_checkable
 
 import numpy as np
 from numpy.typing import NDArray
@@ -21,6 +27,13 @@ Landmarks68 = NDArray[np.float64]  # shape (68, 2), image pixels (x, y)
 #: ratio is under this: the usual value in the blink literature (0.2-0.25; see docs/liveness.md
 #: for how it separates ``../shared/faces/eyes``).
 STILL_CLOSED_EAR = 0.25
+#: The same for the lid gap over the iris diameter (mesh + iris): ``../shared/faces/eyes``'s
+#: lowest open still 0.543, highest closed 0.434 (docs/liveness.md); the cut halfway.
+STILL_CLOSED_LID_IRIS = 0.49
+
+EyeMeasure = Literal["ear", "lid_iris"]
+STILL_CLOSED: dict[EyeMeasure, float] = {"ear": STILL_CLOSED_EAR,
+                                         "lid_iris": STILL_CLOSED_LID_IRIS}
 
 RIGHT_EYE = slice(36, 42)
 LEFT_EYE = slice(42, 48)
@@ -39,10 +52,20 @@ class Landmarker68(Protocol):
         ...
 
 
+@runtime_checkable
+class EyeLandmarker68(Landmarker68, Protocol):
+    def landmarks68_eyes(self, rgb: RGBImage, box: Box
+                         ) -> tuple[Landmarks68, tuple[float, float] | None]:
+        """The 68 landmarks and (right, left) eye openness of the landmarker's own measure
+        (``lid_iris``), or None when it has none (the EAR of the points is used)."""
+        ...
+
+
 @dataclass(frozen=True, slots=True)
 class FaceGeometry:
-    """What one frame's landmarks say. Openness is the eye aspect ratio (lid gap over eye
-    width: about 0.25-0.35 open, under 0.2 closed for most people; compared per sequence)."""
+    """What one frame's landmarks say. Openness is ``eye_measure``: the eye aspect ratio (lid
+    gap over eye width: about 0.25-0.35 open, under 0.2 closed for most people) or the lid gap
+    over the iris diameter (about 0.8-1.0 open); compared per sequence."""
 
     right_eye: float
     left_eye: float
@@ -55,11 +78,12 @@ class FaceGeometry:
     yaw: float
     #: Degrees; positive when the person looks up.
     pitch: float
+    eye_measure: EyeMeasure = "ear"
 
 
 def eyes_closed_still(geometry: FaceGeometry) -> bool:
     """One photo's verdict (a sequence is judged against its own baseline instead)."""
-    return min(geometry.right_eye, geometry.left_eye) < STILL_CLOSED_EAR
+    return min(geometry.right_eye, geometry.left_eye) < STILL_CLOSED[geometry.eye_measure]
 
 
 def eye_aspect_ratio(eye: Landmarks68) -> float:
@@ -87,15 +111,18 @@ def head_pose(points: Landmarks68) -> tuple[float, float]:
     return yaw, pitch
 
 
-def measure(points: Landmarks68) -> FaceGeometry:
+def measure(points: Landmarks68, eyes: tuple[float, float] | None = None) -> FaceGeometry:
+    """The frame's measures; ``eyes``: (right, left) lid gap over iris diameter, when the
+    landmarker gave them (else each eye's aspect ratio)."""
     eye_span = float(np.linalg.norm(points[36] - points[45])) or 1.0
     mouth_span = float(np.linalg.norm(points[60] - points[64])) or 1.0
     gap = float(np.mean([np.linalg.norm(points[61 + i] - points[67 - i]) for i in range(3)]))
     yaw, pitch = head_pose(points)
+    right, left = eyes or (eye_aspect_ratio(points[RIGHT_EYE]),
+                           eye_aspect_ratio(points[LEFT_EYE]))
     return FaceGeometry(
-        right_eye=eye_aspect_ratio(points[RIGHT_EYE]),
-        left_eye=eye_aspect_ratio(points[LEFT_EYE]),
+        right_eye=right, left_eye=left,
         mouth_open=gap / mouth_span,
         mouth_width=float(np.linalg.norm(points[48] - points[54])) / eye_span,
-        yaw=yaw, pitch=pitch,
+        yaw=yaw, pitch=pitch, eye_measure="ear" if eyes is None else "lid_iris",
     )
