@@ -27,6 +27,7 @@ from numpy.typing import NDArray
 
 from facegate.errors import ValidationError
 from facegate.evaluation import identification as ident
+from facegate.evaluation.runs import Run
 from facegate.matching import CohortRule, NegativeRule
 
 Vector = NDArray[np.float32]
@@ -111,41 +112,54 @@ class Rates:
     fnir: float
     repeat_count: int
     repeat_rate: float
+    #: Of the repeats, those named as the very identity the feedback was about.
+    repeat_same: int = 0
 
     def as_dict(self) -> dict[str, object]:
         return {"fpir": self.fpir, "fnir": self.fnir,
-                "repeat_false_matches": {"count": self.repeat_count, "rate": self.repeat_rate}}
+                "repeat_false_matches": {"count": self.repeat_count, "rate": self.repeat_rate,
+                                         "same_identity": self.repeat_same}}
+
+
+#: The alternatives ``evaluate feedback`` measures beside the configured rule.
+ALTERNATIVES: dict[str, NegativeRule] = {
+    **{f"nearer, margin {m:+.2f}": NegativeRule("nearer", m) for m in (-0.05, 0.0, 0.05, 0.1)},
+    **{f"adaptive, margin {m:+.2f}": NegativeRule("adaptive", m) for m in (0.0, 0.02, 0.05)},
+}
 
 
 def evaluate(protocol: FeedbackProtocol, enrol: ident.Vectors, probes: ident.Vectors, *,
-             threshold: float, cohort: CohortRule | None,
-             rules: dict[str, NegativeRule]) -> dict[str, object]:
-    """Before (no anchors) and after (anchors from ``wrong`` feedback) for each rule."""
+             threshold: float, cohort: CohortRule | None, rule: NegativeRule,
+             alternatives: dict[str, NegativeRule] | None = None) -> dict[str, object]:
+    """Before (no anchors) and after (anchors from ``wrong`` feedback, under ``rule``), and
+    the same ``after`` for each of the ``alternatives``."""
     present = [(n, enrol[p]) for n, p in sorted(protocol.enrolled.items())
                if enrol.get(p) is not None]
     names = [n for n, _ in present]
     matrix = np.array([v for _, v in present], dtype=np.float32).reshape(len(present), -1)
     decider = Decider(names, matrix, threshold=threshold, cohort=cohort)
     anchors: dict[int, list[Anchor]] = {}
-    told: set[str] = set()
+    told: dict[str, int] = {}
     for stranger, (first, _) in sorted(protocol.strangers.items()):
         best, score, _ = decider.decide(probes.get(first))
         vector = probes.get(first)
         if best >= 0 and vector is not None:
             anchors.setdefault(best, []).append(Anchor(vector, score))
-            told.add(stranger)
+            told[stranger] = best
     index = {name: i for i, name in enumerate(names)}
 
     def rates(rule: NegativeRule, with_anchors: dict[int, list[Anchor]]) -> Rates:
         strangers = [(s, p) for s, (_, rest) in sorted(protocol.strangers.items()) for p in rest]
-        hit = [named(decider, probes.get(p), with_anchors, rule) >= 0 for _, p in strangers]
+        who = [named(decider, probes.get(p), with_anchors, rule) for _, p in strangers]
+        hit = [w >= 0 for w in who]
         repeat = [h for (s, _), h in zip(strangers, hit, strict=True) if s in told]
+        same = sum(told.get(s) == w for (s, _), w in zip(strangers, who, strict=True))
         mated_ok = [named(decider, probes.get(p), with_anchors, rule) == index.get(n, -2)
                     for n, p in protocol.mated]
         return Rates(fpir=float(np.mean(hit)) if hit else 0.0,
                      fnir=float(1.0 - np.mean(mated_ok)) if mated_ok else 0.0,
                      repeat_count=int(sum(repeat)),
-                     repeat_rate=float(np.mean(repeat)) if repeat else 0.0)
+                     repeat_rate=float(np.mean(repeat)) if repeat else 0.0, repeat_same=same)
 
     before = rates(NegativeRule(mode="off"), {})
     stranger_probes = sum(len(rest) for _, rest in protocol.strangers.values())
@@ -155,8 +169,10 @@ def evaluate(protocol: FeedbackProtocol, enrol: ident.Vectors, probes: ident.Vec
         "feedback_given": len(told), "negative_anchors": sum(map(len, anchors.values())),
         "repeat_probes": sum(len(protocol.strangers[s][1]) for s in told),
         "threshold": threshold, "decision_rule": "cohort" if cohort else "distance",
-        "before": before.as_dict(),
-        "rules": {label: rates(rule, anchors).as_dict() for label, rule in rules.items()},
+        "rule": {"mode": rule.mode, "margin": rule.margin},
+        "before": before.as_dict(), "after": rates(rule, anchors).as_dict(),
+        "alternatives": {label: rates(other, anchors).as_dict()
+                         for label, other in (alternatives or {}).items()},
     }
 
 
@@ -165,3 +181,19 @@ def _smallest(values: NDArray[np.float64], count: int) -> list[float]:
     if finite.size > count:
         finite = np.partition(finite, count - 1)[:count]
     return [float(v) for v in finite]
+
+
+def run_feedback(root: Path, run: Run) -> dict[str, object]:
+    """The whole protocol on ``root`` with the run's settings (``facegate evaluate feedback``):
+    enrolment views for the enrolled photos, probe views for the rest, as the server does."""
+    settings = run.settings
+    protocol = build_protocol(root)
+    enrol = run.describe(list(protocol.enrolled.values()), "enrol")
+    probes = run.describe(protocol.probes)
+    cohort = CohortRule(size=settings.matching.cohort_size) \
+        if settings.matching.rule == "cohort" else None
+    report = evaluate(protocol, enrol, probes, threshold=settings.matching.threshold,
+                      cohort=cohort, alternatives=ALTERNATIVES,
+                      rule=NegativeRule(settings.feedback.rule, settings.feedback.margin))
+    no_face = sum(v is None for v in (*enrol.values(), *probes.values()))
+    return {**report, "no_face": no_face}
