@@ -7,6 +7,7 @@ a 4xx with a stable code.
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,6 +15,7 @@ from typing import Any
 
 import httpx
 import pytest
+from cli_inprocess import facegate
 from conftest import LiveServer, settings_for
 
 #: Far above the default 0.6, so that Biden is (wrongly) named Obama on the registry photos.
@@ -21,11 +23,16 @@ LOOSE = "1.2"
 
 
 @pytest.fixture(scope="module")
-def http(tmp_path_factory: pytest.TempPathFactory, faces: Path) -> Iterator[httpx.Client]:
-    server = LiveServer(settings_for(tmp_path_factory.mktemp("feedback"))).start()
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    live = LiveServer(settings_for(tmp_path_factory.mktemp("feedback"))).start()
+    yield live
+    live.stop()
+
+
+@pytest.fixture(scope="module")
+def http(server: LiveServer) -> Iterator[httpx.Client]:
     with server.client() as client:
         yield client
-    server.stop()
 
 
 def person(http: httpx.Client, name: str, photo: Path | None = None) -> str:
@@ -195,3 +202,52 @@ def test_a_real_look_alike_is_not_named_again_after_wrong(
     assert after["status"] == "unknown" and after["refused_identity_id"] == kim
     genuine = identify(http, lfw / "Kim_Jong-Il" / "Kim_Jong-Il_0003.jpg")["faces"][0]
     assert genuine["identity"]["identity_id"] == kim
+
+
+def test_the_cli_gives_feedback_over_the_same_route(
+        server: LiveServer, http: httpx.Client, faces: Path) -> None:
+    obama = person(http, "Obama for the CLI", faces / "obama.jpg")
+    answer = identify(http, faces / "obama2.jpg")
+    rid = answer["request_id"]
+    named = answer["faces"][0]["identity"]["identity_id"]
+    assert named == obama or named in {c["identity_id"] for c in answer["faces"][0]["candidates"]}
+    ran = facegate("feedback", rid, 0, "correct", "--server", server.url)
+    assert ran.returncode == 0, ran.stderr
+    assert f"correct: face 0 of {rid} recorded {named}" in ran.stdout
+    again = facegate("feedback", rid, 0, "correct", "--server", server.url, "--json")
+    assert again.returncode == 0 and '"repeated": true' in again.stdout
+    refused = facegate("feedback", rid, 0, "wrong", "--server", server.url)
+    assert refused.returncode == 1 and "CONFLICT" in refused.stderr
+    missing = facegate("feedback", "no-such-request", 0, "is", "--identity", obama,
+                       "--server", server.url)
+    assert missing.returncode == 1 and "REQUEST_NOT_FOUND" in missing.stderr
+    bad = facegate("feedback", rid, 0, "maybe", "--server", server.url)
+    assert bad.returncode == 2  # typer refuses the verdict before any request
+    rows = audit_rows(http, "/v1/feedback", 3)
+    assert any(r["details"].get("verdict") == "correct" and r["identity_ids"] == [named]
+               for r in rows)
+
+
+@pytest.mark.shared
+def test_evaluate_feedback_runs_the_protocol_on_real_look_alikes(
+        tmp_path: Path, shared_faces: Path) -> None:
+    """Kim Jong-Il enrolled, Kim Jin-sun a stranger named as him: after 'wrong' on her first
+    photo her second is no longer named, and nobody enrolled loses a match."""
+    lfw = shared_faces / "lfw" / "images"
+    people = tmp_path / "people"
+    for order, name in enumerate(("Kim_Jong-Il", "Kim_Jin-sun", "Gray_Davis", "Tony_Blair")):
+        folder = people / f"{order}_{name}"
+        folder.mkdir(parents=True)
+        for photo in sorted((lfw / name).iterdir())[:3]:
+            (folder / photo.name).symlink_to(photo)
+    ran = facegate("evaluate", "feedback", people, "--json", "--workers", 1,
+                   "--cache", tmp_path / "cache")
+    assert ran.returncode == 0, ran.stderr
+    report = json.loads(ran.stdout)
+    assert (report["enrolled"], report["strangers"]) == (2, 2)
+    assert report["feedback_given"] >= 1
+    before, after = report["before"], report["after"]
+    assert before["repeat_false_matches"]["count"] >= 1
+    assert after["repeat_false_matches"]["count"] == 0
+    assert after["fnir"] <= before["fnir"] + 0.01
+    assert set(before) == set(after) == {"fpir", "fnir", "repeat_false_matches"}
