@@ -21,6 +21,8 @@ same face is refused (409) until the first is undone (``undo``). Every effect is
 from __future__ import annotations
 
 import hashlib
+import logging
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -33,6 +35,7 @@ from facegate.services.gallery import GalleryService
 from facegate.storage.base import GalleryStore, new_id
 from facegate.storage.feedback import KeptProbe, NegativeAnchor
 
+logger = logging.getLogger(__name__)
 Verdict = Literal["correct", "wrong", "is"]
 Effect = Literal["none", "negative_anchor", "enrolled"]
 
@@ -49,10 +52,59 @@ class Outcome:
     repeated: bool = False
 
 
+class ProbeWriter:
+    """Kept probes written in the background, a batch per transaction (every ``every_s`` or
+    ``batch`` probes), so identify never waits for a store write (a SQLite commit syncs the
+    disk: ~10 ms, one at a time). ``flush`` writes what waits now (feedback calls it first, so
+    a probe is always found on the replica that answered it). At most ``limit`` probes wait;
+    past it new ones are dropped and counted (their feedback is 404)."""
+
+    def __init__(self, store: GalleryStore, *, max_rows: int, clock: Callable[[], float],
+                 every_s: float = 0.2, batch: int = 256, limit: int = 10_000) -> None:
+        self._store, self._max_rows, self._clock = store, max_rows, clock
+        self._every_s, self._batch, self._limit = every_s, batch, limit
+        self._waiting: list[KeptProbe] = []
+        self._cond = threading.Condition()
+        self._write_lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+        self.dropped = 0
+
+    def put(self, probes: list[KeptProbe]) -> None:
+        with self._cond:
+            room = self._limit - len(self._waiting)
+            if room < len(probes):
+                self.dropped += len(probes) - max(room, 0)
+                logger.warning("kept probes dropped: %d waiting", len(self._waiting))
+            self._waiting.extend(probes[:max(room, 0)])
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name="kept-probes",
+                                                daemon=True)
+                self._thread.start()
+            if len(self._waiting) >= self._batch:
+                self._cond.notify()
+
+    def flush(self) -> None:
+        with self._write_lock:
+            with self._cond:
+                probes, self._waiting = self._waiting, []
+            if probes:
+                self._store.keep_probes(probes, now=self._clock(), max_rows=self._max_rows)
+
+    def _run(self) -> None:
+        while True:
+            with self._cond:
+                self._cond.wait(self._every_s)
+            try:
+                self.flush()
+            except Exception:  # the store failed: those probes are gone, the next may work
+                logger.exception("kept probes not written")
+
+
 class FeedbackService:
     def __init__(self, store: GalleryStore, gallery: GalleryService, settings: FeedbackSettings,
                  *, clock: Callable[[], float] = time.time) -> None:
         self._store, self._gallery, self.settings, self._clock = store, gallery, settings, clock
+        self.writer = ProbeWriter(store, max_rows=settings.max_kept, clock=clock)
 
     @property
     def enabled(self) -> bool:
@@ -85,10 +137,11 @@ class FeedbackService:
 
     def _keep(self, probes: list[KeptProbe]) -> None:
         if self.enabled and probes:
-            self._store.keep_probes(probes, now=self._clock(), max_rows=self.settings.max_kept)
+            self.writer.put(probes)
 
     def probe(self, request_id: str, face_index: int) -> KeptProbe:
         """The kept probe, or 404 REQUEST_NOT_FOUND / 422 for a face index out of range."""
+        self.writer.flush()
         kept = self._store.kept_probes(request_id, now=self._clock())
         if not kept:
             raise RequestNotFoundError(

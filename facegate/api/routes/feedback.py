@@ -41,17 +41,16 @@ def _service(request: Request) -> FeedbackService:
 
 
 async def keep_identify(request: Request, answer: dict[str, Any], result: IdentifyResult) -> None:
-    """Put the request id in identify's answer and keep its faces' probes."""
+    """Put the request id in identify's answer and keep its faces' probes (handed to the
+    background writer: no store write on the request's path)."""
     answer["request_id"] = request_id = request.state.request_id
-    service = _service(request)
-    await anyio.to_thread.run_sync(lambda: service.keep_identify(request_id, result))
+    _service(request).keep_identify(request_id, result)
 
 
 async def keep_verify(request: Request, answer: dict[str, Any], result: VerifyResult) -> None:
     """The same for verify (its probe face)."""
     answer["request_id"] = request_id = request.state.request_id
-    service = _service(request)
-    await anyio.to_thread.run_sync(lambda: service.keep_verify(request_id, result))
+    _service(request).keep_verify(request_id, result)
 
 
 def _out(outcome: Outcome) -> dict[str, Any]:
