@@ -93,6 +93,7 @@ def create_app(settings: Settings, *, facegate: Facegate | None = None) -> FastA
         app.state.training_jobs.close()
         app.state.imports.jobs.close()
         app.state.calibrations.jobs.close()
+        app.state.feedback.writer.close()  # the last kept probes written, its thread ended
         if writer is not None:
             writer.close()  # after the last request: every row is committed
         if outbox is not None:

@@ -67,6 +67,7 @@ class ProbeWriter:
         self._cond = threading.Condition()
         self._write_lock = threading.Lock()
         self._thread: threading.Thread | None = None
+        self._closed = False
         self.dropped = 0
 
     def put(self, probes: list[KeptProbe]) -> None:
@@ -76,7 +77,7 @@ class ProbeWriter:
                 self.dropped += len(probes) - max(room, 0)
                 logger.warning("kept probes dropped: %d waiting", len(self._waiting))
             self._waiting.extend(probes[:max(room, 0)])
-            if self._thread is None:
+            if self._thread is None and not self._closed:
                 self._thread = threading.Thread(target=self._run, name="kept-probes",
                                                 daemon=True)
                 self._thread.start()
@@ -90,10 +91,21 @@ class ProbeWriter:
             if probes:
                 self._store.keep_probes(probes, now=self._clock(), max_rows=self._max_rows)
 
+    def close(self) -> None:
+        """Write what waits and end the thread (later probes are written by ``flush`` only)."""
+        with self._cond:
+            self._closed = True
+            self._cond.notify()
+            thread = self._thread
+        if thread is not None:
+            thread.join(timeout=10)
+        self.flush()
+
     def _run(self) -> None:
-        while True:
+        while not self._closed:
             with self._cond:
-                self._cond.wait(self._every_s)
+                if not self._closed:
+                    self._cond.wait(self._every_s)
             try:
                 self.flush()
             except Exception:  # the store failed: those probes are gone, the next may work
