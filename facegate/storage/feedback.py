@@ -20,6 +20,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
+from datetime import datetime
 from typing import Protocol
 
 from facegate.domain import Descriptor
@@ -65,8 +66,9 @@ class FeedbackStore(Protocol):
                     identity_id: str | None) -> None:
         """Record (None: clear) the feedback given on one kept probe."""
 
-    def expire_kept_probes(self, before: float) -> int:
-        """Delete the probes that expire before ``before``; how many went."""
+    def expire_kept_probes(self, before: float | datetime) -> int:
+        """Delete the probes that expire before ``before`` (epoch seconds or an aware
+        datetime: the retention job passes its ``now``); how many went."""
 
     def add_negative_anchor(self, anchor: NegativeAnchor) -> NegativeAnchor:
         """Store the anchor, or return the one stored for its (request_id, face_index)."""
@@ -111,9 +113,10 @@ class MemoryFeedback:
                 self._kept[(request_id, face_index)] = replace(
                     probe, verdict=verdict, verdict_identity=identity_id)
 
-    def expire_kept_probes(self, before: float) -> int:
+    def expire_kept_probes(self, before: float | datetime) -> int:
+        limit = epoch(before)
         with self._feedback_lock:
-            gone = [key for key, p in self._kept.items() if p.expires_at <= before]
+            gone = [key for key, p in self._kept.items() if p.expires_at <= limit]
             for key in gone:
                 del self._kept[key]
             return len(gone)
@@ -154,3 +157,8 @@ class MemoryFeedback:
             for probe_key in kept:
                 del self._kept[probe_key]
             return {"negative_anchors": len(anchors), "kept_probes": len(kept)}
+
+
+def epoch(when: float | datetime) -> float:
+    """Epoch seconds of a time given either way."""
+    return when.timestamp() if isinstance(when, datetime) else float(when)

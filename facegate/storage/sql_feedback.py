@@ -10,12 +10,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from contextlib import AbstractContextManager
+from datetime import datetime
 from typing import Any
 
 import numpy as np
 
 from facegate.errors import AnchorNotFoundError
-from facegate.storage.feedback import KeptProbe, NegativeAnchor
+from facegate.storage.feedback import KeptProbe, NegativeAnchor, epoch
 from facegate.storage.sql_classifiers import _Connection
 
 _TABLES = """
@@ -97,10 +98,10 @@ class SqlFeedback:
                                 "WHERE request_id = ? AND face_index = ?"),
                        (verdict, identity_id, request_id, face_index))
 
-    def expire_kept_probes(self, before: float) -> int:
+    def expire_kept_probes(self, before: float | datetime) -> int:
         with self._write() as db:
             return db.execute(self._fq("DELETE FROM kept_probes WHERE expires_at <= ?"),
-                              (before,)).rowcount
+                              (epoch(before),)).rowcount
 
     def add_negative_anchor(self, anchor: NegativeAnchor) -> NegativeAnchor:
         with self._write() as db:

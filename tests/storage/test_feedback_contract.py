@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import sqlite3
 from contextlib import closing
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
@@ -42,7 +43,7 @@ def test_kept_probes_come_back_until_they_expire(store: GalleryStore) -> None:
     assert store.kept_probes("unknown", now=NOW) == []
     store.keep_probes([probe("r2", created=NOW + 1000)], now=NOW + 1000, max_rows=100)
     assert store.expire_kept_probes(NOW + 1000) == 0  # r1's rows went lazily with r2's write
-    assert store.expire_kept_probes(NOW + 2000) == 1
+    assert store.expire_kept_probes(datetime.fromtimestamp(NOW + 2000, UTC)) == 1  # as retention
     assert store.kept_probes("r2", now=NOW + 1000) == []
 
 
