@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from facegate.config import RuntimeSettings, Settings
-from facegate.matching import CohortRule
+from facegate.matching import CohortRule, NegativeRule
 from facegate.pipeline.augment import AugmentedEmbedder
 from facegate.pipeline.detect import BoxMapped, Detector, FaceFinder, Landmarker
 from facegate.pipeline.embed import Embedder
@@ -52,8 +52,7 @@ class Facegate:
     settings: Settings
     store: GalleryStore
     models: DlibModels
-    #: Bytes-free face pipeline (detect, align, embed) the services use; benchmarks reach the
-    #: default embedder through ``pipeline.embedder``.
+    #: Bytes-free face pipeline the services use (benchmarks: ``pipeline.embedder``).
     pipeline: FacePipeline
     gallery: GalleryService
     recognition: RecognitionService
@@ -279,6 +278,7 @@ def build(
             cohort=CohortRule(size=settings.matching.cohort_size)
             if settings.matching.rule == "cohort" else None,
             photo_pairs_enrolled=settings.augmentation.photo_pair_views == "enrol",
+            negatives=NegativeRule(settings.feedback.rule, settings.feedback.margin),
             classifiers=classifiers if settings.matching.classifier == "active" else None,
         ),
         classifiers=classifiers,

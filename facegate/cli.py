@@ -21,6 +21,7 @@ from facegate.cli_access import keys_app, users_app
 from facegate.cli_audit import audit
 from facegate.cli_common import DataDir, JsonOut, err, out
 from facegate.cli_evaluate import calibrate, evaluate_app
+from facegate.cli_feedback import feedback
 from facegate.cli_liveness import liveness
 from facegate.cli_store import db_app, migrate_store
 from facegate.cli_system import system
@@ -43,6 +44,7 @@ app.command("train")(train)
 app.command("system")(system)
 app.add_typer(models_app, name="models")
 app.command("audit")(audit)
+app.command("feedback")(feedback)
 app.add_typer(users_app, name="users")
 app.add_typer(keys_app, name="keys")
 

@@ -197,3 +197,37 @@ def calibrate(
     out.print(f"current threshold {settings.matching.threshold} ({settings.threshold_source})")
     if stored:
         out.print(f"applied: {stored} (servers started with this data folder use it)")
+
+
+@evaluate_app.command("feedback")
+def evaluate_feedback(
+    root: Annotated[Path, typer.Argument(exists=True, file_okay=False,
+                                         help="one sub-folder of photos per person")],
+    json_out: JsonOut = False, data_dir: DataDir = None, workers: Workers = 2,
+    cache: CacheDir = None,
+) -> None:
+    """Does 'wrong' feedback stop a stranger being named again? People with two or more
+    photos alternate: enrolled with their first photo, or strangers whose first photo gets
+    'wrong' feedback when it is named; then everyone's other photos are identified before and
+    after, at the server's threshold and rules (docs/accuracy.md)."""
+    from facegate.evaluation.feedback import run_feedback
+
+    settings = _settings(data_dir)
+    with _run(settings, workers=workers, cache=cache, quiet=json_out) as run:
+        report: dict[str, Any] = run_feedback(root, run)
+    if json_out:
+        out.print_json(json.dumps(report))
+        return
+    out.print(f"{report['enrolled']} people enrolled, {report['strangers']} strangers; "
+              f"{report['feedback_given']} stranger first photos named and given 'wrong'; "
+              f"{report['mated_probes']} mated and {report['stranger_probes']} stranger probes; "
+              f"threshold {report['threshold']} ({report['decision_rule']} rule)")
+    rows = {"before": report["before"],
+            f"after ({report['rule']['mode']}, margin {report['rule']['margin']:+.2f})":
+                report["after"], **report["alternatives"]}
+    out.print(f"{'':<28} {'FPIR':>8} {'FNIR':>8}  repeat false matches")
+    for label, rates in rows.items():
+        repeat = rates["repeat_false_matches"]
+        out.print(f"{label:<28} {_pct(rates['fpir']):>8} {_pct(rates['fnir']):>8}  "
+                  f"{repeat['count']} of {report['repeat_probes']} ({_pct(repeat['rate'])}), "
+                  f"{repeat['same_identity']} as the same person")

@@ -30,3 +30,23 @@ def identify_files(
                 body = {"error": {"code": f"HTTP_{response.status_code}",
                                   "message": f"not a facegate answer from {response.request.url}"}}
             yield path.name, body
+
+
+def send_feedback(
+    request_id: str, face_index: int, verdict: str, *, identity_id: str | None = None,
+    server: str, api_key: str | None = None, timeout: float = 30.0,
+) -> tuple[int, dict[str, Any]]:
+    """``POST /v1/feedback``: the HTTP status and the JSON answer (an error body on refusal)."""
+    headers = {"X-API-Key": api_key} if api_key else {}
+    body: dict[str, Any] = {"request_id": request_id, "face_index": face_index,
+                            "verdict": verdict}
+    if identity_id is not None:
+        body["identity_id"] = identity_id
+    with httpx.Client(base_url=server.rstrip("/"), headers=headers, timeout=timeout) as client:
+        response = client.post("/v1/feedback", json=body)
+    try:
+        answer: dict[str, Any] = response.json()
+    except ValueError:
+        answer = {"error": {"code": f"HTTP_{response.status_code}",
+                            "message": f"not a facegate answer from {response.request.url}"}}
+    return response.status_code, answer

@@ -27,12 +27,12 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from facegate.config_access import AuditSettings, AuthSettings, RateSettings, split_commas
 from facegate.config_compat import CompatSettings
 from facegate.config_events import EventsSettings, MetricsSettings
+from facegate.config_feedback import FeedbackSettings
 from facegate.config_liveness import LivenessSettings
 from facegate.config_models import ModelsSettings
 
 DEFAULT_PORT = 8600
-#: Written by ``facegate calibrate --apply`` in the data folder; its threshold applies when
-#: none is given by the environment or the command line.
+#: Written by ``facegate calibrate --apply`` in the data folder; its threshold applies if unset.
 CALIBRATION_FILE = "calibration.json"
 
 
@@ -211,7 +211,6 @@ class ServerSettings(BaseModel):
     #: lost the database; a running job writes one every quarter of this) is reported failed,
     #: JOB_LOST, and the gallery's training slot is free again.
     training_lost_after_s: float = Field(default=60.0, ge=2.0, le=86_400.0)
-
     #: HTTPS with this certificate chain (PEM) and its private key (PEM); both or neither.
     tls_cert: Path | None = None
     tls_key: Path | None = None
@@ -285,6 +284,7 @@ class Settings(BaseSettings):
     compat: CompatSettings = Field(default_factory=CompatSettings)
     liveness: LivenessSettings = Field(default_factory=LivenessSettings)
     models: ModelsSettings = Field(default_factory=ModelsSettings)
+    feedback: FeedbackSettings = Field(default_factory=FeedbackSettings)
     log_level: str = "INFO"
     _calibrated: bool = PrivateAttr(default=False)
 

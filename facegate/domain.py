@@ -137,6 +137,9 @@ class Decision:
     #: What was held against the threshold when not the best plain distance: the
     #: cohort-adjusted distance (``matching.CohortRule``), None under the plain rule.
     adjusted_distance: float | None = None
+    #: The identity refused because the probe lies nearer its negative anchors than its own
+    #: samples (``facegate/negatives.py``); the decision is then ``unknown``.
+    refused_identity: str | None = None
 
     @property
     def known(self) -> bool:

@@ -34,7 +34,10 @@ released) and a human message. The HTTP layer maps classes to status codes in ex
     │   ├── ClassifierNotFoundError     CLASSIFIER_NOT_FOUND: no trained classifier with that id
     │   ├── JobNotFoundError            JOB_NOT_FOUND: no training job with that id here
     │   ├── UserNotFoundError           USER_NOT_FOUND: no user with that id or name
-    │   └── KeyNotFoundError            KEY_NOT_FOUND: no API key with that id
+    │   ├── KeyNotFoundError            KEY_NOT_FOUND: no API key with that id
+    │   ├── RequestNotFoundError        REQUEST_NOT_FOUND: feedback on a request whose probes
+    │   │                               are not kept (unknown id, or expired)
+    │   └── AnchorNotFoundError         NEGATIVE_ANCHOR_NOT_FOUND: no such negative anchor
     ├── LivenessError                   a liveness session cannot be used
     │   ├── SessionNotFoundError        LIVENESS_SESSION_NOT_FOUND (HTTP 404)
     │   ├── SessionExpiredError         LIVENESS_SESSION_EXPIRED (HTTP 410)
@@ -188,6 +191,14 @@ class UserNotFoundError(NotFoundError):
 
 class KeyNotFoundError(NotFoundError):
     code = "KEY_NOT_FOUND"
+
+
+class RequestNotFoundError(NotFoundError):
+    code = "REQUEST_NOT_FOUND"
+
+
+class AnchorNotFoundError(NotFoundError):
+    code = "NEGATIVE_ANCHOR_NOT_FOUND"
 
 
 class AuthError(FacegateError):

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass
+from typing import Literal
 
 import numpy as np
 from numpy.typing import NDArray
@@ -90,6 +91,45 @@ class CohortRule:
         return (best + self.probe_weight * (self.reference - self.cohort_mean(probe_cohort))
                 + self.identity_weight
                 * (self.reference - self.cohort_mean(identity_cohort)))
+
+
+
+#: ``nearer`` / ``adaptive`` / ``off``: how negative anchors refuse an identity.
+NegativeMode = Literal["nearer", "adaptive", "off"]
+
+
+@dataclass(frozen=True, slots=True)
+class NegativeRule:
+    """How negative anchors refuse an identity in identify's open-set decision.
+
+    ``wrong`` feedback (``POST /v1/feedback``) stores a probe's descriptor as a negative anchor
+    of the identity it was wrongly named as. Afterwards, under ``nearer`` (the default)::
+
+        refused  when  min distance(probe, anchors of X) < distance(probe, X's nearest) + margin
+
+    With ``margin`` 0 it is a nearest-neighbour vote between the person and the stranger the
+    operator pointed out: the stranger's later photos lie nearer the stranger's first photo
+    than the person's enrolment, a genuine photo of the person nearer the person. ``adaptive``
+    is a per-identity threshold instead: the identity accepts only probes whose decision score
+    is below the lowest score any of its anchors had when it was named, less ``margin``;
+    ``off`` keeps anchors without effect. The rule runs after the threshold (cohort or plain):
+    it only turns a named face into ``unknown``, never names anyone. docs/accuracy.md measures
+    the choices (``facegate evaluate feedback``).
+    """
+
+    mode: NegativeMode = "nearer"
+    margin: float = 0.0
+
+    def refuses(self, *, own: float, negatives: list[float], score: float = 0.0,
+                anchor_scores: list[float] | None = None) -> bool:
+        """Whether a probe named as an identity at plain distance ``own`` from its nearest
+        sample (decision ``score``) is refused, given its distances to that identity's negative
+        anchors (``negatives``) and the anchors' own decision scores (``anchor_scores``)."""
+        if self.mode == "nearer":
+            return bool(negatives) and min(negatives) < own + self.margin
+        if self.mode == "adaptive":
+            return bool(anchor_scores) and score >= min(anchor_scores or [0.0]) - self.margin
+        return False
 
 
 

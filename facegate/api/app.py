@@ -27,6 +27,7 @@ from facegate.api.routes import (
     classifiers,
     config,
     events,
+    feedback,
     health,
     identities,
     imports,
@@ -49,6 +50,7 @@ from facegate.events.emitter import Events
 from facegate.services.archives import ArchiveLimits
 from facegate.services.audit import AuditWriter
 from facegate.services.calibrations import Calibrations
+from facegate.services.feedback import FeedbackService
 from facegate.services.imports import Imports
 from facegate.services.liveness_sessions import SessionBook
 from facegate.services.training_jobs import TrainingJobs
@@ -91,6 +93,7 @@ def create_app(settings: Settings, *, facegate: Facegate | None = None) -> FastA
         app.state.training_jobs.close()
         app.state.imports.jobs.close()
         app.state.calibrations.jobs.close()
+        app.state.feedback.writer.close()  # the last kept probes written, its thread ended
         if writer is not None:
             writer.close()  # after the last request: every row is committed
         if outbox is not None:
@@ -125,6 +128,8 @@ def create_app(settings: Settings, *, facegate: Facegate | None = None) -> FastA
         store=app_facegate.store, limits=ArchiveLimits.from_settings(settings.image),
         uploads=settings.data_dir / UPLOADS, lost_after_s=server.training_lost_after_s)
     outbox = app.state.events = Events.from_settings(settings, app_facegate.store)
+    app.state.feedback = FeedbackService(app_facegate.store, app_facegate.gallery,
+                                         settings.feedback)
     if outbox is not None:
         app.state.training_jobs.on_finished = api_events.train_finished(outbox)
     errors.install(app)
@@ -134,7 +139,7 @@ def create_app(settings: Settings, *, facegate: Facegate | None = None) -> FastA
         app.include_router(deepstack.router)
     # Every /v1 router needs a scope (api/deps.py ``require``), the auth routes excepted.
     v1 = APIRouter()
-    for enrolling in (identities, imports):
+    for enrolling in (identities, imports, feedback):
         v1.include_router(enrolling.router, dependencies=[require("enrol", reads="read")])
     for recognizing in (recognition, liveness, liveness_recognition):
         v1.include_router(recognizing.router, dependencies=[require("recognize")])

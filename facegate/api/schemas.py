@@ -164,6 +164,9 @@ class IdentifiedFace(FaceOut):
     candidates: list[Candidate]
     threshold: float
     adjusted_distance: float | None
+    refused_identity_id: str | None = Field(
+        default=None, description="named by the threshold, refused by its negative anchors "
+        "(wrong feedback): the face is unknown")
 
 
 class SearchInfo(BaseModel):
@@ -177,6 +180,7 @@ class ClassifierRef(BaseModel):
 
 
 class IdentifyOut(BaseModel):
+    request_id: str | None = Field(default=None, description="for POST /v1/feedback")
     image: ImageSize
     faces: list[IdentifiedFace]
     search: SearchInfo
@@ -185,6 +189,7 @@ class IdentifyOut(BaseModel):
 
 
 class VerifyOut(BaseModel):
+    request_id: str | None = Field(default=None, description="for POST /v1/feedback")
     match: bool
     distance: float
     threshold: float

@@ -15,6 +15,7 @@ from facegate.domain import (
     VerifyResult,
 )
 from facegate.services.training_jobs import TrainingJob
+from facegate.storage.feedback import NegativeAnchor
 
 
 def identity(item: Identity) -> dict[str, Any]:
@@ -74,6 +75,8 @@ def identify(result: IdentifyResult) -> dict[str, Any]:
                 "threshold": f.decision.threshold,
                 "adjusted_distance": None if f.decision.adjusted_distance is None
                 else round(f.decision.adjusted_distance, 6),
+                **({"refused_identity_id": f.decision.refused_identity}
+                   if f.decision.refused_identity else {}),
             }
             for f in result.faces
         ],
@@ -111,3 +114,9 @@ def training_job(job: TrainingJob) -> dict[str, Any]:
         "error": job.error, "created_at": job.created_at.isoformat(),
         "finished_at": job.finished_at.isoformat() if job.finished_at else None,
     }
+
+
+def negative_anchor(item: NegativeAnchor) -> dict[str, Any]:
+    """A negative anchor without its descriptor."""
+    return {"id": item.id, "identity_id": item.identity_id, "request_id": item.request_id,
+            "face_index": item.face_index, "score": item.score, "created_at": item.created_at}

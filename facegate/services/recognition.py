@@ -16,7 +16,7 @@ from facegate.domain import (
     VerifyResult,
 )
 from facegate.errors import EmptyIdentityError, FacegateError, ValidationError
-from facegate.matching import CohortRule, decide, distance, is_match
+from facegate.matching import CohortRule, NegativeRule, decide, distance, is_match
 from facegate.services.classifiers import ClassifierService
 from facegate.services.faces import FaceReader, MultipleFaces, Photo
 from facegate.services.gallery import IndexedGallery, parse_descriptor
@@ -27,6 +27,7 @@ class RecognitionService:
         self, gallery: IndexedGallery, reader: FaceReader, *, threshold: float, top_k: int,
         multiple_faces: MultipleFaces, cohort: CohortRule | None = None,
         photo_pairs_enrolled: bool = False, classifiers: ClassifierService | None = None,
+        negatives: NegativeRule | None = None,
     ) -> None:
         self._gallery = gallery
         self._reader = reader
@@ -39,6 +40,8 @@ class RecognitionService:
         self._photo_pairs_enrolled = photo_pairs_enrolled
         #: Identify ranks identities with the active classifier (when one is); None: never.
         self.classifiers = classifiers
+        #: How negative anchors (``wrong`` feedback) refuse an identity; None: never.
+        self.negatives = negatives
 
     @property
     def reader(self) -> FaceReader:
@@ -84,7 +87,7 @@ class RecognitionService:
             best = ranked[0] if ranked else None
             results.append(FaceIdentification(
                 face=face, candidates=ranked[:top_k],
-                decision=self._decide(best, nearest, threshold)))
+                decision=self._refused(face.descriptor, self._decide(best, nearest, threshold))))
         timings.add("match", (time.perf_counter() - started) * 1000.0)
         return IdentifyResult(faces=results, image_width=image.width,
                               image_height=image.height, timings=timings,
@@ -110,6 +113,26 @@ class RecognitionService:
             best.distance, probe_cohort=probe_cohort[:self.cohort.size],
             identity_cohort=identity_cohort)
         return decide([best], threshold, adjusted_distance=adjusted)
+
+    def _refused(self, probe: Descriptor, decision: Decision) -> Decision:
+        """The decision, or ``unknown`` when the named identity's negative anchors refuse the
+        probe (``facegate/negatives.py``)."""
+        named = decision.identity
+        if named is None or self.negatives is None or self.negatives.mode == "off":
+            return decision
+        anchors = self._gallery.store.negative_anchors(named.identity_id)
+        if not anchors:
+            return decision
+        score = named.distance if decision.adjusted_distance is None \
+            else decision.adjusted_distance
+        refused = self.negatives.refuses(
+            own=named.distance, negatives=[distance(probe, a.descriptor) for a in anchors],
+            score=score, anchor_scores=[a.score for a in anchors if a.score is not None])
+        if not refused:
+            return decision
+        return Decision(identity=None, threshold=decision.threshold,
+                        adjusted_distance=decision.adjusted_distance,
+                        refused_identity=named.identity_id)
 
     def _candidates(self, probe: Descriptor, *, k: int) -> list[Candidate]:
         hits = self._gallery.search(probe, k=k)

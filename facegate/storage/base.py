@@ -20,6 +20,7 @@ from facegate.errors import ValidationError
 from facegate.storage.access_records import AccessStore
 from facegate.storage.audit import AuditLog
 from facegate.storage.events import EventOutbox
+from facegate.storage.feedback import FeedbackStore
 from facegate.storage.state import SharedState
 
 
@@ -52,7 +53,7 @@ class Changes:
     removed: list[str]
 
 
-class GalleryStore(SharedState, AuditLog, AccessStore, EventOutbox, Protocol):
+class GalleryStore(SharedState, AuditLog, AccessStore, EventOutbox, FeedbackStore, Protocol):
     """Identities and their face samples, trained classifiers, the replicas' shared state, the
     audit log, the event outbox, and the users, sessions and keys of ``AccessStore``.
 

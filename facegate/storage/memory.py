@@ -25,14 +25,16 @@ from facegate.storage.base import (
     utcnow,
 )
 from facegate.storage.events import MemoryEvents
+from facegate.storage.feedback import MemoryFeedback
 from facegate.storage.memory_access import MemoryAccess
 from facegate.storage.memory_state import MemoryState
 
 
-class MemoryStore(MemoryState, MemoryAudit, MemoryAccess, MemoryEvents):
+class MemoryStore(MemoryState, MemoryAudit, MemoryAccess, MemoryEvents, MemoryFeedback):
     def __init__(self) -> None:
         MemoryState.__init__(self)
         MemoryEvents.__init__(self)
+        MemoryFeedback.__init__(self)
         MemoryAudit.__init__(self)
         self._lock = threading.RLock()
         self._access_tables()
@@ -107,6 +109,7 @@ class MemoryStore(MemoryState, MemoryAudit, MemoryAccess, MemoryEvents):
             rewritten = self._rewritten(rewrite)  # a failing rewrite changes nothing
             del self._identities[identity_id]
             self._commit(rewritten)
+            self.erase_identity(identity_id)  # its negative anchors and kept probes
             return list(self._faces.pop(identity_id))
 
     def add_face(self, sample: FaceSample) -> None:

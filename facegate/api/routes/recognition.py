@@ -22,6 +22,7 @@ from facegate.api.openapi import (
     answers,
     image_body,
 )
+from facegate.api.routes import feedback
 from facegate.api.routes.liveness_recognition import identify_live, verify_live
 from facegate.api.schemas import (
     DescriptorIn,
@@ -94,6 +95,7 @@ async def identify(request: Request, facegate: FacegateDep, run: RunnerDep,
         metrics.note_identify(request, {"faces": [], "timings_ms": result.timings.stages})
         raise NoFaceError("no face was found in the image")
     answer = views.identify(result)
+    await feedback.keep_identify(request, answer, result)
     audit.note_identify(request, answer)
     metrics.note_identify(request, answer)
     await events.identified(request, answer, result)
@@ -135,6 +137,7 @@ async def verify(request: Request, facegate: FacegateDep, run: RunnerDep,
         result = await run(lambda: recognition.verify_descriptor(probe, descriptor, **options))
         mode = "descriptor"
     answer = views.verify(result, mode=mode)
+    await feedback.keep_verify(request, answer, result)
     audit.note_verify(request, answer)
     metrics.note_verify(request, answer)
     await events.verified(request, answer)

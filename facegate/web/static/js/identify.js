@@ -3,6 +3,7 @@
 import { api, photoForm } from "./api.js";
 import * as camera from "./camera.js";
 import { clear, el, showError, showOk } from "./dom.js";
+import { feedbackCell } from "./feedback.js";
 import { decisive, drawFaces, faceLabel, fmt } from "./overlay.js";
 import "./verify.js";
 
@@ -26,17 +27,27 @@ function plain(face) {
     ` (plain ${fmt(best.distance)})`);
 }
 
-function row(face, i) {
+// Why a face within the threshold is unknown: wrong feedback on a face this close (its anchors).
+function refused(face) {
+  if (!face.refused_identity_id) return "";
+  const who = (face.candidates || []).find((c) => c.identity_id === face.refused_identity_id);
+  return el("span", { class: "muted small", title: "within the threshold, refused by its negative anchors" },
+    ` (${who ? who.name : "the nearest person"} refused: a face this close was marked wrong)`);
+}
+
+function row(face, i, requestId) {
   const { known, name } = faceLabel(face);
   const b = face.box;
   return el("tr", { class: known ? "known" : "unknown", dataset: { box: [b.left, b.top, b.right, b.bottom].join(",") } },
-    el("td", {}, String(i + 1)),
-    el("td", { class: "who-cell" }, known ? el("strong", {}, name) : el("em", {}, "unknown")),
-    el("td", { class: "num" }, fmt(decisive(face)),
+    el("td", { dataset: { label: "#" } }, String(i + 1)),
+    el("td", { class: "who-cell", dataset: { label: "Who" } }, known ? el("strong", {}, name) : el("em", {}, "unknown"),
+      refused(face)),
+    el("td", { class: "num", dataset: { label: "Distance" } }, fmt(decisive(face)),
       plain(face)),
-    el("td", { class: "num" }, fmt(face.threshold, 2)),
-    el("td", {}, candidates(face)),
-    el("td", { class: "num small" }, `${b.left},${b.top} ${b.right - b.left}×${b.bottom - b.top}`));
+    el("td", { class: "num", dataset: { label: "Threshold" } }, fmt(face.threshold, 2)),
+    el("td", { dataset: { label: "Nearest" } }, candidates(face)),
+    el("td", { class: "num small", dataset: { label: "Box" } }, `${b.left},${b.top} ${b.right - b.left}×${b.bottom - b.top}`),
+    feedbackCell(requestId, face, i));
 }
 
 async function draw(photo, answer) {
@@ -65,7 +76,7 @@ async function identify(photo) {
   try {
     const answer = await api("/v1/identify", { method: "POST", form: photoForm({ image: photo }, fields) });
     await draw(photo, answer);
-    clear(output.querySelector("#faces tbody")).append(...answer.faces.map(row));
+    clear(output.querySelector("#faces tbody")).append(...answer.faces.map((face, i) => row(face, i, answer.request_id)));
     timings(answer);
     document.getElementById("identify-json").textContent = JSON.stringify(answer, null, 2);
     const known = answer.faces.filter((f) => f.status === "identified").length;
