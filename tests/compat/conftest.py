@@ -28,9 +28,13 @@ def client_python() -> Path:
     wanted = hashlib.sha256(REQUIREMENTS.read_bytes()).hexdigest()
     stamp = VENV / "requirements.sha256"
     if not (stamp.is_file() and stamp.read_text() == wanted and _python().is_file()):
-        subprocess.run([sys.executable, "-m", "venv", "--clear", str(VENV)], check=True)
-        subprocess.run([str(_python()), "-m", "pip", "install", "--quiet",
-                        "--disable-pip-version-check", "-r", str(REQUIREMENTS)], check=True)
+        # No pip of its own (seeding one costs more than the clients) and no bytecode compiled
+        # ahead: this venv only runs the few modules the clients import (written on first use).
+        subprocess.run([sys.executable, "-m", "venv", "--clear", "--without-pip", str(VENV)],
+                       check=True)
+        subprocess.run([sys.executable, "-m", "pip", "--python", str(_python()), "install",
+                        "--quiet", "--disable-pip-version-check", "--no-compile",
+                        "-r", str(REQUIREMENTS)], check=True)
         stamp.write_text(wanted)
     return _python()
 
