@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -42,7 +43,10 @@ def client_python() -> Path:
 def run_client(python: Path, script: str, *args: str, timeout_s: float = 120) -> Any:
     """Run ``script`` (Python source) with the client venv; it prints one JSON value last,
     which is returned. A failing script fails the test with its output."""
+    # The clients' bytecode is written on first use (pip compiles nothing ahead), also where
+    # the environment says not to write any.
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
     done = subprocess.run([str(python), "-c", script, *args], capture_output=True, text=True,
-                          timeout=timeout_s, cwd=REPO)
+                          timeout=timeout_s, cwd=REPO, env=env)
     assert done.returncode == 0, f"client script failed:\n{done.stdout}\n{done.stderr}"
     return json.loads(done.stdout.strip().splitlines()[-1])
