@@ -17,7 +17,7 @@ from typing import Any
 
 import httpx
 import pytest
-from conftest import free_port, spawn_server, spawned
+from conftest import NO_CNN_FALLBACK, free_port, spawn_server, spawned
 from liveness_frames import jpeg, video_frames
 from pgtest import PostgresCluster
 from test_train import poll
@@ -130,7 +130,7 @@ def test_a_job_started_on_a_is_polled_and_cancelled_on_b(
 def test_a_job_of_a_killed_server_is_reported_lost_after_a_restart(
         faces: Path, tmp_path: Path) -> None:
     data, port = tmp_path / "data", free_port()
-    env = {"FACEGATE_SERVER__TRAINING_LOST_AFTER_S": "2"}
+    env = {**NO_CNN_FALLBACK, "FACEGATE_SERVER__TRAINING_LOST_AFTER_S": "2"}
     photos = variants(faces, 24, tmp_path / "photos")
     archive = zip_bytes({f"p{i:02d}/{p.name}": p.read_bytes() for i, p in enumerate(photos)})
     server = spawn_server(data, port, env=env)
