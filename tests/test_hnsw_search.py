@@ -14,7 +14,7 @@ from typing import Any
 import httpx
 import numpy as np
 import pytest
-from conftest import spawned
+from conftest import NO_CNN_FALLBACK, spawned
 from test_replicas import enrol, identify
 
 from facegate.domain import FaceSample
@@ -27,9 +27,10 @@ from facegate.storage.postgres import PostgresStore
 @pytest.fixture
 def hnsw_and_exact(postgres_url: str, tmp_path: Path
                    ) -> Iterator[tuple[httpx.Client, httpx.Client]]:
-    hnsw = {"FACEGATE_STORAGE__HNSW_ABOVE": "1", "FACEGATE_STORAGE__EF_SEARCH": "60"}
+    hnsw = {**NO_CNN_FALLBACK, "FACEGATE_STORAGE__HNSW_ABOVE": "1",
+            "FACEGATE_STORAGE__EF_SEARCH": "60"}
     specs = [(tmp_path / "hnsw", ["--storage-url", postgres_url], hnsw),
-             (tmp_path / "exact", ["--storage-url", postgres_url], {})]
+             (tmp_path / "exact", ["--storage-url", postgres_url], NO_CNN_FALLBACK)]
     with spawned(specs) as (a, b):
         yield a, b
 
