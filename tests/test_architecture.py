@@ -14,6 +14,7 @@ import pytest
 PACKAGE = Path(__file__).resolve().parents[1] / "facegate"
 LEAVES = ("facegate.domain", "facegate.errors", "facegate.config", "facegate.config_access",
           "facegate.config_events", "facegate.config_compat", "facegate.config_liveness",
+          "facegate.config_review",
           "facegate.config_models")
 ENTRY_POINTS = ("facegate.cli", "facegate.cli_store", "facegate.cli_evaluate",
                 "facegate.cli_liveness", "facegate.cli_train", "facegate.cli_audit",

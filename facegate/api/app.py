@@ -34,6 +34,7 @@ from facegate.api.routes import (
     liveness,
     liveness_recognition,
     recognition,
+    review,
     status,
     users,
 )
@@ -134,7 +135,7 @@ def create_app(settings: Settings, *, facegate: Facegate | None = None) -> FastA
         app.include_router(deepstack.router)
     # Every /v1 router needs a scope (api/deps.py ``require``), the auth routes excepted.
     v1 = APIRouter()
-    for enrolling in (identities, imports):
+    for enrolling in (identities, imports, review):
         v1.include_router(enrolling.router, dependencies=[require("enrol", reads="read")])
     for recognizing in (recognition, liveness, liveness_recognition):
         v1.include_router(recognizing.router, dependencies=[require("recognize")])

@@ -20,6 +20,7 @@ from facegate.matching import CohortRule, decide, distance, is_match
 from facegate.services.classifiers import ClassifierService
 from facegate.services.faces import FaceReader, MultipleFaces, Photo
 from facegate.services.gallery import IndexedGallery, parse_descriptor
+from facegate.services.review import ReviewService
 
 
 class RecognitionService:
@@ -39,6 +40,8 @@ class RecognitionService:
         self._photo_pairs_enrolled = photo_pairs_enrolled
         #: Identify ranks identities with the active classifier (when one is); None: never.
         self.classifiers = classifiers
+        #: Where identify hands the faces it could not name (kept only when it is enabled).
+        self.review: ReviewService | None = None
 
     @property
     def reader(self) -> FaceReader:
@@ -58,9 +61,11 @@ class RecognitionService:
         return image, faces, timings
 
     def identify(
-        self, data: bytes, *, threshold: float | None = None, top_k: int | None = None
+        self, data: bytes, *, threshold: float | None = None, top_k: int | None = None,
+        camera: str | None = None,
     ) -> IdentifyResult:
-        """For every face in the photo: the top-k identities and the open-set decision."""
+        """For every face in the photo: the top-k identities and the open-set decision; the
+        unknown ones go to the review queue (tagged with ``camera``) when it is on."""
         threshold = self._threshold(threshold)
         top_k = top_k or self.top_k
         if not 1 <= top_k <= 100:
@@ -86,6 +91,8 @@ class RecognitionService:
                 face=face, candidates=ranked[:top_k],
                 decision=self._decide(best, nearest, threshold)))
         timings.add("match", (time.perf_counter() - started) * 1000.0)
+        if self.review is not None:  # the review queue's one hook (docs/governance.md)
+            self.review.offer(image.sha256, results, camera=camera)
         return IdentifyResult(faces=results, image_width=image.width,
                               image_height=image.height, timings=timings,
                               search=self._gallery.method,
