@@ -18,12 +18,14 @@ LEAVES = ("facegate.domain", "facegate.errors", "facegate.config", "facegate.con
           "facegate.config_models")
 ENTRY_POINTS = ("facegate.cli", "facegate.cli_store", "facegate.cli_evaluate",
                 "facegate.cli_liveness", "facegate.cli_train", "facegate.cli_audit",
-                "facegate.cli_access", "facegate.cli_common", "facegate.cli_system", "facegate.api",
+                "facegate.cli_access", "facegate.cli_common", "facegate.cli_system",
+                "facegate.cli_review", "facegate.api",
                 "facegate.web",
                 "facegate.__main__")
 CLI_MODULES = ("facegate.cli", "facegate.cli_store", "facegate.cli_evaluate",
                "facegate.cli_liveness", "facegate.cli_train", "facegate.cli_audit",
-               "facegate.cli_access", "facegate.cli_common", "facegate.cli_system")
+               "facegate.cli_access", "facegate.cli_common", "facegate.cli_system",
+               "facegate.cli_review")
 MAX_LINES = 350
 
 

@@ -4,6 +4,7 @@ version refused whole; the queue off by default (a memory-store server)."""
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -156,3 +157,33 @@ def test_the_queue_is_off_by_default(tmp_path: Path, faces: Path) -> None:
             assert page["enabled"] is False and page["total"] == 0
     finally:
         server.stop()
+
+
+def test_the_review_command_over_the_api(live: LiveServer, http: httpx.Client) -> None:
+    from cli_inprocess import facegate
+
+    listed = facegate("review", "list", "--server", live.url, "--json")
+    assert listed.returncode == 0, listed.stderr
+    page = json.loads(listed.stdout)
+    assert page["enabled"] and page["total"] >= 3
+    first, second, third = page["items"][:3]
+    table = facegate("review", "list", "--server", live.url)
+    assert first["id"] in table.stdout and f"of {page['total']} open clusters" in table.stdout
+
+    stale = facegate("review", "ignore", first["id"], "--version", first["version"] + 7,
+                     "--server", live.url)
+    assert stale.returncode == 1 and "REVIEW_CLUSTER_CHANGED" in stale.stderr
+    named = facegate("review", "name", first["id"], "Guest One", "--server", live.url)
+    assert named.returncode == 0, named.stderr
+    assert "name: " in named.stdout and "is named" in named.stdout
+    guest = http.get("/v1/identities", params={"name": "Guest One"}).json()["items"][0]
+    assert guest["face_count"] >= 1
+    assigned = facegate("review", "assign", second["id"], guest["id"], "--version",
+                        second["version"], "--server", live.url, "--json")
+    assert assigned.returncode == 0, assigned.stderr
+    assert json.loads(assigned.stdout)["identity_id"] == guest["id"]
+    dropped = facegate("review", "discard", third["id"], "--face", third["best_face_id"],
+                       "--server", live.url)
+    assert dropped.returncode == 0 and "deleted" in dropped.stdout
+    missing = facegate("review", "discard", "nope", "--version", "1", "--server", live.url)
+    assert missing.returncode == 1 and "REVIEW_CLUSTER_NOT_FOUND" in missing.stderr
