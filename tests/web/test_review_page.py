@@ -108,3 +108,12 @@ def test_a_viewer_sees_the_groups_without_the_actions(
     expect(page.locator("#cluster-faces li").first).to_be_visible()
     expect(page.locator("#name-form")).to_have_count(0)
     expect(page.locator("#discard")).to_have_count(0)
+    with console.client() as http:  # the API refuses what the page hides
+        csrf = sign_in_http(http, "vera", "viewer-password-1")
+        listed = http.get("/v1/review/clusters").json()["items"]
+        refused = http.post(f"/v1/review/clusters/{listed[0]['id']}/discard",
+                            json={"version": listed[0]["version"]},
+                            headers={"X-CSRF-Token": csrf})
+        assert refused.status_code == 403 and refused.json()["error"]["details"] == {
+            "scope": "enrol"}
+        assert http.get(listed[0]["chip_url"]).headers["content-type"] == "image/jpeg"
