@@ -12,7 +12,7 @@ For each ``cluster_within`` (a fraction of the match threshold 0.6) it reports:
 
 Prints and stores counts only, never a descriptor.
 
-    python -m bench.review_clusters [--seed 18] [--cache-dir DIR]
+    python -m bench.review_clusters [--seed 18] [--cache-dir DIR] [--factors 0.7 0.8]
 """
 
 from __future__ import annotations
@@ -28,13 +28,15 @@ from bench.common import lfw_dev_images, machine, table, write_results
 FACTORS = (0.5, 0.6, 0.7, 0.8, 0.9, 1.0)
 
 
-def cluster(descriptors: list[tuple[str, Any]], within: float) -> list[list[str]]:
+def cluster(descriptors: list[tuple[str, Any]], within: float,
+            member_within: float | None) -> list[list[str]]:
     """The people in each cluster after offering every descriptor in order."""
     from facegate.storage.memory import MemoryStore
     from facegate.storage.review import QueueLimits, ReviewFace
 
     store = MemoryStore()
-    limits = QueueLimits(within=within, max_faces=10**6, max_per_cluster=10**6)
+    limits = QueueLimits(within=within, max_faces=10**6, max_per_cluster=30,
+                         member_within=member_within)
     members: dict[str, list[str]] = defaultdict(list)
     for n, (person, descriptor) in enumerate(descriptors):
         placed = store.add_review_face(
@@ -70,6 +72,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seed", type=int, default=18)
     parser.add_argument("--cache-dir", type=Path, default=None)
+    parser.add_argument("--factors", type=float, nargs="+", default=list(FACTORS))
+    parser.add_argument("--centroid-only", action="store_true",
+                        help="no check against the kept faces (the first design)")
     args = parser.parse_args()
     settings = Settings()
     paths = lfw_dev_images()
@@ -78,9 +83,11 @@ def main() -> None:
     random.Random(args.seed).shuffle(rows)
     threshold = settings.matching.threshold
     results = []
-    for factor in FACTORS:
+    for factor in args.factors:
         result = {"cluster_within": factor, "distance": round(factor * threshold, 3),
-                  **scores(cluster(rows, factor * threshold))}
+                  "member_within": None if args.centroid_only else threshold,
+                  **scores(cluster(rows, factor * threshold,
+                                   None if args.centroid_only else threshold))}
         results.append(result)
         print(result, flush=True)
     people = len({p for p, _ in rows})

@@ -83,7 +83,8 @@ class ReviewService:
 
     def limits(self) -> QueueLimits:
         return QueueLimits(within=self.within, max_faces=self.options.max_faces,
-                           max_per_cluster=self.options.max_faces_per_cluster)
+                           max_per_cluster=self.options.max_faces_per_cluster,
+                           member_within=self._threshold())
 
     # identify's hook
     def offer(self, photo_sha256: str, faces: Sequence[FaceIdentification], *,
@@ -125,9 +126,11 @@ class ReviewService:
 
     # retention
     def expire_lazily(self) -> int:
+        """Expire at most once a minute (or a tenth of the retention, when that is shorter)."""
         now = time.time()
+        every = min(EXPIRE_EVERY_S, self.options.retention_days * 8640.0)
         with self._lock:
-            if now - self._expired_at < EXPIRE_EVERY_S:
+            if now - self._expired_at < every:
                 return 0
             self._expired_at = now
         return self.expire(now)

@@ -21,6 +21,7 @@ from facegate.storage.review import (
     Settlement,
     chosen,
     epoch,
+    fits,
     nearest,
     settled_status,
     summary,
@@ -56,7 +57,8 @@ class MemoryReview:
         with self._review_lock:
             live = [(c.id, c.centroid) for c in self._clusters.values()
                     if c.status in ("open", "ignored")]
-            target = nearest(live, face.descriptor, limits.within)
+            target = next((c for c in nearest(live, face.descriptor, limits.within)
+                           if fits(self._members(c), face.descriptor, limits)), None)
             outcome = "queued"
             if target is None:
                 target = new_cluster_id

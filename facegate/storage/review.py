@@ -96,9 +96,13 @@ class Settlement:
 
 @dataclass(frozen=True, slots=True)
 class QueueLimits:
+    """``within``: the largest distance to a cluster's centroid a joining face may have;
+    ``member_within``: … and to each of its kept faces (None: no such check)."""
+
     within: float
     max_faces: int
     max_per_cluster: int
+    member_within: float | None = None
 
 
 class ReviewQueue(Protocol):
@@ -138,15 +142,30 @@ def epoch(when: float | datetime) -> float:
     return when.timestamp() if isinstance(when, datetime) else float(when)
 
 
+#: How many of the nearest clusters (within the distance) a face may try to join.
+CANDIDATES = 3
+
+
 def nearest(centroids: Sequence[tuple[str, Descriptor]], probe: Descriptor,
-            within: float) -> str | None:
-    """The id of the centroid nearest ``probe`` if it is within ``within`` (Euclidean)."""
+            within: float) -> list[str]:
+    """The ids of the (at most ``CANDIDATES``) centroids within ``within`` of ``probe``,
+    nearest first (Euclidean)."""
     if not centroids:
-        return None
+        return []
     matrix = np.stack([c for _, c in centroids]).astype(np.float32)
     distances = np.linalg.norm(matrix - probe.astype(np.float32), axis=1)
-    best = int(np.argmin(distances))
-    return centroids[best][0] if float(distances[best]) <= within else None
+    order = np.argsort(distances, kind="stable")[:CANDIDATES]
+    return [centroids[int(i)][0] for i in order if float(distances[int(i)]) <= within]
+
+
+def fits(faces: Sequence[ReviewFace], probe: Descriptor, limits: QueueLimits) -> bool:
+    """Whether ``probe`` is within ``member_within`` of every kept face: a cluster's mean
+    drifts towards the average face as it mixes people, and would then swallow everybody."""
+    if limits.member_within is None or not faces:
+        return True
+    matrix = np.stack([f.descriptor for f in faces]).astype(np.float32)
+    return bool(np.all(np.linalg.norm(matrix - probe.astype(np.float32), axis=1)
+                       <= limits.member_within))
 
 
 def summary(cluster: ReviewCluster, faces: Sequence[ReviewFace], *,

@@ -34,6 +34,7 @@ from facegate.storage.review import (
     Settlement,
     chosen,
     epoch,
+    fits,
     nearest,
     settled_status,
     summary,
@@ -108,8 +109,9 @@ class SqlReview:
             self._locked(db)
             rows = db.execute("SELECT id, centroid FROM review_clusters "
                               "WHERE status IN ('open', 'ignored')", ()).fetchall()
-            target = nearest([(r[0], _vector(r[1])) for r in rows], face.descriptor,
-                             limits.within)
+            target = next((c for c in nearest([(r[0], _vector(r[1])) for r in rows],
+                                              face.descriptor, limits.within)
+                           if fits(self._faces_in(db, c), face.descriptor, limits)), None)
             if target is None:
                 placement = self._start(db, face, new_cluster_id)
             else:

@@ -187,3 +187,19 @@ def test_the_review_command_over_the_api(live: LiveServer, http: httpx.Client) -
     assert dropped.returncode == 0 and "deleted" in dropped.stdout
     missing = facegate("review", "discard", "nope", "--version", "1", "--server", live.url)
     assert missing.returncode == 1 and "REVIEW_CLUSTER_NOT_FOUND" in missing.stderr
+
+
+def test_kept_faces_expire_on_the_next_read(tmp_path: Path, faces: Path) -> None:
+    server = LiveServer(settings_for(tmp_path, storage={"url": "memory://"}, review={
+        "enabled": True, "retention_days": 3 / 86400})).start()  # 3 seconds
+    try:
+        with server.client() as http:
+            identify(http, faces / "biden.jpg")
+            kept = http.get("/v1/review/clusters").json()
+            assert kept["total"] == 1
+            chip = kept["items"][0]["chip_url"]
+            time.sleep(3.5)
+            assert http.get("/v1/review/clusters").json()["total"] == 0
+            assert http.get(chip).json()["error"]["code"] == "REVIEW_FACE_NOT_FOUND"
+    finally:
+        server.stop()

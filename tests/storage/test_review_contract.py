@@ -197,3 +197,12 @@ def test_two_replicas_cannot_both_act_on_one_version(
     finally:
         one.close()
         two.close()
+
+
+def test_a_face_joins_only_a_cluster_whose_every_kept_face_is_near(store: GalleryStore) -> None:
+    strict = QueueLimits(within=0.45, max_faces=100, max_per_cluster=5, member_within=0.05)
+    first = add(store, face(0), strict)
+    assert add(store, face(0, at=NOW + 1), strict) != first  # near the mean, not the face
+    loose = QueueLimits(within=0.45, max_faces=100, max_per_cluster=5, member_within=0.6)
+    assert add(store, face(0, at=NOW + 2), loose) in {c.id for c in store.review_clusters()[0]}
+    assert store.review_clusters()[1] == 2
