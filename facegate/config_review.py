@@ -20,9 +20,9 @@ class ReviewSettings(BaseModel):
     max_faces: int = Field(default=5000, ge=1, le=1_000_000)
     #: At most this many faces kept per cluster; past it a better one replaces the worst.
     max_faces_per_cluster: int = Field(default=30, ge=1, le=1000)
-    #: A new unknown joins the cluster whose mean descriptor is nearest, if within this
-    #: fraction of the server's match threshold (else it starts a cluster). An ignored cluster
-    #: swallows the faces that join it: they are not queued again.
+    #: A new unknown joins the nearest cluster whose mean descriptor and every kept face are
+    #: within this fraction of the server's match threshold (else it starts a cluster). An
+    #: ignored cluster swallows the faces that join it: they are not queued again.
     cluster_within: float = Field(default=0.8, gt=0.0, le=1.5)
     #: Naming or assigning a cluster enrols at most this many of its best faces (by quality).
     enrol_best: int = Field(default=5, ge=1, le=100)

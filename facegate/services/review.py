@@ -2,9 +2,10 @@
 
 ``offer`` is identify's one hook: every face it could not name is kept (chip, descriptor, time,
 camera) and placed in a cluster of one person by the store (``ReviewQueue.add_review_face``):
-it joins the open or ignored cluster whose mean descriptor is nearest, when within
-``cluster_within`` x the server's match threshold, else starts one. A face that joins an
-ignored cluster ("nobody in the gallery") is counted and not kept.
+it joins the nearest open or ignored cluster whose mean descriptor and every kept face are
+within ``cluster_within`` x the server's match threshold, else starts one (the mean alone lets a
+mixed cluster drift to the average face and swallow strangers: bench/review_clusters.py). A
+face that joins an ignored cluster ("nobody in the gallery") is counted and not kept.
 
 Actions (``name``, ``assign``, ``ignore``, ``discard``) name the cluster version they were
 decided on and are applied whole in one store transaction, or refused (``ClusterChangedError``)
@@ -84,7 +85,7 @@ class ReviewService:
     def limits(self) -> QueueLimits:
         return QueueLimits(within=self.within, max_faces=self.options.max_faces,
                            max_per_cluster=self.options.max_faces_per_cluster,
-                           member_within=self._threshold())
+                           member_within=self.within)
 
     # identify's hook
     def offer(self, photo_sha256: str, faces: Sequence[FaceIdentification], *,
