@@ -39,6 +39,7 @@ from facegate.services.faces import (
 from facegate.services.gallery import GalleryService, IndexedGallery
 from facegate.services.liveness import LivenessRules, LivenessService
 from facegate.services.recognition import RecognitionService
+from facegate.services.review import ReviewService
 from facegate.storage.base import GalleryStore, open_store
 
 T = TypeVar("T")
@@ -266,24 +267,23 @@ def build(
         reader = dataclasses.replace(reader, elsewhere=workers)
     indexed = IndexedGallery(store, hnsw_above=settings.storage.hnsw_above,
                              ef_search=settings.storage.ef_search)
-    policy = settings.enrollment.multiple_faces
     classifiers = ClassifierService(store)
+    gallery = GalleryService(indexed, reader, multiple_faces=settings.enrollment.multiple_faces,
+                             classifiers=classifiers, warn_within=settings.matching.threshold)
+    recognition = RecognitionService(
+        indexed, reader, threshold=settings.matching.threshold, top_k=settings.matching.top_k,
+        multiple_faces="reject", cohort=CohortRule(size=settings.matching.cohort_size)
+        if settings.matching.rule == "cohort" else None,
+        photo_pairs_enrolled=settings.augmentation.photo_pair_views == "enrol",
+        negatives=NegativeRule(settings.feedback.rule, settings.feedback.margin),
+        classifiers=classifiers if settings.matching.classifier == "active" else None)
+    recognition.review = ReviewService(
+        store, gallery, settings.review, model_name=reader.model_name,
+        threshold=lambda: recognition.threshold)
     return Facegate(
         settings=settings, store=store, models=shared_models(), pipeline=reader.pipeline,
-        gallery=GalleryService(indexed, reader, multiple_faces=policy, classifiers=classifiers,
-                               warn_within=settings.matching.threshold),
-        recognition=RecognitionService(
-            indexed, reader, threshold=settings.matching.threshold,
-            top_k=settings.matching.top_k, multiple_faces="reject",
-            cohort=CohortRule(size=settings.matching.cohort_size)
-            if settings.matching.rule == "cohort" else None,
-            photo_pairs_enrolled=settings.augmentation.photo_pair_views == "enrol",
-            negatives=NegativeRule(settings.feedback.rule, settings.feedback.margin),
-            classifiers=classifiers if settings.matching.classifier == "active" else None,
-        ),
-        classifiers=classifiers,
-        workers=workers, cnn_process=shared_cnn_process() if cnn_process else None,
-    )
+        gallery=gallery, recognition=recognition, classifiers=classifiers, workers=workers,
+        cnn_process=shared_cnn_process() if cnn_process else None)
 
 
 class FaceWorkers:

@@ -23,6 +23,7 @@ from facegate.cli_common import DataDir, JsonOut, err, out
 from facegate.cli_evaluate import calibrate, evaluate_app
 from facegate.cli_feedback import feedback
 from facegate.cli_liveness import liveness
+from facegate.cli_review import review_app
 from facegate.cli_store import db_app, migrate_store
 from facegate.cli_system import system
 from facegate.cli_train import enrol_paths, models_app, train
@@ -47,6 +48,7 @@ app.command("audit")(audit)
 app.command("feedback")(feedback)
 app.add_typer(users_app, name="users")
 app.add_typer(keys_app, name="keys")
+app.add_typer(review_app, name="review")
 
 Threshold = Annotated[float | None, typer.Option(help="distance threshold [default: 0.6]")]
 ExistingFile = Annotated[Path, typer.Argument(exists=True, dir_okay=False)]

@@ -30,6 +30,7 @@ from facegate.config_events import EventsSettings, MetricsSettings
 from facegate.config_feedback import FeedbackSettings
 from facegate.config_liveness import LivenessSettings
 from facegate.config_models import ModelsSettings
+from facegate.config_review import ReviewSettings
 
 DEFAULT_PORT = 8600
 #: Written by ``facegate calibrate --apply`` in the data folder; its threshold applies if unset.
@@ -281,6 +282,7 @@ class Settings(BaseSettings):
     auth: AuthSettings = Field(default_factory=AuthSettings)
     metrics: MetricsSettings = Field(default_factory=MetricsSettings)
     events: EventsSettings = Field(default_factory=EventsSettings)
+    review: ReviewSettings = Field(default_factory=ReviewSettings)
     compat: CompatSettings = Field(default_factory=CompatSettings)
     liveness: LivenessSettings = Field(default_factory=LivenessSettings)
     models: ModelsSettings = Field(default_factory=ModelsSettings)
@@ -334,17 +336,15 @@ class Settings(BaseSettings):
     @model_validator(mode="after")
     def _refuse_open_server_without_key(self) -> Settings:
         if not self.server.api_keys and not is_loopback(self.server.host):
-            raise ValueError(
-                f"refusing to serve on {self.server.host!r} without an API key: set "
-                "FACEGATE_SERVER__API_KEYS (or --api-key), or listen on 127.0.0.1"
-            )
+            raise ValueError(f"refusing to serve on {self.server.host!r} without an API key: "
+                             "set FACEGATE_SERVER__API_KEYS (or --api-key), or listen on 127.0.0.1")
         return self
 
 
 def is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
     try:
+        if host == "localhost":
+            return True
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False

@@ -18,6 +18,8 @@ released) and a human message. The HTTP layer maps classes to status codes in ex
     │   ├── MultipleFacesError          MULTIPLE_FACES: several faces where exactly one was needed
     │   ├── DuplicateFaceError          DUPLICATE_FACE: image already enrolled for this identity
     │   ├── ConflictError               CONFLICT: e.g. an external id that is already taken
+    │   │   └── ClusterChangedError     REVIEW_CLUSTER_CHANGED: a review action named a cluster
+    │   │                               version that is no longer current (HTTP 409)
     │   ├── EmptyIdentityError          IDENTITY_HAS_NO_FACES: verify against an empty identity
     │   ├── VideoDecodeError            INVALID_VIDEO: a video OpenCV cannot decode
     │   ├── ArchiveError                INVALID_ARCHIVE: a zip of photos that is not a zip
@@ -37,7 +39,9 @@ released) and a human message. The HTTP layer maps classes to status codes in ex
     │   ├── KeyNotFoundError            KEY_NOT_FOUND: no API key with that id
     │   ├── RequestNotFoundError        REQUEST_NOT_FOUND: feedback on a request whose probes
     │   │                               are not kept (unknown id, or expired)
-    │   └── AnchorNotFoundError         NEGATIVE_ANCHOR_NOT_FOUND: no such negative anchor
+    │   ├── AnchorNotFoundError         NEGATIVE_ANCHOR_NOT_FOUND: no such negative anchor
+    │   ├── ClusterNotFoundError        REVIEW_CLUSTER_NOT_FOUND: no review cluster with that id
+    │   └── ReviewFaceNotFoundError     REVIEW_FACE_NOT_FOUND: no such face in the review queue
     ├── LivenessError                   a liveness session cannot be used
     │   ├── SessionNotFoundError        LIVENESS_SESSION_NOT_FOUND (HTTP 404)
     │   ├── SessionExpiredError         LIVENESS_SESSION_EXPIRED (HTTP 410)
@@ -116,6 +120,13 @@ class DuplicateFaceError(InputError):
 
 class ConflictError(InputError):
     code = "CONFLICT"
+
+
+class ClusterChangedError(ConflictError):
+    """The cluster changed (faces joined, left or expired, or another action) since the version
+    the caller saw: nothing was done; reload it and decide again."""
+
+    code = "REVIEW_CLUSTER_CHANGED"
 
 
 class EmptyIdentityError(InputError):
@@ -199,6 +210,14 @@ class RequestNotFoundError(NotFoundError):
 
 class AnchorNotFoundError(NotFoundError):
     code = "NEGATIVE_ANCHOR_NOT_FOUND"
+
+
+class ClusterNotFoundError(NotFoundError):
+    code = "REVIEW_CLUSTER_NOT_FOUND"
+
+
+class ReviewFaceNotFoundError(NotFoundError):
+    code = "REVIEW_FACE_NOT_FOUND"
 
 
 class AuthError(FacegateError):

@@ -35,6 +35,7 @@ from facegate.api.routes import (
     liveness,
     liveness_recognition,
     recognition,
+    review,
     status,
     users,
 )
@@ -139,7 +140,7 @@ def create_app(settings: Settings, *, facegate: Facegate | None = None) -> FastA
         app.include_router(deepstack.router)
     # Every /v1 router needs a scope (api/deps.py ``require``), the auth routes excepted.
     v1 = APIRouter()
-    for enrolling in (identities, imports, feedback):
+    for enrolling in (identities, imports, feedback, review):
         v1.include_router(enrolling.router, dependencies=[require("enrol", reads="read")])
     for recognizing in (recognition, liveness, liveness_recognition):
         v1.include_router(recognizing.router, dependencies=[require("recognize")])

@@ -29,6 +29,7 @@ STATUS: dict[type[errors.FacegateError], int] = {
     errors.MultipleFacesError: 422,
     errors.DuplicateFaceError: 409,
     errors.ConflictError: 409,
+    errors.ClusterChangedError: 409,
     errors.EmptyIdentityError: 409,
     errors.VideoDecodeError: 400,
     errors.ArchiveError: 400,

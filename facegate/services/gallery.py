@@ -5,8 +5,9 @@ from __future__ import annotations
 import hashlib
 import logging
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 
@@ -35,6 +36,7 @@ from facegate.storage.base import (
 )
 
 logger = logging.getLogger(__name__)
+T = TypeVar("T")
 #: The largest page offset (any real gallery's end lies far below; databases overflow at 2^63).
 MAX_OFFSET = 2**31 - 1
 
@@ -135,6 +137,16 @@ class IndexedGallery:
             if self._searcher is self.index:
                 for sample in samples:
                     self.index.add(sample.id, sample.identity_id, sample.descriptor)
+
+    def write_with(self, samples: list[FaceSample], write: Callable[[], T]) -> T:
+        """Run ``write``, one store transaction that inserts ``samples`` among other rows (the
+        review queue's actions), and index the samples once it has committed."""
+        with self._lock:
+            result = write()
+            if self._searcher is self.index:
+                for sample in samples:
+                    self.index.add(sample.id, sample.identity_id, sample.descriptor)
+        return result
 
     def delete_identity(self, identity_id: str, *,
                         rewrite: ClassifierRewrite | None = None) -> list[str]:

@@ -20,6 +20,7 @@ from facegate.matching import CohortRule, NegativeRule, decide, distance, is_mat
 from facegate.services.classifiers import ClassifierService
 from facegate.services.faces import FaceReader, MultipleFaces, Photo
 from facegate.services.gallery import IndexedGallery, parse_descriptor
+from facegate.services.review import ReviewService
 
 
 class RecognitionService:
@@ -42,6 +43,8 @@ class RecognitionService:
         self.classifiers = classifiers
         #: How negative anchors (``wrong`` feedback) refuse an identity; None: never.
         self.negatives = negatives
+        #: Where identify hands the faces it could not name (kept only when it is enabled).
+        self.review: ReviewService | None = None
 
     @property
     def reader(self) -> FaceReader:
@@ -61,9 +64,11 @@ class RecognitionService:
         return image, faces, timings
 
     def identify(
-        self, data: bytes, *, threshold: float | None = None, top_k: int | None = None
+        self, data: bytes, *, threshold: float | None = None, top_k: int | None = None,
+        camera: str | None = None,
     ) -> IdentifyResult:
-        """For every face in the photo: the top-k identities and the open-set decision."""
+        """For every face in the photo: the top-k identities and the open-set decision; the
+        unknown ones go to the review queue (tagged with ``camera``) when it is on."""
         threshold = self._threshold(threshold)
         top_k = top_k or self.top_k
         if not 1 <= top_k <= 100:
@@ -89,6 +94,8 @@ class RecognitionService:
                 face=face, candidates=ranked[:top_k],
                 decision=self._refused(face.descriptor, self._decide(best, nearest, threshold))))
         timings.add("match", (time.perf_counter() - started) * 1000.0)
+        if self.review is not None:  # the review queue's one hook (docs/governance.md)
+            self.review.offer(image.sha256, results, camera=camera)
         return IdentifyResult(faces=results, image_width=image.width,
                               image_height=image.height, timings=timings,
                               search=self._gallery.method,

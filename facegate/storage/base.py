@@ -21,6 +21,7 @@ from facegate.storage.access_records import AccessStore
 from facegate.storage.audit import AuditLog
 from facegate.storage.events import EventOutbox
 from facegate.storage.feedback import FeedbackStore
+from facegate.storage.review import ReviewQueue
 from facegate.storage.state import SharedState
 
 
@@ -53,9 +54,11 @@ class Changes:
     removed: list[str]
 
 
-class GalleryStore(SharedState, AuditLog, AccessStore, EventOutbox, FeedbackStore, Protocol):
+class GalleryStore(SharedState, AuditLog, AccessStore, EventOutbox, FeedbackStore, ReviewQueue,
+                   Protocol):
     """Identities and their face samples, trained classifiers, the replicas' shared state, the
-    audit log, the event outbox, and the users, sessions and keys of ``AccessStore``.
+    audit log, the event outbox, the review queue, and the users, sessions and keys of
+    ``AccessStore``.
 
     Errors: IdentityNotFoundError, FaceNotFoundError, ClassifierNotFoundError, ConflictError
     (external id or classifier id taken), DuplicateFaceError (same image SHA-256 already enrolled

@@ -143,12 +143,9 @@ class MemoryFeedback:
                                           f"{anchor_id!r}")
             del self._anchors[anchor_id]
 
-    def erase_identity(self, identity_id: str) -> int:
-        """Delete every anchor and kept probe of the identity; how many rows went."""
-        return sum(self.erase_feedback(identity_id).values())
-
     def erase_feedback(self, identity_id: str) -> dict[str, int]:
-        """The same, counted per receipt field (``negative_anchors``, ``kept_probes``)."""
+        """Delete every anchor and kept probe of the identity, counted per receipt field
+        (``negative_anchors``, ``kept_probes``)."""
         with self._feedback_lock:
             anchors = [k for k, a in self._anchors.items() if a.identity_id == identity_id]
             kept = [k for k, p in self._kept.items() if p.identity_id == identity_id]

@@ -27,12 +27,15 @@ from facegate.storage.base import (
 from facegate.storage.events import MemoryEvents
 from facegate.storage.feedback import MemoryFeedback
 from facegate.storage.memory_access import MemoryAccess
+from facegate.storage.memory_review import MemoryReview
 from facegate.storage.memory_state import MemoryState
 
 
-class MemoryStore(MemoryState, MemoryAudit, MemoryAccess, MemoryEvents, MemoryFeedback):
+class MemoryStore(MemoryState, MemoryAudit, MemoryAccess, MemoryEvents, MemoryFeedback,
+                  MemoryReview):
     def __init__(self) -> None:
         MemoryState.__init__(self)
+        MemoryReview.__init__(self)
         MemoryEvents.__init__(self)
         MemoryFeedback.__init__(self)
         MemoryAudit.__init__(self)
@@ -109,7 +112,8 @@ class MemoryStore(MemoryState, MemoryAudit, MemoryAccess, MemoryEvents, MemoryFe
             rewritten = self._rewritten(rewrite)  # a failing rewrite changes nothing
             del self._identities[identity_id]
             self._commit(rewritten)
-            self.erase_identity(identity_id)  # its negative anchors and kept probes
+            self.erase_feedback(identity_id)  # its negative anchors and kept probes
+            self.erase_review(identity_id)  # its named review faces (SQL: a cascade)
             return list(self._faces.pop(identity_id))
 
     def add_face(self, sample: FaceSample) -> None:
@@ -168,6 +172,21 @@ class MemoryStore(MemoryState, MemoryAudit, MemoryAccess, MemoryEvents, MemoryFe
             except BaseException:
                 del self._identities[identity.id], self._faces[identity.id]
                 raise
+
+    def _review_enrol(self, identity: Identity | None, identity_id: str | None,
+                      samples: tuple[FaceSample, ...]) -> None:
+        with self._lock:
+            if identity is not None:
+                return self.restore(identity, list(samples))
+            self.get_identity(identity_id or "")
+            shas = [f.image_sha256 for f in self._faces[identity_id or ""].values()]
+            for sample in samples:
+                if sample.image_sha256 in shas:
+                    raise DuplicateFaceError("this image is already enrolled for this identity",
+                                             details={"identity_id": identity_id})
+                shas.append(sample.image_sha256)
+            for sample in samples:
+                self._put_face(sample)
 
     def counts(self) -> tuple[int, int]:
         with self._lock:

@@ -28,6 +28,7 @@ from facegate.storage.sql_access import POSTGRES_TABLES
 from facegate.storage.sql_audit import POSTGRES_SCHEMA as AUDIT_SCHEMA
 from facegate.storage.sql_events import POSTGRES_SCHEMA as EVENTS_SCHEMA
 from facegate.storage.sql_feedback import POSTGRES_SCHEMA as FEEDBACK_SCHEMA
+from facegate.storage.sql_review import POSTGRES_SCHEMA as REVIEW_SCHEMA
 
 logger = logging.getLogger(__name__)
 
@@ -124,6 +125,8 @@ CREATE UNIQUE INDEX classifiers_one_active ON classifiers (active) WHERE active 
     Migration(7, "event outbox", EVENTS_SCHEMA),
     # Kept probes and negative anchors (storage/sql_feedback.py, shared with SQLite).
     Migration(8, "feedback", FEEDBACK_SCHEMA),
+    # The unknown-face review queue (storage/sql_review.py, shared with SQLite).
+    Migration(9, "review queue", REVIEW_SCHEMA),
 )
 
 LATEST = MIGRATIONS[-1].version

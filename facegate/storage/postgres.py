@@ -38,6 +38,7 @@ from facegate.storage.sql_audit import SqlAudit
 from facegate.storage.sql_classifiers import ClassifierRewrite
 from facegate.storage.sql_events import SqlEvents
 from facegate.storage.sql_feedback import SqlFeedback
+from facegate.storage.sql_review import SqlReview
 from facegate.storage.sql_state import SqlState
 
 logger = logging.getLogger(__name__)
@@ -81,7 +82,7 @@ def migrate_database(url: str) -> tuple[list[int], int]:
         raise StoreError(f"cannot migrate the gallery at {redact_url(url)}: {exc}") from exc
 
 
-class PostgresStore(SqlState, SqlAudit, SqlAccess, SqlEvents, SqlFeedback):
+class PostgresStore(SqlState, SqlAudit, SqlAccess, SqlEvents, SqlFeedback, SqlReview):
     _MARK, _TEXT_TIMES, _LOCK_ROWS, _PG = "%s", False, " FOR UPDATE", True
     _LOCK_JOBS = "LOCK TABLE training_jobs IN EXCLUSIVE MODE"  # one job start at a time
 

@@ -27,14 +27,15 @@ from facegate.errors import (
     IdentityNotFoundError,
     StoreError,
 )
-from facegate.storage import sql_audit, sql_events, sql_feedback, sql_state
+from facegate.storage import sql_audit, sql_events, sql_feedback, sql_review, sql_state
 from facegate.storage.base import UNSET, Changes, checked_update, new_identity, utcnow
 from facegate.storage.sql_access import SQLITE_TABLES, SqlAccess
 from facegate.storage.sql_classifiers import ClassifierRewrite
 
 logger = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 7  # 2 classifiers, 3 sql_state, 4 audit, 5 sql_access, 6 sql_events, 7 feedback
+#: 2 classifiers, 3 sql_state, 4 audit, 5 sql_access, 6 sql_events, 7 feedback + review
+SCHEMA_VERSION = 7
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS identities (
     id TEXT PRIMARY KEY,
@@ -70,7 +71,8 @@ CREATE TABLE IF NOT EXISTS classifiers (
     blob BLOB NOT NULL
 );
 CREATE UNIQUE INDEX IF NOT EXISTS classifiers_one_active ON classifiers (active) WHERE active = 1;
-""" + sql_state.SCHEMA + SQLITE_TABLES + sql_events.SQLITE_SCHEMA + sql_feedback.SQLITE_SCHEMA
+""" + sql_state.SCHEMA + SQLITE_TABLES + sql_events.SQLITE_SCHEMA + sql_feedback.SQLITE_SCHEMA \
+    + sql_review.SQLITE_SCHEMA
 _IDENTITY_COLUMNS = (
     "i.id, i.name, i.external_id, i.metadata, i.created_at, i.updated_at, "
     "(SELECT COUNT(*) FROM faces f WHERE f.identity_id = i.id)"
@@ -81,7 +83,7 @@ _FACE_COLUMNS = (
 
 
 class SQLiteStore(sql_state.SqlState, sql_audit.SqliteAudit, SqlAccess, sql_events.SqlEvents,
-                  sql_feedback.SqlFeedback):
+                  sql_feedback.SqlFeedback, sql_review.SqlReview):
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -151,14 +153,9 @@ class SQLiteStore(sql_state.SqlState, sql_audit.SqliteAudit, SqlAccess, sql_even
 
     def _insert_identity(self, db: sqlite3.Connection, identity: Identity) -> None:
         try:
-            db.execute(
-                "INSERT INTO identities VALUES (?, ?, ?, ?, ?, ?)",
-                (
-                    identity.id, identity.name, identity.external_id,
-                    json.dumps(identity.metadata), identity.created_at.isoformat(),
-                    identity.updated_at.isoformat(),
-                ),
-            )
+            db.execute("INSERT INTO identities VALUES (?, ?, ?, ?, ?, ?)", (
+                identity.id, identity.name, identity.external_id, json.dumps(identity.metadata),
+                identity.created_at.isoformat(), identity.updated_at.isoformat()))
         except sqlite3.IntegrityError as exc:
             taken = "external id" if "external_id" in str(exc) else "identity id"
             raise ConflictError(f"that {taken} belongs to another identity") from exc

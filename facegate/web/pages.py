@@ -39,6 +39,7 @@ PAGES: tuple[Page, ...] = (
     Page("people", "People", "read"),
     Page("import", "Import", "enrol"),
     Page("identify", "Test bench", "recognize"),
+    Page("review", "Review", "read"),
     Page("live", "Live", "recognize"),
     Page("liveness", "Liveness", "recognize"),
     Page("train", "Train & models", "train"),

@@ -92,7 +92,7 @@ def test_the_memory_store_erases_a_persons_feedback_rows_with_them() -> None:
     store.delete_identity(person.id)
     assert store.negative_anchors(person.id) == [] and store.kept_probes("r1", now=NOW) == []
     assert len(store.kept_probes("r2", now=NOW)) == 1  # nobody's probe stays until it expires
-    assert isinstance(store, MemoryFeedback) and store.erase_identity(person.id) == 0
+    assert isinstance(store, MemoryFeedback) and sum(store.erase_feedback(person.id).values()) == 0
 
 
 def test_sqlite_schema_version_holds_the_feedback_tables(tmp_path: Path) -> None:

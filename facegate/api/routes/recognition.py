@@ -90,7 +90,8 @@ async def identify(request: Request, facegate: FacegateDep, run: RunnerDep,
     events.note_camera(request, body.camera, camera)
     recognition = facegate.recognition
     result = await run(lambda: recognition.identify(
-        images["image"], threshold=body.threshold, top_k=body.top_k))
+        images["image"], threshold=body.threshold, top_k=body.top_k,
+        camera=request.state.camera))
     if not result.faces:
         metrics.note_identify(request, {"faces": [], "timings_ms": result.timings.stages})
         raise NoFaceError("no face was found in the image")
