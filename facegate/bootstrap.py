@@ -14,12 +14,19 @@ from typing import Any, TypeVar
 from facegate.config import RuntimeSettings, Settings
 from facegate.matching import CohortRule
 from facegate.pipeline.augment import AugmentedEmbedder
-from facegate.pipeline.detect import BoxMapped, Detector, FaceFinder, Landmarker
+from facegate.pipeline.detect import BoxMapped, BoxMapped68, Detector, FaceFinder, Landmarker
 from facegate.pipeline.embed import Embedder
 from facegate.pipeline.faces import FacePipeline
+from facegate.pipeline.liveness.geometry import Landmarker68
 from facegate.pipeline.pad import PadSmall
 from facegate.runtime.allocator import fix_mmap_threshold
-from facegate.runtime.blazeface import DLIB_BOX, BlazeFace
+from facegate.runtime.blazeface import BlazeFace
+from facegate.runtime.blazeface_passes import (
+    BLAZEFACE_MODELS,
+    CANDIDATE_SCORE,
+    LANDMARK_BOX,
+    BlazeFacePasses,
+)
 from facegate.runtime.child_processes import RestartingPool, watch_parent
 from facegate.runtime.detector_process import DetectorProcess
 from facegate.runtime.dlib_backend import Dlib68Landmarker, DlibCnnDetector, DlibModels
@@ -179,20 +186,33 @@ def face_reader(settings: Settings, *, concurrency: int = 1,
             jitter=views.jitter))
 
 
-def shared_blazeface(settings: Settings, tiles: int, *, concurrency: int = 1) -> BlazeFace:
-    """BlazeFace full-range with ``tiles`` (threads per call as for the embedder)."""
-    runtime, min_score = settings.runtime, settings.detection.min_score
+def shared_blazeface(settings: Settings, model: str, *, concurrency: int = 1) -> BlazeFace:
+    """One BlazeFace model (``full``, ``back``, ``short``) giving every candidate from
+    ``CANDIDATE_SCORE`` (threads per call as for the embedder)."""
+    runtime = settings.runtime
     threads = runtime.intra_op_threads or max(1, available_cores() // concurrency)
-    key = ("blazeface", tiles, min_score, tuple(runtime.providers), threads, runtime.model_cache)
+    key = ("blazeface", model, tuple(runtime.providers), threads, runtime.model_cache)
     return _shared(key, lambda: BlazeFace(
-        min_score=min_score, tiles=tiles, cache_dir=runtime.model_cache,
+        BLAZEFACE_MODELS[model], min_score=CANDIDATE_SCORE, cache_dir=runtime.model_cache,
         providers=runtime.providers, intra_op_threads=threads))
+
+
+def blazeface_passes(settings: Settings, *, tiles: bool,
+                     concurrency: int = 1) -> BlazeFacePasses:
+    """``detection``'s BlazeFace passes (``tiles=False``: the whole-photo passes only)."""
+    detection = settings.detection
+    whole = [shared_blazeface(settings, m, concurrency=concurrency)
+             for m in detection.blazeface_whole]
+    tile_model = None if not tiles or detection.tile_model == "none" else shared_blazeface(
+        settings, detection.tile_model, concurrency=concurrency)
+    return BlazeFacePasses(whole, tile_model, tiles=detection.tiles,
+                           tile_below=detection.tile_below, min_score=detection.min_score)
 
 
 def warm_up_finder(finder: FaceFinder) -> None:
     """Load the ONNX detectors of ``finder`` now (HOG loads with ``DlibModels``)."""
     for detector in (finder.detector, finder.fast_detector):
-        if isinstance(detector, BlazeFace):
+        if isinstance(detector, BlazeFacePasses):
             detector.warm_up()
 
 
@@ -203,8 +223,8 @@ def face_finder(settings: Settings, fallback: Detector | None, *,
     detector: Detector = shared_models()
     fast: Detector | None = None
     if detection.detector == "blazeface":
-        detector = shared_blazeface(settings, detection.tiles, concurrency=concurrency)
-        fast = shared_blazeface(settings, 0, concurrency=concurrency)
+        detector = blazeface_passes(settings, tiles=True, concurrency=concurrency)
+        fast = blazeface_passes(settings, tiles=False, concurrency=concurrency)
     elif detection.pad_first > 0:
         detector = PadSmall(detector, fraction=detection.pad_first,
                             max_side=detection.fallback_max_side)
@@ -221,8 +241,8 @@ def _pipeline(settings: Settings, concurrency: int, fallback: Detector | None, *
     landmarker: Landmarker = models
     align: Landmarker | None = None if landmarks == "5" else shared_align68(settings)
     if settings.detection.detector == "blazeface":  # dlib's landmarks want dlib's boxes
-        landmarker = BoxMapped(models, DLIB_BOX)
-        align = None if align is None else BoxMapped(align, DLIB_BOX)
+        landmarker = BoxMapped(models, LANDMARK_BOX)
+        align = None if align is None else BoxMapped(align, LANDMARK_BOX)
     return FacePipeline(
         finder=face_finder(settings, fallback, concurrency=concurrency),
         landmarker=landmarker, aligner=models, align_landmarker=align,
@@ -240,7 +260,10 @@ def liveness_service(settings: Settings, *, concurrency: int = 1) -> LivenessSer
     rules = LivenessRules(max_frames=limits.max_frames, max_video_frames=limits.max_video_frames,
                           max_side=limits.max_side,
                           max_sequence_pixels=limits.max_sequence_pixels)
-    return LivenessService(reader.pipeline, shared_liveness68(settings),
+    shapes: Landmarker68 = shared_liveness68(settings)
+    if settings.detection.detector == "blazeface":  # the 68 points want dlib's boxes too
+        shapes = BoxMapped68(shapes, LANDMARK_BOX)
+    return LivenessService(reader.pipeline, shapes,
                            max_upload_bytes=settings.image.max_upload_bytes,
                            max_pixels=settings.image.max_pixels, rules=rules)
 

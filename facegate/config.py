@@ -61,15 +61,25 @@ class ImageSettings(BaseModel):
 
 
 class DetectionSettings(BaseModel):
-    #: ``hog``: dlib's HOG (the passes below); ``blazeface``: MediaPipe's BlazeFace full-range
-    #: on ONNX Runtime (Apache-2.0; bench/detect, docs/accuracy.md).
+    #: ``hog``: dlib's HOG (the passes below); ``blazeface``: MediaPipe's BlazeFace models on
+    #: ONNX Runtime (Apache-2.0; ``runtime/blazeface_passes``, bench/detect, docs/accuracy.md).
     detector: Literal["hog", "blazeface"] = "hog"
+    #: BlazeFace: the models run over the whole photo (``full``-range 192 px, ``back``-camera
+    #: 256 px, ``short``-range 128 px).
+    blazeface_whole: tuple[Literal["full", "back", "short"], ...] = Field(
+        default=("full", "back"), min_length=1)
+    #: BlazeFace: the model run over the tiles (``none``: no tiles).
+    tile_model: Literal["full", "back", "none"] = "back"
     #: BlazeFace: besides the whole photo, square tiles of 1/this of its longer side, overlapping
-    #: by a quarter or more (3x2 on a 3:2 photo at 2), for faces too small for one 192 px pass;
-    #: 0 or 1: the whole photo only.
+    #: by a quarter or more (3x2 on a 3:2 photo at 2), for faces too small for one pass over the
+    #: whole photo; 0 or 1: the whole photo only.
     tiles: int = Field(default=2, ge=0, le=4)
-    #: BlazeFace: faces scoring below this (0-1) are not faces.
-    min_score: float = Field(default=0.7, gt=0.0, lt=1.0)
+    #: BlazeFace: tiles are scanned only when a whole-photo candidate is narrower than this
+    #: fraction of the longer side (1: always).
+    tile_below: float = Field(default=0.1, gt=0.0, le=1.0)
+    #: BlazeFace: faces scoring below this (0-1; the noisy-or of every pass that saw the face)
+    #: are not faces.
+    min_score: float = Field(default=0.87, gt=0.0, lt=1.0)
     #: Photos whose longer side exceeds this are detected on a downscaled copy (pixels).
     max_side: int = Field(default=1024, ge=160)
     #: Photos whose longer side is at most this are upsampled once so faces down to ~40 px show.

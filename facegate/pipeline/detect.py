@@ -11,6 +11,7 @@ from typing import Protocol
 import numpy as np
 
 from facegate.domain import Box, RGBImage
+from facegate.pipeline.liveness.geometry import Landmarker68, Landmarks68
 
 Point = tuple[float, float]
 
@@ -50,6 +51,17 @@ class BoxMapped:
 
     def landmarks(self, rgb: RGBImage, box: Box) -> tuple[Point, ...]:
         return self.landmarker.landmarks(rgb, mapped_box(box, self.mapping))
+
+
+@dataclass(frozen=True, slots=True)
+class BoxMapped68:
+    """``BoxMapped`` for a 68-point landmarker (liveness: ``pipeline.liveness.Landmarker68``)."""
+
+    landmarker: Landmarker68
+    mapping: BoxMap
+
+    def landmarks68(self, rgb: RGBImage, box: Box) -> Landmarks68:
+        return self.landmarker.landmarks68(rgb, mapped_box(box, self.mapping))
 
 
 @dataclass(frozen=True, slots=True)
