@@ -89,7 +89,8 @@ def scored(truths: dict[str, Truth], found: dict[str, list[Found]], *, fp_budget
             fps += 1
     return {"all": _figures([h for h in hits], sizes, images),
             "budget": {**_figures([h for h in hits if h[0] >= threshold], sizes, images),
-                       "threshold": None if threshold == -np.inf else round(float(threshold), 4)}}
+                       "threshold": None if threshold == -np.inf else round(float(threshold), 4),
+                       "exact_threshold": -1.0 if threshold == -np.inf else float(threshold)}}
 
 
 def halves(names: list[str]) -> tuple[list[str], list[str]]:
@@ -109,7 +110,7 @@ def split_scores(truths: dict[str, Truth], found: dict[str, list[Found]], *,
     at that threshold."""
     fit, check = halves(list(truths))
     threshold = scored({n: truths[n] for n in fit}, found, fp_budget=fp_budget)["budget"][
-        "threshold"] or -1.0
+        "exact_threshold"]
     out: dict[str, Any] = {"threshold": threshold}
     for label, names in (("fit", fit), ("check", check)):
         kept = {n: [f for f in found.get(n, []) if f[4] >= threshold] for n in names}

@@ -13,20 +13,14 @@ from typing import Any, TypeVar
 
 from facegate.config import RuntimeSettings, Settings
 from facegate.matching import CohortRule
+from facegate.pipeline import detect
 from facegate.pipeline.augment import AugmentedEmbedder
-from facegate.pipeline.detect import BoxMapped, BoxMapped68, Detector, FaceFinder, Landmarker
+from facegate.pipeline.detect import BoxMapped, Detector, FaceFinder, Landmarker
 from facegate.pipeline.embed import Embedder
 from facegate.pipeline.faces import FacePipeline
-from facegate.pipeline.liveness.geometry import Landmarker68
 from facegate.pipeline.pad import PadSmall
+from facegate.runtime import blazeface_passes as passes
 from facegate.runtime.allocator import fix_mmap_threshold
-from facegate.runtime.blazeface import BlazeFace
-from facegate.runtime.blazeface_passes import (
-    BLAZEFACE_MODELS,
-    CANDIDATE_SCORE,
-    LANDMARK_BOX,
-    BlazeFacePasses,
-)
 from facegate.runtime.child_processes import RestartingPool, watch_parent
 from facegate.runtime.detector_process import DetectorProcess
 from facegate.runtime.dlib_backend import Dlib68Landmarker, DlibCnnDetector, DlibModels
@@ -186,33 +180,10 @@ def face_reader(settings: Settings, *, concurrency: int = 1,
             jitter=views.jitter))
 
 
-def shared_blazeface(settings: Settings, model: str, *, concurrency: int = 1) -> BlazeFace:
-    """One BlazeFace model (``full``, ``back``, ``short``) giving every candidate from
-    ``CANDIDATE_SCORE`` (threads per call as for the embedder)."""
-    runtime = settings.runtime
-    threads = runtime.intra_op_threads or max(1, available_cores() // concurrency)
-    key = ("blazeface", model, tuple(runtime.providers), threads, runtime.model_cache)
-    return _shared(key, lambda: BlazeFace(
-        BLAZEFACE_MODELS[model], min_score=CANDIDATE_SCORE, cache_dir=runtime.model_cache,
-        providers=runtime.providers, intra_op_threads=threads))
-
-
-def blazeface_passes(settings: Settings, *, tiles: bool,
-                     concurrency: int = 1) -> BlazeFacePasses:
-    """``detection``'s BlazeFace passes (``tiles=False``: the whole-photo passes only)."""
-    detection = settings.detection
-    whole = [shared_blazeface(settings, m, concurrency=concurrency)
-             for m in detection.blazeface_whole]
-    tile_model = None if not tiles or detection.tile_model == "none" else shared_blazeface(
-        settings, detection.tile_model, concurrency=concurrency)
-    return BlazeFacePasses(whole, tile_model, tiles=detection.tiles,
-                           tile_below=detection.tile_below, min_score=detection.min_score)
-
-
 def warm_up_finder(finder: FaceFinder) -> None:
     """Load the ONNX detectors of ``finder`` now (HOG loads with ``DlibModels``)."""
     for detector in (finder.detector, finder.fast_detector):
-        if isinstance(detector, BlazeFacePasses):
+        if isinstance(detector, passes.BlazeFacePasses):
             detector.warm_up()
 
 
@@ -223,15 +194,17 @@ def face_finder(settings: Settings, fallback: Detector | None, *,
     detector: Detector = shared_models()
     fast: Detector | None = None
     if detection.detector == "blazeface":
-        detector = blazeface_passes(settings, tiles=True, concurrency=concurrency)
-        fast = blazeface_passes(settings, tiles=False, concurrency=concurrency)
+        threads = settings.runtime.intra_op_threads or max(1, available_cores() // concurrency)
+        model = passes.models(settings.runtime, threads)
+        detector, fast = (passes.from_settings(detection, model, tiles=t) for t in (True, False))
     elif detection.pad_first > 0:
         detector = PadSmall(detector, fraction=detection.pad_first,
                             max_side=detection.fallback_max_side)
     return FaceFinder(
         detector, fallback=fallback, fast_detector=fast,
         max_side=detection.max_side, upsample_below=detection.upsample_below,
-        pad_retry=detection.pad_retry, fallback_max_side=detection.fallback_max_side,
+        pad_retry=detection.pad_retry if detection.detector == "hog" else 0.0,
+        fallback_max_side=detection.fallback_max_side,
         min_face_px=detection.min_face_px, fast_side=detection.fast_side)
 
 
@@ -241,8 +214,8 @@ def _pipeline(settings: Settings, concurrency: int, fallback: Detector | None, *
     landmarker: Landmarker = models
     align: Landmarker | None = None if landmarks == "5" else shared_align68(settings)
     if settings.detection.detector == "blazeface":  # dlib's landmarks want dlib's boxes
-        landmarker = BoxMapped(models, LANDMARK_BOX)
-        align = None if align is None else BoxMapped(align, LANDMARK_BOX)
+        landmarker = BoxMapped(models, passes.LANDMARK_BOX)
+        align = None if align is None else BoxMapped(align, passes.LANDMARK_BOX)
     return FacePipeline(
         finder=face_finder(settings, fallback, concurrency=concurrency),
         landmarker=landmarker, aligner=models, align_landmarker=align,
@@ -260,10 +233,8 @@ def liveness_service(settings: Settings, *, concurrency: int = 1) -> LivenessSer
     rules = LivenessRules(max_frames=limits.max_frames, max_video_frames=limits.max_video_frames,
                           max_side=limits.max_side,
                           max_sequence_pixels=limits.max_sequence_pixels)
-    shapes: Landmarker68 = shared_liveness68(settings)
-    if settings.detection.detector == "blazeface":  # the 68 points want dlib's boxes too
-        shapes = BoxMapped68(shapes, LANDMARK_BOX)
-    return LivenessService(reader.pipeline, shapes,
+    box = passes.LANDMARK_BOX if settings.detection.detector == "blazeface" else detect.SAME_BOX
+    return LivenessService(reader.pipeline, detect.BoxMapped68(shared_liveness68(settings), box),
                            max_upload_bytes=settings.image.max_upload_bytes,
                            max_pixels=settings.image.max_pixels, rules=rules)
 

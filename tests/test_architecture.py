@@ -14,7 +14,7 @@ import pytest
 PACKAGE = Path(__file__).resolve().parents[1] / "facegate"
 LEAVES = ("facegate.domain", "facegate.errors", "facegate.config", "facegate.config_access",
           "facegate.config_events", "facegate.config_compat", "facegate.config_liveness",
-          "facegate.config_models")
+          "facegate.config_models", "facegate.config_detection")
 ENTRY_POINTS = ("facegate.cli", "facegate.cli_store", "facegate.cli_evaluate",
                 "facegate.cli_liveness", "facegate.cli_train", "facegate.cli_audit",
                 "facegate.cli_access", "facegate.cli_common", "facegate.cli_system", "facegate.api",

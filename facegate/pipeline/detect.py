@@ -29,6 +29,8 @@ class Landmarker(Protocol):
 
 
 BoxMap = tuple[float, float, float, float]
+#: The map that keeps a box as it is.
+SAME_BOX: BoxMap = (0.0, 0.0, 1.0, 1.0)
 
 
 def mapped_box(box: Box, mapping: BoxMap) -> Box:

@@ -26,12 +26,16 @@ one half of the photos and checked on the other:
 
 from __future__ import annotations
 
+import functools
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
+from facegate.config import RuntimeSettings
+from facegate.config_detection import DetectionSettings
 from facegate.domain import Box, RGBImage
 from facegate.runtime.blazeface import DLIB_BOX, BlazeFace, Detection, Floats, tile_squares
 from facegate.runtime.blazeface import _ious as ious
@@ -115,7 +119,7 @@ class BlazeFacePasses:
     ``detect`` gives WIDER-style boxes (``WIDER_BOX``) scoring at least ``min_score``."""
 
     def __init__(self, whole: Sequence[BlazeFace], tile_model: BlazeFace | None = None, *,
-                 tiles: int = 2, tile_below: float = 0.1, min_score: float = 0.85) -> None:
+                 tiles: int = 2, tile_below: float = 0.1, min_score: float = 0.9) -> None:
         self.whole, self.tile_model, self.tiles = tuple(whole), tile_model, tiles
         self.tile_below, self.min_score = tile_below, min_score
 
@@ -147,6 +151,31 @@ class BlazeFacePasses:
         """Whether a whole-photo candidate is narrow enough to ask for tiles."""
         return any(c.detection.corners[2] - c.detection.corners[0] < self.tile_below * side
                    for c in found)
+
+
+def models(runtime: RuntimeSettings, threads: int) -> Callable[[str], BlazeFace]:
+    """BlazeFace models by name (``BLAZEFACE_MODELS``), one per process and runtime, giving
+    every candidate from ``CANDIDATE_SCORE``."""
+    return functools.partial(_model, providers=tuple(runtime.providers), threads=threads,
+                             cache_dir=runtime.model_cache)
+
+
+@functools.cache
+def _model(name: str, *, providers: tuple[str, ...], threads: int,
+           cache_dir: Path | None) -> BlazeFace:
+    return BlazeFace(BLAZEFACE_MODELS[name], min_score=CANDIDATE_SCORE, cache_dir=cache_dir,
+                     providers=providers, intra_op_threads=threads)
+
+
+def from_settings(detection: DetectionSettings, model: Callable[[str], BlazeFace], *,
+                  tiles: bool) -> BlazeFacePasses:
+    """``detection``'s passes, ``model(name)`` giving each model (``tiles=False``: the
+    whole-photo passes only)."""
+    tile_model = None if not tiles or detection.tile_model == "none" else model(
+        detection.tile_model)
+    return BlazeFacePasses([model(name) for name in detection.blazeface_whole], tile_model,
+                           tiles=detection.tiles, tile_below=detection.tile_below,
+                           min_score=detection.min_score)
 
 
 def _to_full(detection: Detection, model: BlazeFace) -> Detection:
