@@ -202,7 +202,8 @@ def face_finder(settings: Settings, fallback: Detector | None, *,
                             max_side=detection.fallback_max_side)
     return FaceFinder(
         detector, fallback=fallback, fast_detector=fast,
-        max_side=detection.max_side, upsample_below=detection.upsample_below,
+        max_side=detection.max_side if detection.detector == "hog" else 1 << 30,
+        upsample_below=detection.upsample_below,
         pad_retry=detection.pad_retry if detection.detector == "hog" else 0.0,
         fallback_max_side=detection.fallback_max_side,
         min_face_px=detection.min_face_px, fast_side=detection.fast_side)

@@ -27,7 +27,8 @@ class DetectionSettings(BaseModel):
     #: BlazeFace: faces scoring below this (0-1; the noisy-or of every pass that saw the face)
     #: are not faces.
     min_score: float = Field(default=0.9, gt=0.0, lt=1.0)
-    #: Photos whose longer side exceeds this are detected on a downscaled copy (pixels).
+    #: HOG: photos whose longer side exceeds this are detected on a downscaled copy (pixels;
+    #: BlazeFace samples its small inputs from the photo itself).
     max_side: int = Field(default=1024, ge=160)
     #: Photos whose longer side is at most this are upsampled once so faces down to ~40 px show.
     upsample_below: int = Field(default=800, ge=0)
