@@ -228,7 +228,11 @@ def _pipeline(settings: Settings, concurrency: int, fallback: Detector | None, *
 
 def liveness_service(settings: Settings, *, concurrency: int = 1) -> LivenessService:
     """Blink and session checks, run in the calling thread on 68 points
-    (``models.landmarks68``: the face mesh by default)."""
+    (``models.landmarks68``: the face mesh by default). Frames are found by HOG whatever
+    ``detection.detector`` says: BlazeFace's boxes move the 68 points enough to lose d19's
+    winks (tests/api/test_liveness_api.py); liveness moves to BlazeFace with its own checks."""
+    hog = settings.detection.model_copy(update={"detector": "hog"})
+    settings = settings.model_copy(update={"detection": hog})
     reader = face_reader(settings, concurrency=concurrency)
     limits = settings.liveness
     rules = LivenessRules(max_frames=limits.max_frames, max_video_frames=limits.max_video_frames,

@@ -8,9 +8,10 @@ from pydantic import BaseModel, Field
 
 
 class DetectionSettings(BaseModel):
-    #: ``hog``: dlib's HOG (the passes below); ``blazeface``: MediaPipe's BlazeFace models on
-    #: ONNX Runtime (Apache-2.0; ``runtime/blazeface_passes``, bench/detect, docs/accuracy.md).
-    detector: Literal["hog", "blazeface"] = "hog"
+    #: ``blazeface``: MediaPipe's BlazeFace models on ONNX Runtime (Apache-2.0;
+    #: ``runtime/blazeface_passes``, bench/detect, docs/accuracy.md); ``hog``: dlib's HOG (the
+    #: passes below). Liveness frames are found by HOG either way (``bootstrap``).
+    detector: Literal["hog", "blazeface"] = "blazeface"
     #: BlazeFace: the models run over the whole photo (``full``-range 192 px, ``back``-camera
     #: 256 px, ``short``-range 128 px).
     blazeface_whole: tuple[Literal["full", "back", "short"], ...] = Field(
