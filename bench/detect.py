@@ -34,7 +34,7 @@ import numpy as np
 from PIL import Image
 
 from bench.common import CACHE, EVERYDAY, FACES, machine, require, summary, table, write_results
-from bench.detect_eval import BUCKETS, SPANS, Found, load_truth, scored
+from bench.detect_eval import BUCKETS, SPANS, Found, load_truth, scored, split_scores
 
 DETECTION = FACES / "detection"
 NEGATIVES = FACES / "negatives"
@@ -66,24 +66,47 @@ def _face_recognition() -> Locate:
     return locate
 
 
-def _blazeface(tiles: int) -> Locate:
+def _blazeface(whole: tuple[str, ...], tile_model: str, *, tiles: int = 2,
+               tile_below: float = 1.0, wider: bool = True) -> Locate:
+    """BlazeFace passes (``runtime/blazeface_passes``) keeping every candidate from
+    ``CANDIDATE_SCORE`` (the budget picks the threshold); ``wider=False``: BlazeFace's own box."""
     from facegate.runtime.blazeface import BlazeFace
+    from facegate.runtime.blazeface_passes import (
+        BLAZEFACE_MODELS,
+        CANDIDATE_SCORE,
+        WIDER_BOX,
+        BlazeFacePasses,
+        mapped_corners,
+    )
 
-    model = BlazeFace(min_score=0.3, tiles=tiles)
+    def model(name: str) -> BlazeFace:
+        return BlazeFace(BLAZEFACE_MODELS[name], min_score=CANDIDATE_SCORE)
+
+    passes = BlazeFacePasses([model(m) for m in whole],
+                             model(tile_model) if tile_model != "none" else None, tiles=tiles,
+                             tile_below=tile_below, min_score=CANDIDATE_SCORE)
 
     def locate(rgb: np.ndarray) -> list[Found]:
-        return [(*(float(v) for v in d.corners), d.score) for d in model.detections(rgb)]
+        found = passes.detections(rgb)
+        return [(*(float(v) for v in (mapped_corners(d.corners, WIDER_BOX) if wider
+                                       else d.corners)), d.score) for d in found]
 
     return locate
 
 
+DEFAULT = "facegate blazeface"
 DETECTORS: dict[str, Callable[[], Locate]] = {
     "hog (server default)": lambda: _finder(detector="hog"),
     "face_recognition": _face_recognition,
-    "blazeface full": lambda: _blazeface(0),
-    "blazeface full + tiles 1/2": lambda: _blazeface(2),
-    "blazeface full + tiles 1/3": lambda: _blazeface(3),
-    "facegate blazeface (tiles 2)": lambda: _finder(detector="blazeface"),
+    "full (own box)": lambda: _blazeface(("full",), "none", wider=False),
+    "full + full tiles (own box)": lambda: _blazeface(("full",), "full", wider=False),
+    "full + full tiles": lambda: _blazeface(("full",), "full"),
+    "back + back tiles": lambda: _blazeface(("back",), "back"),
+    "full+back + full tiles": lambda: _blazeface(("full", "back"), "full"),
+    "full+back + back tiles": lambda: _blazeface(("full", "back"), "back"),
+    "full+back + back tiles if small": lambda: _blazeface(("full", "back"), "back",
+                                                          tile_below=0.1),
+    DEFAULT: lambda: _finder(detector="blazeface"),
 }
 
 
@@ -142,7 +165,8 @@ def figures(name: str, raw: dict[str, Any], budget: float) -> dict[str, Any]:
     result = scored(truths, found, fp_budget=budget)  # type: ignore[arg-type]
     low = result["budget"]["threshold"] or -1.0
     negatives = sum(1 for scores in raw["negatives"].values() for s in scores if s >= low)
-    return {"detector": name, **result, "negative_faces": negatives,
+    halves = split_scores(truths, found, fp_budget=budget)  # type: ignore[arg-type]
+    return {"detector": name, **result, "negative_faces": negatives, "halves": halves,
             "load_average": raw.get("load_average", "-"),
             "ms_per_photo": summary(raw["ms"]), "speed": raw["speed"]}
 
@@ -162,13 +186,27 @@ def rows(results: list[dict[str, Any]]) -> tuple[list[str], list[list[Any]]]:
     return headers, out
 
 
+def half_rows(results: list[dict[str, Any]]) -> tuple[list[str], list[list[Any]]]:
+    """Recall >= 32 / >= 64 and FP per photo of each half at the fit half's threshold."""
+    headers = ["detector", "threshold (fit half)", *(f"{h} {c}" for h in ("fit", "check")
+                                                      for c in ("R >=32", "R >=64", "FP/img"))]
+    out = []
+    for r in results:
+        h = r["halves"]
+        out.append([r["detector"], round(h["threshold"], 4),
+                    *(v for half in ("fit", "check") for v in (
+                        h[half]["recall"][">=32"], h[half]["recall"][">=64"],
+                        h[half]["fp_per_image"]))])
+    return headers, out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--detectors", default=",".join(DETECTORS))
     parser.add_argument("--budget", type=float, default=0.1, help="false positives per photo")
     parser.add_argument("--limit", type=int, default=None, help="first N photos only")
     parser.add_argument("--reuse", action="store_true", help="reuse cached detections")
-    parser.add_argument("--paired", default="hog (server default),facegate blazeface (tiles 2)",
+    parser.add_argument("--paired", default=f"hog (server default),{DEFAULT}",
                         help="detectors timed alternately on the everyday photos ('' = none)")
     parser.add_argument("--paired-runs", type=int, default=10)
     args = parser.parse_args()
@@ -189,11 +227,13 @@ def main() -> None:
     headers, body = rows(results)
     text = table(headers, body)
     print(text)
+    split = table(*half_rows(results))
+    print(split)
     paired = paired_speed(args.paired.split(","), args.paired_runs) if args.paired else ("", {})
     print(paired[0])
     title = (f"Face detection on ../shared/faces/detection: recall (%) at <= {args.budget} false "
              f"positives per photo, IoU >= 0.5")
-    write_results("detect", title=title, facts=facts, tables=[text, paired[0]],
+    write_results("detect", title=title, facts=facts, tables=[text, split, paired[0]],
                   data={"budget": args.budget, "limit": args.limit, "results": results,
                         "paired_speed": paired[1]})
 

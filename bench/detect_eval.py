@@ -89,7 +89,33 @@ def scored(truths: dict[str, Truth], found: dict[str, list[Found]], *, fp_budget
             fps += 1
     return {"all": _figures([h for h in hits], sizes, images),
             "budget": {**_figures([h for h in hits if h[0] >= threshold], sizes, images),
-                       "threshold": None if threshold == -np.inf else round(float(threshold), 4)}}
+                       "threshold": None if threshold == -np.inf else round(float(threshold), 4),
+                       "exact_threshold": -1.0 if threshold == -np.inf else float(threshold)}}
+
+
+def halves(names: list[str]) -> tuple[list[str], list[str]]:
+    """The photos split in two, per event, alternating in name order: a "fit" half that box
+    maps and thresholds are fitted on, and a "check" half they are only evaluated on."""
+    events: dict[str, list[str]] = {}
+    for name in sorted(names):
+        events.setdefault(name.split("_")[0], []).append(name)
+    fit = [n for group in events.values() for n in group[0::2]]
+    check = [n for group in events.values() for n in group[1::2]]
+    return sorted(fit), sorted(check)
+
+
+def split_scores(truths: dict[str, Truth], found: dict[str, list[Found]], *,
+                 fp_budget: float) -> dict[str, Any]:
+    """The budget's threshold picked on the fit half (``halves``), then figures of each half
+    at that threshold."""
+    fit, check = halves(list(truths))
+    threshold = scored({n: truths[n] for n in fit}, found, fp_budget=fp_budget)["budget"][
+        "exact_threshold"]
+    out: dict[str, Any] = {"threshold": threshold}
+    for label, names in (("fit", fit), ("check", check)):
+        kept = {n: [f for f in found.get(n, []) if f[4] >= threshold] for n in names}
+        out[label] = scored({n: truths[n] for n in names}, kept, fp_budget=fp_budget)["all"]
+    return out
 
 
 def _figures(hits: list[tuple[float, float]], sizes: np.ndarray, images: int) -> dict[str, Any]:

@@ -13,13 +13,14 @@ from typing import Any, TypeVar
 
 from facegate.config import RuntimeSettings, Settings
 from facegate.matching import CohortRule, NegativeRule
+from facegate.pipeline import detect
 from facegate.pipeline.augment import AugmentedEmbedder
 from facegate.pipeline.detect import BoxMapped, Detector, FaceFinder, Landmarker
 from facegate.pipeline.embed import Embedder
 from facegate.pipeline.faces import FacePipeline
 from facegate.pipeline.pad import PadSmall
+from facegate.runtime import blazeface_passes as passes
 from facegate.runtime.allocator import fix_mmap_threshold
-from facegate.runtime.blazeface import DLIB_BOX, BlazeFace
 from facegate.runtime.child_processes import RestartingPool, watch_parent
 from facegate.runtime.detector_process import DetectorProcess
 from facegate.runtime.dlib_backend import Dlib68Landmarker, DlibCnnDetector, DlibModels
@@ -179,20 +180,10 @@ def face_reader(settings: Settings, *, concurrency: int = 1,
             jitter=views.jitter))
 
 
-def shared_blazeface(settings: Settings, tiles: int, *, concurrency: int = 1) -> BlazeFace:
-    """BlazeFace full-range with ``tiles`` (threads per call as for the embedder)."""
-    runtime, min_score = settings.runtime, settings.detection.min_score
-    threads = runtime.intra_op_threads or max(1, available_cores() // concurrency)
-    key = ("blazeface", tiles, min_score, tuple(runtime.providers), threads, runtime.model_cache)
-    return _shared(key, lambda: BlazeFace(
-        min_score=min_score, tiles=tiles, cache_dir=runtime.model_cache,
-        providers=runtime.providers, intra_op_threads=threads))
-
-
 def warm_up_finder(finder: FaceFinder) -> None:
     """Load the ONNX detectors of ``finder`` now (HOG loads with ``DlibModels``)."""
     for detector in (finder.detector, finder.fast_detector):
-        if isinstance(detector, BlazeFace):
+        if isinstance(detector, passes.BlazeFacePasses):
             detector.warm_up()
 
 
@@ -203,15 +194,18 @@ def face_finder(settings: Settings, fallback: Detector | None, *,
     detector: Detector = shared_models()
     fast: Detector | None = None
     if detection.detector == "blazeface":
-        detector = shared_blazeface(settings, detection.tiles, concurrency=concurrency)
-        fast = shared_blazeface(settings, 0, concurrency=concurrency)
+        threads = settings.runtime.intra_op_threads or max(1, available_cores() // concurrency)
+        model = passes.models(settings.runtime, threads)
+        detector, fast = (passes.from_settings(detection, model, tiles=t) for t in (True, False))
     elif detection.pad_first > 0:
         detector = PadSmall(detector, fraction=detection.pad_first,
                             max_side=detection.fallback_max_side)
     return FaceFinder(
         detector, fallback=fallback, fast_detector=fast,
-        max_side=detection.max_side, upsample_below=detection.upsample_below,
-        pad_retry=detection.pad_retry, fallback_max_side=detection.fallback_max_side,
+        max_side=detection.max_side if detection.detector == "hog" else 1 << 30,
+        upsample_below=detection.upsample_below,
+        pad_retry=detection.pad_retry if detection.detector == "hog" else 0.0,
+        fallback_max_side=detection.fallback_max_side,
         min_face_px=detection.min_face_px, fast_side=detection.fast_side)
 
 
@@ -221,8 +215,8 @@ def _pipeline(settings: Settings, concurrency: int, fallback: Detector | None, *
     landmarker: Landmarker = models
     align: Landmarker | None = None if landmarks == "5" else shared_align68(settings)
     if settings.detection.detector == "blazeface":  # dlib's landmarks want dlib's boxes
-        landmarker = BoxMapped(models, DLIB_BOX)
-        align = None if align is None else BoxMapped(align, DLIB_BOX)
+        landmarker = BoxMapped(models, passes.LANDMARK_BOX)
+        align = None if align is None else BoxMapped(align, passes.LANDMARK_BOX)
     return FacePipeline(
         finder=face_finder(settings, fallback, concurrency=concurrency),
         landmarker=landmarker, aligner=models, align_landmarker=align,
@@ -234,13 +228,18 @@ def _pipeline(settings: Settings, concurrency: int, fallback: Detector | None, *
 
 def liveness_service(settings: Settings, *, concurrency: int = 1) -> LivenessService:
     """Blink and session checks, run in the calling thread on 68 points
-    (``models.landmarks68``: the face mesh by default)."""
+    (``models.landmarks68``: the face mesh by default). Frames are found by HOG whatever
+    ``detection.detector`` says: BlazeFace's boxes move the 68 points enough to lose d19's
+    winks (tests/api/test_liveness_api.py); liveness moves to BlazeFace with its own checks."""
+    hog = settings.detection.model_copy(update={"detector": "hog"})
+    settings = settings.model_copy(update={"detection": hog})
     reader = face_reader(settings, concurrency=concurrency)
     limits = settings.liveness
     rules = LivenessRules(max_frames=limits.max_frames, max_video_frames=limits.max_video_frames,
                           max_side=limits.max_side,
                           max_sequence_pixels=limits.max_sequence_pixels)
-    return LivenessService(reader.pipeline, shared_liveness68(settings),
+    box = passes.LANDMARK_BOX if settings.detection.detector == "blazeface" else detect.SAME_BOX
+    return LivenessService(reader.pipeline, detect.BoxMapped68(shared_liveness68(settings), box),
                            max_upload_bytes=settings.image.max_upload_bytes,
                            max_pixels=settings.image.max_pixels, rules=rules)
 

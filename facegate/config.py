@@ -26,6 +26,7 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from facegate.config_access import AuditSettings, AuthSettings, RateSettings, split_commas
 from facegate.config_compat import CompatSettings
+from facegate.config_detection import DetectionSettings as DetectionSettings
 from facegate.config_events import EventsSettings, MetricsSettings
 from facegate.config_feedback import FeedbackSettings
 from facegate.config_liveness import LivenessSettings
@@ -59,35 +60,6 @@ class ImageSettings(BaseModel):
     #: 150 px chip, so chips are never upsampled. Boxes and sizes are reported in the original
     #: photo's pixels. 0: always decode at full resolution.
     decode_max_side: int = Field(default=2048, ge=0)
-
-
-class DetectionSettings(BaseModel):
-    #: ``hog``: dlib's HOG (the passes below); ``blazeface``: MediaPipe's BlazeFace full-range
-    #: on ONNX Runtime (Apache-2.0; bench/detect, docs/accuracy.md).
-    detector: Literal["hog", "blazeface"] = "hog"
-    #: BlazeFace: besides the whole photo, square tiles of 1/this of its longer side, overlapping
-    #: by a quarter or more (3x2 on a 3:2 photo at 2), for faces too small for one 192 px pass;
-    #: 0 or 1: the whole photo only.
-    tiles: int = Field(default=2, ge=0, le=4)
-    #: BlazeFace: faces scoring below this (0-1) are not faces.
-    min_score: float = Field(default=0.7, gt=0.0, lt=1.0)
-    #: Photos whose longer side exceeds this are detected on a downscaled copy (pixels).
-    max_side: int = Field(default=1024, ge=160)
-    #: Photos whose longer side is at most this are upsampled once so faces down to ~40 px show.
-    upsample_below: int = Field(default=800, ge=0)
-    #: When nothing is found, retry on a copy padded by this fraction of the side (tight crops).
-    pad_retry: float = Field(default=0.5, ge=0.0, le=2.0)
-    #: When HOG finds nothing even padded, photos up to this long side (face crops, not scenes)
-    #: get dlib's CNN detector as a last resort (about 2 s on a 150x150 crop); 0 turns it off.
-    fallback_max_side: int = Field(default=320, ge=0, le=1024)
-    #: Enrol and verify first look on a copy this long, not upsampled (0: off): fast for the
-    #: large face of an authentication photo; small background faces are not counted.
-    fast_side: int = Field(default=480, ge=0, le=4096)
-    #: Photos up to ``fallback_max_side`` (face crops) are padded by this fraction of each side
-    #: before the first HOG scan, not only when it finds nothing (0: off).
-    pad_first: float = Field(default=0.0, ge=0.0, le=2.0)
-    #: Faces whose shorter box side is below this (original pixels) are ignored.
-    min_face_px: int = Field(default=20, ge=1)
 
 
 class AlignmentSettings(BaseModel):

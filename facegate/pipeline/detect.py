@@ -11,6 +11,7 @@ from typing import Protocol
 import numpy as np
 
 from facegate.domain import Box, RGBImage
+from facegate.pipeline.liveness.geometry import Landmarker68, Landmarks68
 
 Point = tuple[float, float]
 
@@ -28,6 +29,8 @@ class Landmarker(Protocol):
 
 
 BoxMap = tuple[float, float, float, float]
+#: The map that keeps a box as it is.
+SAME_BOX: BoxMap = (0.0, 0.0, 1.0, 1.0)
 
 
 def mapped_box(box: Box, mapping: BoxMap) -> Box:
@@ -50,6 +53,17 @@ class BoxMapped:
 
     def landmarks(self, rgb: RGBImage, box: Box) -> tuple[Point, ...]:
         return self.landmarker.landmarks(rgb, mapped_box(box, self.mapping))
+
+
+@dataclass(frozen=True, slots=True)
+class BoxMapped68:
+    """``BoxMapped`` for a 68-point landmarker (liveness: ``pipeline.liveness.Landmarker68``)."""
+
+    landmarker: Landmarker68
+    mapping: BoxMap
+
+    def landmarks68(self, rgb: RGBImage, box: Box) -> Landmarks68:
+        return self.landmarker.landmarks68(rgb, mapped_box(box, self.mapping))
 
 
 @dataclass(frozen=True, slots=True)

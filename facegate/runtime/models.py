@@ -55,6 +55,9 @@ MODELS: tuple[ModelInfo, ...] = (
     ModelInfo("shape68", "landmarks", "dlib 68-point face landmarks (iBUG 300-W)",
               weights.SHAPE_PREDICTOR_68, IBUG_300W, False,
               "with models.landmarks68 = dlib: iBUG 300-W's terms exclude commercial use"),
+    *(ModelInfo(w.key, "detector", w.name, w.file, w.licence, True,
+                "with detection.detector = blazeface", mediapipe.DISTRIBUTION)
+      for w in (mediapipe.BLAZEFACE_FULL, mediapipe.BLAZEFACE_BACK, mediapipe.BLAZEFACE_SHORT)),
 )
 BY_KEY = {model.key: model for model in MODELS}
 
@@ -67,6 +70,11 @@ def keys_in_use(settings: Settings, *, liveness: bool = True) -> list[str]:
         used.append("mmod")
     if liveness or alignment.landmarks != "5" or alignment.probe_landmarks != "5":
         used += ["shape68"] if settings.models.landmarks68 == "dlib" else ["mesh", "iris"]
+    detection = settings.detection
+    if detection.detector == "blazeface":
+        names = {*detection.blazeface_whole, *([detection.tile_model] if detection.tiles > 1
+                                               and detection.tile_model != "none" else [])}
+        used += [f"blazeface_{name}" for name in ("full", "back", "short") if name in names]
     return used
 
 

@@ -86,3 +86,17 @@ def test_no_face_on_photos_without_one(http: httpx.Client) -> None:
             assert body.status_code == 200, body.text
             found[path.name] = len(body.json()["faces"])
     assert found and not any(found.values()), found
+
+
+def test_boxes_are_drawn_as_people_draw_faces_and_the_models_are_listed(
+        http: httpx.Client, faces: Path) -> None:
+    """BlazeFace's square box is reported WIDER-style (taller than wide, the same area), and
+    /v1/system lists the BlazeFace weights that run, all Apache-2.0 on ONNX Runtime."""
+    for name in ("obama.jpg", "group6.jpg"):
+        for face in http.post("/v1/detect", files=upload(faces, name)).json()["faces"]:
+            box = face["box"]
+            assert 1.2 <= box["height"] / box["width"] <= 1.4, (name, box)
+    models = {m["key"]: m for m in http.get("/v1/system").json()["models"]}
+    for key in ("blazeface_full", "blazeface_back"):
+        assert models[key]["licence"] == "Apache-2.0" and models[key]["runtime"] == "onnxruntime"
+    assert "blazeface_short" not in models
