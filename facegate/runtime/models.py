@@ -52,6 +52,10 @@ MODELS: tuple[ModelInfo, ...] = (
     ModelInfo("iris", "landmarks", mediapipe.IRIS.name, mediapipe.IRIS.file,
               mediapipe.IRIS.licence, True, "eyelids for blink liveness, with the face mesh",
               mediapipe.DISTRIBUTION),
+    ModelInfo("blazeface_short", "detector", mediapipe.BLAZEFACE_SHORT.name,
+              mediapipe.BLAZEFACE_SHORT.file, mediapipe.BLAZEFACE_SHORT.licence, True,
+              "says whether a liveness frame's face moved (liveness.detector = blazeface)",
+              mediapipe.DISTRIBUTION),
     ModelInfo("shape68", "landmarks", "dlib 68-point face landmarks (iBUG 300-W)",
               weights.SHAPE_PREDICTOR_68, IBUG_300W, False,
               "only with models.landmarks68 = dlib: iBUG 300-W's terms exclude commercial use"),
@@ -67,6 +71,8 @@ def keys_in_use(settings: Settings, *, liveness: bool = True) -> list[str]:
         used.append("mmod")
     if liveness or alignment.landmarks != "5" or alignment.probe_landmarks != "5":
         used += ["shape68"] if settings.models.landmarks68 == "dlib" else ["mesh", "iris"]
+    if liveness and settings.liveness.detector == "blazeface":
+        used.append("blazeface_short")
     return used
 
 

@@ -24,7 +24,7 @@ from facegate.runtime.onnx_backend import choose_providers
 #: Licences every weight loaded with the default settings must have (permissive, commercial use).
 PERMISSIVE = frozenset({"CC0-1.0", "Apache-2.0", "MIT", "BSD-2-Clause", "BSD-3-Clause",
                         "BSL-1.0"})
-_ONNX = frozenset({"mesh", "iris"})
+_ONNX = frozenset({"mesh", "iris", "blazeface_short"})
 
 
 def loaded_models(settings: Settings, *, liveness: bool = True) -> list[dict[str, Any]]:
