@@ -24,7 +24,7 @@ from facegate.runtime.child_processes import RestartingPool, watch_parent
 from facegate.runtime.detector_process import DetectorProcess
 from facegate.runtime.dlib_backend import Dlib68Landmarker, DlibCnnDetector, DlibModels
 from facegate.runtime.dlib_landmarks68 import DlibLandmarks68
-from facegate.runtime.mediapipe_weights import BLAZEFACE_SHORT
+from facegate.runtime.liveness_detector import liveness_detector
 from facegate.runtime.mesh_landmarks68 import MeshLandmarks68
 from facegate.runtime.models import models_in_use, onnx_view
 from facegate.runtime.onnx_backend import OnnxEmbedder, available_cores
@@ -234,35 +234,15 @@ def _pipeline(settings: Settings, concurrency: int, fallback: Detector | None, *
 
 
 def liveness_service(settings: Settings, *, concurrency: int = 1) -> LivenessService:
-    """Blink and session checks, run in the calling thread on 68 points
-    (``models.landmarks68``: the face mesh by default)."""
+    """Blink and session checks, run in the calling thread (68 points: ``models.landmarks68``)."""
     reader = face_reader(settings, concurrency=concurrency)
     limits = settings.liveness
     rules = LivenessRules(max_frames=limits.max_frames, max_video_frames=limits.max_video_frames,
-                          max_side=limits.max_side,
-                          max_sequence_pixels=limits.max_sequence_pixels)
-    quick = shared_liveness_detector(settings) if limits.detector == "blazeface" else None
+                          max_side=limits.max_side, max_sequence_pixels=limits.max_sequence_pixels)
     return LivenessService(reader.pipeline, shared_liveness68(settings),
                            max_upload_bytes=settings.image.max_upload_bytes,
                            max_pixels=settings.image.max_pixels, rules=rules,
-                           quick_detector=quick)
-
-
-def warm_up_liveness(settings: Settings) -> None:
-    """Load the blink checks' landmarks and frame detector now (a server, before ready)."""
-    shared_liveness68(settings).warm_up()
-    if settings.liveness.detector == "blazeface":
-        shared_liveness_detector(settings).warm_up()
-
-
-def shared_liveness_detector(settings: Settings) -> BlazeFace:
-    """BlazeFace short-range for liveness frames (selfie distance), one thread per call."""
-    runtime, min_score = settings.runtime, settings.detection.min_score
-    threads = runtime.intra_op_threads or 1
-    key = ("blazeface-short", min_score, tuple(runtime.providers), threads, runtime.model_cache)
-    return _shared(key, lambda: BlazeFace(
-        BLAZEFACE_SHORT, min_score=min_score, cache_dir=runtime.model_cache,
-        providers=runtime.providers, intra_op_threads=threads))
+                           quick_detector=liveness_detector(settings))
 
 
 def build(

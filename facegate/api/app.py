@@ -41,8 +41,8 @@ from facegate.bootstrap import (
     Facegate,
     build,
     liveness_service,
+    shared_liveness68,
     tune_allocator,
-    warm_up_liveness,
 )
 from facegate.config import Settings
 from facegate.events.emitter import Events
@@ -72,7 +72,8 @@ def create_app(settings: Settings, *, facegate: Facegate | None = None) -> FastA
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         app_facegate.warm_up()
-        warm_up_liveness(settings)  # blink checks' landmarks and detector, before ready
+        shared_liveness68(settings).warm_up()  # blink checks' landmarks, before ready
+        app.state.liveness.warm_up()  # and their frame detector
         app_facegate.classifiers.reconcile()  # nobody deleted lingers in a classifier
         app.state.access.users.ensure_first_admin(
             None if settings.auth.admin_password is None

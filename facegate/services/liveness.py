@@ -140,6 +140,11 @@ class LivenessService:
     #: when it did (``pipeline.track``; None: on every searched frame).
     quick_detector: Detector | None = None
 
+    def warm_up(self) -> None:
+        """Load the quick detector now (a server, before ready): it searches a blank frame."""
+        if self.quick_detector is not None:
+            self.quick_detector.detect(np.zeros((128, 128, 3), dtype=np.uint8), upsample=0)
+
     # -- inputs -----------------------------------------------------------------------------
     def decode_frames(self, images: list[bytes]) -> list[RGBImage]:
         """Each image decoded with the photo limits and downscaled to ``max_side``, and all of
