@@ -13,7 +13,6 @@ from typing import Any, TypeVar
 
 from facegate.config import RuntimeSettings, Settings
 from facegate.matching import CohortRule, NegativeRule
-from facegate.pipeline import detect
 from facegate.pipeline.augment import AugmentedEmbedder
 from facegate.pipeline.detect import BoxMapped, Detector, FaceFinder, Landmarker
 from facegate.pipeline.embed import Embedder
@@ -25,6 +24,7 @@ from facegate.runtime.child_processes import RestartingPool, watch_parent
 from facegate.runtime.detector_process import DetectorProcess
 from facegate.runtime.dlib_backend import Dlib68Landmarker, DlibCnnDetector, DlibModels
 from facegate.runtime.dlib_landmarks68 import DlibLandmarks68
+from facegate.runtime.liveness_detector import liveness_detector
 from facegate.runtime.mesh_landmarks68 import MeshLandmarks68
 from facegate.runtime.models import models_in_use, onnx_view
 from facegate.runtime.onnx_backend import OnnxEmbedder, available_cores
@@ -227,21 +227,20 @@ def _pipeline(settings: Settings, concurrency: int, fallback: Detector | None, *
 
 
 def liveness_service(settings: Settings, *, concurrency: int = 1) -> LivenessService:
-    """Blink and session checks, run in the calling thread on 68 points
-    (``models.landmarks68``: the face mesh by default). Frames are found by HOG whatever
-    ``detection.detector`` says: BlazeFace's boxes move the 68 points enough to lose d19's
-    winks (tests/api/test_liveness_api.py); liveness moves to BlazeFace with its own checks."""
+    """Blink and session checks, run in the calling thread on 68 points (``models.landmarks68``).
+    Every face box is one HOG drew, whatever ``detection.detector`` says (BlazeFace's boxes move
+    the 68 points enough to lose d19's winks); ``liveness.detector`` only decides when HOG must
+    search a frame again (``pipeline/track``)."""
     hog = settings.detection.model_copy(update={"detector": "hog"})
     settings = settings.model_copy(update={"detection": hog})
     reader = face_reader(settings, concurrency=concurrency)
     limits = settings.liveness
     rules = LivenessRules(max_frames=limits.max_frames, max_video_frames=limits.max_video_frames,
-                          max_side=limits.max_side,
-                          max_sequence_pixels=limits.max_sequence_pixels)
-    box = passes.LANDMARK_BOX if settings.detection.detector == "blazeface" else detect.SAME_BOX
-    return LivenessService(reader.pipeline, detect.BoxMapped68(shared_liveness68(settings), box),
+                          max_side=limits.max_side, max_sequence_pixels=limits.max_sequence_pixels)
+    return LivenessService(reader.pipeline, shared_liveness68(settings),
                            max_upload_bytes=settings.image.max_upload_bytes,
-                           max_pixels=settings.image.max_pixels, rules=rules)
+                           max_pixels=settings.image.max_pixels, rules=rules,
+                           quick_detector=liveness_detector(settings))
 
 
 def build(

@@ -3,6 +3,8 @@ built into ``config.Settings``. Imports nothing from facegate."""
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import BaseModel, Field
 
 #: ``max_frames``'s default, also the ``maxItems`` the OpenAPI document states for ``frames``.
@@ -27,3 +29,7 @@ class LivenessSettings(BaseModel):
     #: Pixels of a whole sequence as read (after downscaling); past it TOO_MANY_PIXELS. A
     #: frame of the source is still held to ``image.max_pixels`` before it is decoded.
     max_sequence_pixels: int = Field(default=100_000_000, gt=0)
+    #: Frames are first searched by ``blazeface`` (MediaPipe's short-range BlazeFace, Apache-2.0:
+    #: ~5 ms on a 640 px frame), its one face's box mapped to HOG's; where it finds none or
+    #: several, and with ``hog``, by the photo detector (``detection``).
+    detector: Literal["blazeface", "hog"] = "blazeface"

@@ -76,6 +76,7 @@ def create_app(settings: Settings, *, facegate: Facegate | None = None) -> FastA
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         app_facegate.warm_up()
         shared_liveness68(settings).warm_up()  # blink checks' landmarks, before ready
+        app.state.liveness.warm_up()  # and their frame detector
         app_facegate.classifiers.reconcile()  # nobody deleted lingers in a classifier
         app.state.access.users.ensure_first_admin(
             None if settings.auth.admin_password is None

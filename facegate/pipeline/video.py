@@ -139,13 +139,16 @@ def _check_total(count: int, pixels: int, limit: int | None) -> None:
 
 
 def _kept(bgr: Any, scale: float) -> RGBImage:
+    """A decoded frame downscaled, then as RGB (cvtColor swaps the channels exactly, several
+    times faster than copying a reversed view)."""
     import cv2
 
     if scale < 1.0:
         height, width = bgr.shape[:2]
         bgr = cv2.resize(bgr, (max(1, round(width * scale)), max(1, round(height * scale))),
                          interpolation=cv2.INTER_AREA)
-    return np.ascontiguousarray(bgr[:, :, ::-1], dtype=np.uint8)
+    rgb: RGBImage = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+    return rgb
 
 
 def downscaled(rgb: RGBImage, max_side: int) -> RGBImage:

@@ -52,12 +52,17 @@ MODELS: tuple[ModelInfo, ...] = (
     ModelInfo("iris", "landmarks", mediapipe.IRIS.name, mediapipe.IRIS.file,
               mediapipe.IRIS.licence, True, "eyelids for blink liveness, with the face mesh",
               mediapipe.DISTRIBUTION),
+    ModelInfo("blazeface_short", "detector", mediapipe.BLAZEFACE_SHORT.name,
+              mediapipe.BLAZEFACE_SHORT.file, mediapipe.BLAZEFACE_SHORT.licence, True,
+              "with detection.detector = blazeface, and to say whether a liveness frame's face "
+              "moved (liveness.detector = blazeface)",
+              mediapipe.DISTRIBUTION),
     ModelInfo("shape68", "landmarks", "dlib 68-point face landmarks (iBUG 300-W)",
               weights.SHAPE_PREDICTOR_68, IBUG_300W, False,
               "with models.landmarks68 = dlib: iBUG 300-W's terms exclude commercial use"),
     *(ModelInfo(w.key, "detector", w.name, w.file, w.licence, True,
                 "with detection.detector = blazeface", mediapipe.DISTRIBUTION)
-      for w in (mediapipe.BLAZEFACE_FULL, mediapipe.BLAZEFACE_BACK, mediapipe.BLAZEFACE_SHORT)),
+      for w in (mediapipe.BLAZEFACE_FULL, mediapipe.BLAZEFACE_BACK)),
 )
 BY_KEY = {model.key: model for model in MODELS}
 
@@ -75,6 +80,8 @@ def keys_in_use(settings: Settings, *, liveness: bool = True) -> list[str]:
         names = {*detection.blazeface_whole, *([detection.tile_model] if detection.tiles > 1
                                                and detection.tile_model != "none" else [])}
         used += [f"blazeface_{name}" for name in ("full", "back", "short") if name in names]
+    if liveness and settings.liveness.detector == "blazeface" and "blazeface_short" not in used:
+        used.append("blazeface_short")
     return used
 
 

@@ -17,6 +17,7 @@ import numpy as np
 
 from facegate.domain import Box, Descriptor, RGBImage, Timings
 from facegate.errors import TooManyFramesError, ValidationError
+from facegate.pipeline.detect import Detector
 from facegate.pipeline.faces import FacePipeline
 from facegate.pipeline.liveness.blinks import (
     LID_IRIS_RULES,
@@ -78,6 +79,9 @@ class LivenessRules:
     #: Every n-th frame is searched for faces; those between take the box of the frame before
     #: (``pipeline.track``; 1: every frame). 2 keeps every verdict of the annotated clips.
     search_every: int = 2
+    #: With a quick detector, a searched frame keeps the frame before's box while the quick
+    #: detector's box moved by at most this share of the face (``pipeline.track``).
+    track_hold: float = 0.02
 
     def blinks_for(self, measure: EyeMeasure) -> BlinkRules:
         return self.lid_iris_blinks if measure == "lid_iris" else self.blinks
@@ -141,6 +145,14 @@ class LivenessService:
     max_upload_bytes: int
     max_pixels: int
     rules: LivenessRules = LivenessRules()
+    #: Says on each searched frame whether the face moved; the pipeline's finder runs only
+    #: when it did (``pipeline.track``; None: on every searched frame).
+    quick_detector: Detector | None = None
+
+    def warm_up(self) -> None:
+        """Load the quick detector now (a server, before ready): it searches a blank frame."""
+        if self.quick_detector is not None:
+            self.quick_detector.detect(np.zeros((128, 128, 3), dtype=np.uint8), upsample=0)
 
     # -- inputs -----------------------------------------------------------------------------
     def decode_frames(self, images: list[bytes]) -> list[RGBImage]:
@@ -178,7 +190,8 @@ class LivenessService:
             raise TooManyFramesError(f"at most {self.rules.max_frames} frames are read",
                                      details={"limit_frames": self.rules.max_frames})
         timings = Timings()
-        track = FaceTrack(self.pipeline.finder, search_every=self.rules.search_every)
+        track = FaceTrack(self.pipeline.finder, search_every=self.rules.search_every,
+                          quick=self.quick_detector, hold=self.rules.track_hold)
         readings: list[FrameReading] = []
         for index, rgb in enumerate(frames):
             last = readings[-1] if readings else None
