@@ -267,12 +267,12 @@ def build(
         reader = dataclasses.replace(reader, elsewhere=workers)
     indexed = IndexedGallery(store, hnsw_above=settings.storage.hnsw_above,
                              ef_search=settings.storage.ef_search)
-    policy = settings.enrollment.multiple_faces
     classifiers = ClassifierService(store)
     return Facegate(
         settings=settings, store=store, models=shared_models(), pipeline=reader.pipeline,
-        gallery=GalleryService(indexed, reader, multiple_faces=policy, classifiers=classifiers,
-                               warn_within=settings.matching.threshold),
+        gallery=GalleryService(indexed, reader, multiple_faces=settings.enrollment.multiple_faces,
+                               classifiers=classifiers, warn_within=settings.matching.threshold,
+                               governance=settings.governance),
         recognition=RecognitionService(
             indexed, reader, threshold=settings.matching.threshold,
             top_k=settings.matching.top_k, multiple_faces="reject",

@@ -27,6 +27,7 @@ from facegate.storage import sql_state
 from facegate.storage.sql_access import POSTGRES_TABLES
 from facegate.storage.sql_audit import POSTGRES_SCHEMA as AUDIT_SCHEMA
 from facegate.storage.sql_events import POSTGRES_SCHEMA as EVENTS_SCHEMA
+from facegate.storage.sql_governance import POSTGRES_MIGRATION as GOVERNANCE_SCHEMA
 
 logger = logging.getLogger(__name__)
 
@@ -121,6 +122,8 @@ CREATE UNIQUE INDEX classifiers_one_active ON classifiers (active) WHERE active 
     Migration(6, "access", POSTGRES_TABLES),
     # The event outbox (storage/sql_events.py, shared with SQLite): one for every replica.
     Migration(7, "event outbox", EVENTS_SCHEMA),
+    # Consent, expiry and the retention job's runs (storage/sql_governance.py).
+    Migration(8, "governance", GOVERNANCE_SCHEMA),
 )
 
 LATEST = MIGRATIONS[-1].version

@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from facegate.domain import Box, Descriptor, FaceSample, Identity
+from facegate.domain import Box, Consent, Descriptor, FaceSample, Identity
 from facegate.errors import (
     ConflictError,
     DuplicateFaceError,
@@ -27,15 +27,25 @@ from facegate.errors import (
     IdentityNotFoundError,
     StoreError,
 )
-from facegate.storage import sql_audit, sql_events, sql_state
-from facegate.storage.base import UNSET, Changes, checked_update, new_identity, utcnow
+from facegate.storage import sql_audit, sql_events, sql_governance, sql_state
+from facegate.storage.audit import text_time
+from facegate.storage.base import (
+    UNSET,
+    Changes,
+    checked_update,
+    new_identity,
+    updated_terms,
+    utcnow,
+)
+from facegate.storage.identity_links import ErasedFaces, consent_from, consent_json, erase_links
 from facegate.storage.sql_access import SQLITE_TABLES, SqlAccess
 from facegate.storage.sql_classifiers import ClassifierRewrite
 
 logger = logging.getLogger(__name__)
 
-#: 2 ``classifiers``, 3 ``sql_state``'s, 4 ``audit``, 5 ``sql_access``'s, 6 ``sql_events``'s.
-SCHEMA_VERSION = 6
+#: 2 ``classifiers``, 3 ``sql_state``'s, 4 ``audit``, 5 ``sql_access``'s, 6 ``sql_events``'s,
+#: 7 ``sql_governance``'s (consent, expires_at, retention_runs).
+SCHEMA_VERSION = 7
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS identities (
     id TEXT PRIMARY KEY,
@@ -74,14 +84,15 @@ CREATE UNIQUE INDEX IF NOT EXISTS classifiers_one_active ON classifiers (active)
 """ + sql_state.SCHEMA + SQLITE_TABLES + sql_events.SQLITE_SCHEMA
 _IDENTITY_COLUMNS = (
     "i.id, i.name, i.external_id, i.metadata, i.created_at, i.updated_at, "
-    "(SELECT COUNT(*) FROM faces f WHERE f.identity_id = i.id)"
+    "(SELECT COUNT(*) FROM faces f WHERE f.identity_id = i.id), i.consent, i.expires_at"
 )
 _FACE_COLUMNS = (
     "id, identity_id, descriptor, chip_jpeg, image_sha256, detection_score, created_at, model, box"
 )
 
 
-class SQLiteStore(sql_state.SqlState, sql_audit.SqliteAudit, SqlAccess, sql_events.SqlEvents):
+class SQLiteStore(sql_state.SqlState, sql_audit.SqliteAudit, SqlAccess, sql_events.SqlEvents,
+                  sql_governance.SqlRetention, sql_governance.SqliteErasure):
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -116,6 +127,7 @@ class SQLiteStore(sql_state.SqlState, sql_audit.SqliteAudit, SqlAccess, sql_even
             for statement in (_SCHEMA + sql_audit.SQLITE_SCHEMA).split(";"):
                 if statement.strip():
                     db.execute(statement)
+            sql_governance.add_sqlite_columns(db)
             db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
 
     @contextmanager
@@ -142,9 +154,11 @@ class SQLiteStore(sql_state.SqlState, sql_audit.SqliteAudit, SqlAccess, sql_even
 
     # identities
     def create_identity(
-        self, *, name: str, external_id: str | None = None, metadata: dict[str, Any] | None = None
+        self, *, name: str, external_id: str | None = None, metadata: dict[str, Any] | None = None,
+        consent: Consent | None = None, expires_at: datetime | None = None,
     ) -> Identity:
-        identity = new_identity(name=name, external_id=external_id, metadata=metadata)
+        identity = new_identity(name=name, external_id=external_id, metadata=metadata,
+                                consent=consent, expires_at=expires_at)
         with self._write() as db:
             self._insert_identity(db, identity)
         return identity
@@ -152,11 +166,13 @@ class SQLiteStore(sql_state.SqlState, sql_audit.SqliteAudit, SqlAccess, sql_even
     def _insert_identity(self, db: sqlite3.Connection, identity: Identity) -> None:
         try:
             db.execute(
-                "INSERT INTO identities VALUES (?, ?, ?, ?, ?, ?)",
+                "INSERT INTO identities (id, name, external_id, metadata, created_at, updated_at, "
+                "consent, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     identity.id, identity.name, identity.external_id,
                     json.dumps(identity.metadata), identity.created_at.isoformat(),
-                    identity.updated_at.isoformat(),
+                    identity.updated_at.isoformat(), consent_json(identity.consent),
+                    text_time(identity.expires_at) if identity.expires_at else None,
                 ),
             )
         except sqlite3.IntegrityError as exc:
@@ -198,21 +214,24 @@ class SQLiteStore(sql_state.SqlState, sql_audit.SqliteAudit, SqlAccess, sql_even
 
     def update_identity(
         self, identity_id: str, *, name: str = UNSET, external_id: str | None = UNSET,
-        metadata: dict[str, Any] = UNSET,
+        metadata: dict[str, Any] = UNSET, consent: Consent | None = UNSET,
+        expires_at: datetime | None = UNSET,
     ) -> Identity:
         name, external_id, metadata = checked_update(
             name=name, external_id=external_id, metadata=metadata)
         with self._write() as db:
             current = self.get_identity(identity_id)
+            terms = updated_terms(current, consent=consent, expires_at=expires_at)
             try:
                 db.execute(
                     "UPDATE identities SET name = ?, external_id = ?, metadata = ?, "
-                    "updated_at = ? WHERE id = ?",
+                    "updated_at = ?, consent = ?, expires_at = ? WHERE id = ?",
                     (
                         current.name if name is UNSET else name,
                         current.external_id if external_id is UNSET else external_id,
                         json.dumps(current.metadata if metadata is UNSET else metadata),
-                        utcnow().isoformat(), identity_id,
+                        utcnow().isoformat(), consent_json(terms[0]),
+                        text_time(terms[1]) if terms[1] else None, identity_id,
                     ),
                 )
             except sqlite3.IntegrityError as exc:
@@ -221,32 +240,16 @@ class SQLiteStore(sql_state.SqlState, sql_audit.SqliteAudit, SqlAccess, sql_even
         return self.get_identity(identity_id)
 
     def delete_identity(self, identity_id: str, *,
-                        rewrite: ClassifierRewrite | None = None) -> list[str]:
+                        rewrite: ClassifierRewrite | None = None) -> ErasedFaces:
         with self._write() as db:
             self.get_identity(identity_id)
             face_ids = [r[0] for r in db.execute(
                 "SELECT id FROM faces WHERE identity_id = ?", (identity_id,))]
+            counts = erase_links(db, identity_id, mark="?")
             db.execute("DELETE FROM identities WHERE id = ?", (identity_id,))
             self._rewrite_in(db, rewrite)
         self._checkpoint()
-        return face_ids
-
-    def _checkpoint(self) -> None:
-        """Copy the log into the main file and truncate it (waits <= 2 s; a failure is logged)."""
-        with self._lock:
-            self._db.execute("PRAGMA busy_timeout = 2000")
-            try:
-                busy: object = self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()[0]
-            except sqlite3.DatabaseError as exc:
-                busy = type(exc).__name__
-            self._db.execute("PRAGMA busy_timeout = 30000")
-        if busy:
-            logger.warning("gallery log not truncated after an erasure (%s)", busy)
-
-    def storage_settings(self) -> dict[str, int | str]:
-        """The connection's journal and erasure settings (``PRAGMA`` values)."""
-        return {name: self._read(f"PRAGMA {name}")[0][0]
-                for name in ("journal_mode", "synchronous", "foreign_keys", "secure_delete")}
+        return ErasedFaces(face_ids, counts)
 
     # faces
     def add_face(self, sample: FaceSample) -> None:
@@ -320,12 +323,6 @@ class SQLiteStore(sql_state.SqlState, sql_audit.SqliteAudit, SqlAccess, sql_even
     def changes_since(self, marker: int) -> Changes | None:
         return None  # no change log: the marker moving means a reload
 
-    def integrity_problems(self) -> list[str]:
-        """SQLite's own integrity check plus orphan checks; empty when all is well."""
-        problems = [r[0] for r in self._read("PRAGMA integrity_check") if r[0] != "ok"]
-        problems += [f"foreign key: {r}" for r in self._read("PRAGMA foreign_key_check")]
-        return problems
-
     def close(self) -> None:
         with self._lock:
             self._db.close()
@@ -335,7 +332,8 @@ def _identity(row: tuple[Any, ...]) -> Identity:
     return Identity(
         id=row[0], name=row[1], external_id=row[2], metadata=json.loads(row[3]),
         created_at=datetime.fromisoformat(row[4]), updated_at=datetime.fromisoformat(row[5]),
-        face_count=int(row[6]),
+        face_count=int(row[6]), consent=consent_from(row[7]),
+        expires_at=datetime.fromisoformat(row[8]) if row[8] else None,
     )
 
 
