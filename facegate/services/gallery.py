@@ -30,7 +30,7 @@ from facegate.services.faces import FaceReader, MultipleFaces, chip_jpeg
 from facegate.services.governance import Terms, check_update
 from facegate.services.hnsw import HnswSearch, supports_hnsw
 from facegate.storage.base import UNSET, ClassifierRewrite, GalleryStore, new_id, utcnow
-from facegate.storage.identity_links import ErasedFaces
+from facegate.storage.identity_links import AuditErasure, ErasedFaces
 
 logger = logging.getLogger(__name__)
 #: The largest page offset (any real gallery's end lies far below; databases overflow at 2^63).
@@ -135,9 +135,10 @@ class IndexedGallery:
                     self.index.add(sample.id, sample.identity_id, sample.descriptor)
 
     def delete_identity(self, identity_id: str, *,
-                        rewrite: ClassifierRewrite | None = None) -> ErasedFaces:
+                        rewrite: ClassifierRewrite | None = None,
+                        audit: AuditErasure | None = None) -> ErasedFaces:
         with self._lock:
-            face_ids = self.store.delete_identity(identity_id, rewrite=rewrite)
+            face_ids = self.store.delete_identity(identity_id, rewrite=rewrite, audit=audit)
             for face_id in face_ids:
                 self.index.remove(face_id)
         return face_ids
@@ -231,12 +232,14 @@ class GalleryService:
     def delete_identity(self, identity_id: str) -> int:
         return len(self.erase_identity(identity_id))
 
-    def erase_identity(self, identity_id: str) -> ErasedFaces:
+    def erase_identity(self, identity_id: str, *,
+                       audit: AuditErasure | None = None) -> ErasedFaces:
         """Delete the person, everything linked to them (``identity_links``) and their classes in
         every classifier (``erasure``) in one transaction; then ``after_erasure``."""
         enrolled = [face.created_at for face in self._store.list_faces(identity_id)]
         erased = self._gallery.delete_identity(
-            identity_id, rewrite=erasure.without_identity(identity_id, enrolled=enrolled))
+            identity_id, rewrite=erasure.without_identity(identity_id, enrolled=enrolled),
+            audit=audit)
         if self._classifiers is not None:
             self._classifiers.changed()
         if self._vacuum:

@@ -27,6 +27,7 @@ from facegate.services.gallery import GalleryService
 from facegate.services.governance import receipt
 from facegate.storage.audit import AuditRecord
 from facegate.storage.base import GalleryStore
+from facegate.storage.identity_links import ErasedFaces
 
 logger = logging.getLogger(__name__)
 #: The job's name in ``retention_runs``.
@@ -41,7 +42,7 @@ class Retention:
     """One run's work over a gallery; ``actor`` names who runs it in the audit rows."""
 
     def __init__(self, gallery: GalleryService, store: GalleryStore, *, event_age_s: float,
-                 sinks: Sequence[str], audit: Callable[[list[AuditRecord]], None] | None,
+                 sinks: Sequence[str], audit: bool,
                  actor: tuple[str, str | None, str]) -> None:
         self._gallery, self._store, self._event_age_s = gallery, store, event_age_s
         self._sinks, self._audit, self._actor = list(sinks), audit, actor
@@ -81,20 +82,28 @@ class Retention:
                 "expires_at": identity.expires_at.isoformat() if identity.expires_at else None}
 
     def _erase(self, identity_id: str, now: datetime) -> dict[str, Any] | None:
+        """Erase one expired person; their audit row is written in the erasure's transaction,
+        so a kill leaves both or neither."""
         kind, actor_id, name = self._actor
-        try:
-            erased = self._gallery.erase_identity(identity_id)
-        except IdentityNotFoundError:
-            return None  # another replica or a request got there first
-        done = receipt(identity_id, erased, actor={"kind": kind, "id": actor_id, "name": name})
-        if self._audit is not None:
-            self._audit([AuditRecord(
+        actor = {"kind": kind, "id": actor_id, "name": name}
+
+        def rows(erased: ErasedFaces) -> list[AuditRecord]:
+            if not self._audit:
+                return []
+            done = receipt(identity_id, erased, actor=actor, erased_at=now)
+            return [AuditRecord(
                 id=uuid.uuid4().hex, time=datetime.now(UTC), actor_kind=kind, actor_id=actor_id,
                 actor_name=name, client=None, request_id=uuid.uuid4().hex, method="JOB",
                 route="retention", status=0, identity_ids=(identity_id,),
-                details={"receipt": done, "reason": "expired"})])
+                details={"receipt": {k: v for k, v in done.items() if k != "actor"},
+                         "reason": "expired"})]
+
+        try:
+            erased = self._gallery.erase_identity(identity_id, audit=rows)
+        except IdentityNotFoundError:
+            return None  # another replica or a request got there first
         logger.info("retention erased expired identity %s (%d faces)", identity_id, len(erased))
-        return done
+        return receipt(identity_id, erased, actor=actor, erased_at=now)
 
 
 class RetentionJob:
@@ -149,4 +158,4 @@ def retention(settings: Settings, gallery: GalleryService, store: GalleryStore, 
     return Retention(gallery, store, event_age_s=events.retention_hours * 3600,
                      sinks=sink_names(len(events.webhooks), bool(events.mqtt.url))
                      if events.enabled else [],
-                     audit=store.append_audit if settings.audit.enabled else None, actor=actor)
+                     audit=settings.audit.enabled, actor=actor)

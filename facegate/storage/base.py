@@ -21,7 +21,7 @@ from facegate.errors import ValidationError
 from facegate.storage.access_records import AccessStore
 from facegate.storage.audit import AuditLog
 from facegate.storage.events import EventOutbox
-from facegate.storage.identity_links import ErasedFaces
+from facegate.storage.identity_links import AuditErasure, ErasedFaces
 from facegate.storage.state import SharedState
 
 
@@ -87,11 +87,12 @@ class GalleryStore(SharedState, AuditLog, AccessStore, EventOutbox, Protocol):
     ) -> Identity: ...
 
     def delete_identity(self, identity_id: str, *,
-                        rewrite: ClassifierRewrite | None = None) -> ErasedFaces:
+                        rewrite: ClassifierRewrite | None = None,
+                        audit: AuditErasure | None = None) -> ErasedFaces:
         """Delete the identity with its samples and chips, and every row of
         ``identity_links.IDENTITY_TABLES`` and outbox event naming them; returns the deleted
         face ids with the receipt's counts. ``rewrite`` is applied to every stored classifier
-        in the same transaction."""
+        in the same transaction, and the audit rows ``audit`` makes of the counts written."""
         ...
 
     def expired_identities(self, before: datetime, *, limit: int = 1000) -> list[str]:

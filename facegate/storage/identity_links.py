@@ -11,7 +11,7 @@ transaction (``erase_links``): the person goes whole or not at all. ``ErasedFace
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
@@ -45,6 +45,10 @@ class ErasedFaces(list[str]):
         super().__init__(face_ids)
         self.counts = {field: 0 for field in RECEIPT_COUNTS} | counts
         self.counts["samples"] = len(self)
+
+
+#: Given an erasure's counts, the audit rows to write in the same transaction.
+AuditErasure = Callable[[ErasedFaces], list[Any]]
 
 
 class _Cursor(Protocol):

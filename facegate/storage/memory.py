@@ -26,7 +26,7 @@ from facegate.storage.base import (
     updated_terms,
     utcnow,
 )
-from facegate.storage.identity_links import ErasedFaces
+from facegate.storage.identity_links import AuditErasure, ErasedFaces
 from facegate.storage.memory_access import MemoryAccess
 from facegate.storage.memory_governance import MemoryRetention
 from facegate.storage.memory_state import MemoryState
@@ -109,7 +109,8 @@ class MemoryStore(MemoryState, MemoryAudit, MemoryAccess, MemoryRetention):
             return self.get_identity(identity_id)
 
     def delete_identity(self, identity_id: str, *,
-                        rewrite: ClassifierRewrite | None = None) -> ErasedFaces:
+                        rewrite: ClassifierRewrite | None = None,
+                        audit: AuditErasure | None = None) -> ErasedFaces:
         with self._lock:
             self.get_identity(identity_id)
             rewritten = self._rewritten(rewrite)  # a failing rewrite changes nothing
@@ -117,7 +118,9 @@ class MemoryStore(MemoryState, MemoryAudit, MemoryAccess, MemoryRetention):
             self._commit(rewritten)
             faces = self._faces.pop(identity_id)
             chips = sum(1 for face in faces.values() if face.chip_jpeg)
-            return ErasedFaces(list(faces), self._erase_links(identity_id, chips))
+            erased = ErasedFaces(list(faces), self._erase_links(identity_id, chips))
+            self.append_audit(audit(erased) if audit else [])
+            return erased
 
     def add_face(self, sample: FaceSample) -> None:
         with self._lock:

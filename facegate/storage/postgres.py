@@ -39,7 +39,13 @@ from facegate.storage.base import (
     updated_terms,
     utcnow,
 )
-from facegate.storage.identity_links import ErasedFaces, consent_from, consent_json, erase_links
+from facegate.storage.identity_links import (
+    AuditErasure,
+    ErasedFaces,
+    consent_from,
+    consent_json,
+    erase_links,
+)
 from facegate.storage.pg_wire import redact_url, vector_text, vectors
 from facegate.storage.sql_access import SqlAccess
 from facegate.storage.sql_audit import SqlAudit
@@ -173,7 +179,8 @@ class PostgresStore(SqlState, SqlAudit, SqlAccess, SqlEvents, SqlRetention):
         return self.get_identity(identity_id)
 
     def delete_identity(self, identity_id: str, *,
-                        rewrite: ClassifierRewrite | None = None) -> ErasedFaces:
+                        rewrite: ClassifierRewrite | None = None,
+                        audit: AuditErasure | None = None) -> ErasedFaces:
         with self._write() as conn:
             if conn.execute("SELECT id FROM identities WHERE id = %s FOR UPDATE",
                             (identity_id,)).fetchone() is None:
@@ -184,7 +191,9 @@ class PostgresStore(SqlState, SqlAudit, SqlAccess, SqlEvents, SqlRetention):
             conn.execute("DELETE FROM identities WHERE id = %s", (identity_id,))
             self._rewrite_in(conn, rewrite)
             _log_changes(conn, face_ids)
-        return ErasedFaces(face_ids, counts)
+            erased = ErasedFaces(face_ids, counts)
+            self._insert_audit(conn, audit(erased) if audit else [])
+        return erased
 
     # faces
     def add_face(self, sample: FaceSample) -> None:

@@ -27,6 +27,7 @@ from facegate.errors import (
     IdentityNotFoundError,
     StoreError,
 )
+from facegate.storage import identity_links as links
 from facegate.storage import sql_audit, sql_events, sql_governance, sql_state
 from facegate.storage.audit import text_time
 from facegate.storage.base import (
@@ -37,7 +38,6 @@ from facegate.storage.base import (
     updated_terms,
     utcnow,
 )
-from facegate.storage.identity_links import ErasedFaces, consent_from, consent_json, erase_links
 from facegate.storage.sql_access import SQLITE_TABLES, SqlAccess
 from facegate.storage.sql_classifiers import ClassifierRewrite
 
@@ -171,7 +171,7 @@ class SQLiteStore(sql_state.SqlState, sql_audit.SqliteAudit, SqlAccess, sql_even
                 (
                     identity.id, identity.name, identity.external_id,
                     json.dumps(identity.metadata), identity.created_at.isoformat(),
-                    identity.updated_at.isoformat(), consent_json(identity.consent),
+                    identity.updated_at.isoformat(), links.consent_json(identity.consent),
                     text_time(identity.expires_at) if identity.expires_at else None,
                 ),
             )
@@ -230,7 +230,7 @@ class SQLiteStore(sql_state.SqlState, sql_audit.SqliteAudit, SqlAccess, sql_even
                         current.name if name is UNSET else name,
                         current.external_id if external_id is UNSET else external_id,
                         json.dumps(current.metadata if metadata is UNSET else metadata),
-                        utcnow().isoformat(), consent_json(terms[0]),
+                        utcnow().isoformat(), links.consent_json(terms[0]),
                         text_time(terms[1]) if terms[1] else None, identity_id,
                     ),
                 )
@@ -240,16 +240,18 @@ class SQLiteStore(sql_state.SqlState, sql_audit.SqliteAudit, SqlAccess, sql_even
         return self.get_identity(identity_id)
 
     def delete_identity(self, identity_id: str, *,
-                        rewrite: ClassifierRewrite | None = None) -> ErasedFaces:
+                        rewrite: ClassifierRewrite | None = None,
+                        audit: links.AuditErasure | None = None) -> links.ErasedFaces:
         with self._write() as db:
             self.get_identity(identity_id)
-            face_ids = [r[0] for r in db.execute(
-                "SELECT id FROM faces WHERE identity_id = ?", (identity_id,))]
-            counts = erase_links(db, identity_id, mark="?")
+            erased = links.ErasedFaces([r[0] for r in db.execute(
+                "SELECT id FROM faces WHERE identity_id = ?", (identity_id,))],
+                links.erase_links(db, identity_id, mark="?"))
             db.execute("DELETE FROM identities WHERE id = ?", (identity_id,))
             self._rewrite_in(db, rewrite)
+            self._insert_audit(db, audit(erased) if audit else [])
         self._checkpoint()
-        return ErasedFaces(face_ids, counts)
+        return erased
 
     # faces
     def add_face(self, sample: FaceSample) -> None:
@@ -332,7 +334,7 @@ def _identity(row: tuple[Any, ...]) -> Identity:
     return Identity(
         id=row[0], name=row[1], external_id=row[2], metadata=json.loads(row[3]),
         created_at=datetime.fromisoformat(row[4]), updated_at=datetime.fromisoformat(row[5]),
-        face_count=int(row[6]), consent=consent_from(row[7]),
+        face_count=int(row[6]), consent=links.consent_from(row[7]),
         expires_at=datetime.fromisoformat(row[8]) if row[8] else None,
     )
 

@@ -129,7 +129,7 @@ def delete_identity(identity_id: str, gallery: GalleryDep, request: Request) -> 
     receipt = governance.receipt(identity_id, erased, actor=governance.actor_of(
         principal.kind if principal else "anonymous", principal.id if principal else None,
         principal.name if principal else None))
-    audit.note(request, receipt=receipt)
+    audit.note(request, receipt={k: v for k, v in receipt.items() if k != "actor"})  # the row's
     events.emit(request, "identity.deleted", identity_id=identity_id, faces_deleted=len(erased))
     return {"deleted": identity_id, "faces_deleted": len(erased), "receipt": receipt}
 
