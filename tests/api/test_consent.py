@@ -1,7 +1,8 @@
 """A server that requires consent and gives every identity a lifetime, from the user's side:
-creating or enrolling a person without consent is refused with 422 CONSENT_REQUIRED, a consent record cannot be removed, identities get the
-default expiry, and the server's own retention job erases the expired person once their time
-has passed (no command, no request), with the audit row that says so."""
+creating or enrolling a person without consent is refused with 422 CONSENT_REQUIRED, a
+consent record cannot be removed, identities get the default expiry, and the server's own
+retention job erases the expired person once their time has passed (no command, no request),
+with the audit row that says so."""
 
 from __future__ import annotations
 

@@ -10,12 +10,12 @@ import threading
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
-from storage.test_contract import make_sample
 
 from facegate.domain import Consent
 from facegate.errors import ValidationError
 from facegate.storage.base import GalleryStore, new_id
 from facegate.storage.events import OutboxEvent
+from storage.test_contract import make_sample
 
 NOW = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
 CONSENT = Consent(given_at=datetime(2026, 11, 30, 9, 15, 0, 250000, tzinfo=UTC),

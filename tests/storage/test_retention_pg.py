@@ -10,13 +10,12 @@ import threading
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from storage.test_contract import make_sample
-
 from facegate.bootstrap import build
 from facegate.config import Settings
 from facegate.services.retention import RetentionJob, retention
 from facegate.storage.audit import AuditQuery
 from facegate.storage.postgres import PostgresStore
+from storage.test_contract import make_sample
 
 
 def job(store: PostgresStore, name: str) -> RetentionJob:
