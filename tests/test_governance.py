@@ -229,3 +229,33 @@ def test_retention_run_killed_half_way_leaves_every_person_whole_or_gone(
     assert len(audited) == len(expired) and {
         json.loads(d)["receipt"]["samples"] for _, d in audited} == {3}
     assert http.get(f"/v1/identities/{expired[-1]}").status_code == 404
+
+
+def test_the_cli_records_consent_and_expiry_and_prints_the_receipt(
+        faces: Path, tmp_path: Path) -> None:
+    from cli_inprocess import facegate
+
+    folder = tmp_path / "data"
+    enrolled = facegate("enroll", faces / "obama.jpg", "--data-dir", folder)
+    assert enrolled.returncode == 0, enrolled.stderr
+    given = facegate("people", "consent", "obama", "--purpose", "door access", "--reference",
+                     "form 9", "--given-at", "2026-11-30T09:00:00", "--data-dir", folder)
+    assert given.returncode == 0, given.stderr
+    assert json.loads(given.stdout)["consent"] == {
+        "given_at": "2026-11-30T09:00:00+00:00", "purpose": "door access",
+        "reference": "form 9"}
+    until = facegate("people", "expires", "obama", "--at", "2030-01-01T00:00:00",
+                     "--data-dir", folder)
+    assert json.loads(until.stdout)["expires_at"] == "2030-01-01T00:00:00+00:00"
+    both = facegate("people", "expires", "obama", "--data-dir", folder)
+    assert both.returncode == 2 and "exactly one" in both.stdout + both.stderr
+    planned = facegate("retention", "run", "--dry-run", "--data-dir", folder)
+    assert "would erase 0 expired identities" in planned.stdout
+    deleted = facegate("people", "delete", "obama", "--yes", "--data-dir", folder)
+    assert deleted.returncode == 0, deleted.stderr
+    lines = deleted.stdout.splitlines()
+    assert lines[1] == "erasure receipt:" and "  samples: 1" in lines and "  chips: 1" in lines
+    assert any(line.startswith("  actor: cli") for line in lines)
+    audit = raw(folder / "gallery.sqlite3", "SELECT details FROM audit WHERE route = "
+                "'facegate people delete'")
+    assert json.loads(audit[0][0])["receipt"]["samples"] == 1 and "obama" not in audit[0][0]
