@@ -165,8 +165,10 @@ def test_the_export_is_the_persons_own_data(http: httpx.Client, faces: Path,
     assert (missing.status_code, missing.json()["error"]["code"]) == (404, "IDENTITY_NOT_FOUND")
     cleared = http.patch(f"/v1/identities/{person['id']}", json={"expires_at": None}).json()
     assert cleared["expires_at"] is None and cleared["consent"] == person["consent"]
-    bad = http.patch(f"/v1/identities/{person['id']}", json={"consent": {"reference": "x"}})
-    assert (bad.status_code, bad.json()["error"]["code"]) == (422, "VALIDATION_ERROR")
+    for refused in ({"consent": {"reference": "x"}}, {"expires_at": "9999-12-31T23:59:59-05:00"},
+                    {"expires_at": "tomorrow"}, {"consent": {"purpose": "x", "given": 1}}):
+        bad = http.patch(f"/v1/identities/{person['id']}", json=refused)
+        assert (bad.status_code, bad.json()["error"]["code"]) == (422, "VALIDATION_ERROR")
 
 
 def test_retention_run_killed_half_way_leaves_every_person_whole_or_gone(

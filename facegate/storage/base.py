@@ -249,7 +249,10 @@ def check_time(moment: datetime | None) -> datetime | None:
     """``moment`` in UTC, to the microsecond (a time without a zone is taken as UTC)."""
     if moment is None:
         return None
-    return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).astimezone(UTC)
+    try:
+        return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).astimezone(UTC)
+    except OverflowError as exc:  # 9999-12-31T23:00-05:00 is past the calendar in UTC
+        raise ValidationError("a time must fall within the years 1 to 9999 in UTC") from exc
 
 
 def checked_update(
