@@ -267,7 +267,8 @@ def build(
                              ef_search=settings.storage.ef_search)
     classifiers = ClassifierService(store)
     gallery = GalleryService(indexed, reader, multiple_faces=settings.enrollment.multiple_faces,
-                             classifiers=classifiers, warn_within=settings.matching.threshold)
+                             classifiers=classifiers, warn_within=settings.matching.threshold,
+                             governance=settings.governance)
     recognition = RecognitionService(
         indexed, reader, threshold=settings.matching.threshold, top_k=settings.matching.top_k,
         multiple_faces="reject", cohort=CohortRule(size=settings.matching.cohort_size)

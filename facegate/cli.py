@@ -22,6 +22,7 @@ from facegate.cli_audit import audit
 from facegate.cli_common import DataDir, JsonOut, err, out
 from facegate.cli_evaluate import calibrate, evaluate_app
 from facegate.cli_feedback import feedback
+from facegate.cli_governance import people_consent, people_expires, print_receipt, retention_app
 from facegate.cli_liveness import liveness
 from facegate.cli_review import review_app
 from facegate.cli_store import db_app, migrate_store
@@ -49,6 +50,9 @@ app.command("feedback")(feedback)
 app.add_typer(users_app, name="users")
 app.add_typer(keys_app, name="keys")
 app.add_typer(review_app, name="review")
+app.add_typer(retention_app, name="retention")
+people_app.command("consent")(people_consent)
+people_app.command("expires")(people_expires)
 
 Threshold = Annotated[float | None, typer.Option(help="distance threshold [default: 0.6]")]
 ExistingFile = Annotated[Path, typer.Argument(exists=True, dir_okay=False)]
@@ -240,14 +244,21 @@ def people_show(who: Annotated[str, typer.Argument(help="id or exact name")],
 def people_delete(who: Annotated[str, typer.Argument(help="id or exact name")],
                   data_dir: DataDir = None,
                   yes: Annotated[bool, typer.Option("--yes", help="do not ask")] = False) -> None:
-    """Delete a person with all their face samples."""
+    """Delete a person with all their face samples, and print the erasure receipt."""
+    from facegate.services import governance
+    from facegate.services.audit import command_record
+
     facegate = _open(data_dir)
     identity = _resolve(facegate, who)
     if not yes and not typer.confirm(f"Delete {identity.name} ({identity.id})?"):
         raise typer.Exit(1)
-    faces = facegate.gallery.delete_identity(identity.id)
-    _audited(facegate, "people delete", identity_ids=(identity.id,), faces=faces)
-    out.print(f"deleted {identity.name} ({identity.id}) and {faces} faces")
+    erased = facegate.gallery.erase_identity(identity.id)
+    receipt = governance.receipt(identity.id, erased, actor=governance.actor_of(
+        "cli", None, command_record("people delete").actor_name))
+    _audited(facegate, "people delete", identity_ids=(identity.id,), faces=len(erased),
+             receipt=receipt)
+    out.print(f"deleted {identity.name} ({identity.id}) and {len(erased)} faces")
+    print_receipt(receipt)
 
 
 @client_app.command("test")

@@ -23,7 +23,7 @@ DataDir = Annotated[Path | None, typer.Option("--data-dir", help="gallery folder
 
 
 def _safe(url: str) -> str:
-    from facegate.storage.postgres import redact_url
+    from facegate.storage.pg_wire import redact_url
 
     return redact_url(url)
 

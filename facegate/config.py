@@ -29,6 +29,7 @@ from facegate.config_compat import CompatSettings
 from facegate.config_detection import DetectionSettings as DetectionSettings
 from facegate.config_events import EventsSettings, MetricsSettings
 from facegate.config_feedback import FeedbackSettings
+from facegate.config_governance import GovernanceSettings
 from facegate.config_liveness import LivenessSettings
 from facegate.config_models import ModelsSettings
 from facegate.config_review import ReviewSettings
@@ -71,8 +72,7 @@ class AlignmentSettings(BaseModel):
     #: report), or ``both``: one chip each, descriptors combined (twice the descriptors; the
     #: most accurate, see docs/accuracy.md).
     landmarks: Literal["both", "68", "5"] = "both"
-    #: The same for probes.
-    probe_landmarks: Literal["both", "68", "5"] = "5"
+    probe_landmarks: Literal["both", "68", "5"] = "5"  #: the same for probes
 
 
 class AugmentationSettings(BaseModel):
@@ -259,6 +259,7 @@ class Settings(BaseSettings):
     liveness: LivenessSettings = Field(default_factory=LivenessSettings)
     models: ModelsSettings = Field(default_factory=ModelsSettings)
     feedback: FeedbackSettings = Field(default_factory=FeedbackSettings)
+    governance: GovernanceSettings = Field(default_factory=GovernanceSettings)
     log_level: str = "INFO"
     _calibrated: bool = PrivateAttr(default=False)
 
@@ -294,9 +295,7 @@ class Settings(BaseSettings):
 
     @property
     def storage_url(self) -> str:
-        if self.storage.url:
-            return self.storage.url
-        return f"sqlite:///{(self.data_dir / 'gallery.sqlite3').resolve()}"
+        return self.storage.url or f"sqlite:///{(self.data_dir / 'gallery.sqlite3').resolve()}"
 
     @property
     def access_required(self) -> bool:

@@ -96,6 +96,20 @@ class Identity:
     created_at: datetime
     updated_at: datetime
     face_count: int = 0
+    #: The person's consent to the processing, if recorded (docs/governance.md).
+    consent: Consent | None = None
+    #: When the retention job erases this identity (None: never).
+    expires_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Consent:
+    """A record of consent: when it was given, for what, and where the proof is kept (a form
+    number, a document id): facegate stores the record, never the document."""
+
+    given_at: datetime
+    purpose: str
+    reference: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,6 +9,8 @@ released) and a human message. The HTTP layer maps classes to status codes in ex
     FacegateError
     ├── InputError                      the request is wrong (HTTP 4xx)
     │   ├── ValidationError             VALIDATION_ERROR: malformed field, bad parameter
+    │   │   └── ConsentRequiredError    CONSENT_REQUIRED: the server requires a consent record
+    │   │                               to create or enrol a person (governance.require_consent)
     │   ├── ImageDecodeError            INVALID_IMAGE: empty, truncated or corrupt image bytes
     │   ├── UnsupportedImageTypeError   UNSUPPORTED_IMAGE_TYPE: not JPEG/PNG/WebP/BMP/GIF
     │   ├── UnsupportedMediaTypeError   UNSUPPORTED_MEDIA_TYPE: body neither JSON nor multipart
@@ -84,6 +86,10 @@ class InputError(FacegateError):
 
 class ValidationError(InputError):
     code = "VALIDATION_ERROR"
+
+
+class ConsentRequiredError(ValidationError):
+    code = "CONSENT_REQUIRED"
 
 
 class ImageDecodeError(InputError):

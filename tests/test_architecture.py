@@ -13,19 +13,21 @@ import pytest
 
 PACKAGE = Path(__file__).resolve().parents[1] / "facegate"
 LEAVES = ("facegate.domain", "facegate.errors", "facegate.config", "facegate.config_access",
+          "facegate.config_governance",
           "facegate.config_events", "facegate.config_compat", "facegate.config_liveness",
           "facegate.config_models", "facegate.config_feedback", "facegate.config_review",
           "facegate.config_detection")
 ENTRY_POINTS = ("facegate.cli", "facegate.cli_store", "facegate.cli_evaluate",
                 "facegate.cli_liveness", "facegate.cli_train", "facegate.cli_audit",
                 "facegate.cli_access", "facegate.cli_common", "facegate.cli_system",
-                "facegate.cli_feedback", "facegate.cli_review", "facegate.api",
+                "facegate.cli_feedback", "facegate.cli_review", "facegate.cli_governance",
+                "facegate.api",
                 "facegate.web",
                 "facegate.__main__")
 CLI_MODULES = ("facegate.cli", "facegate.cli_store", "facegate.cli_evaluate",
                "facegate.cli_liveness", "facegate.cli_train", "facegate.cli_audit",
                "facegate.cli_access", "facegate.cli_common", "facegate.cli_system",
-               "facegate.cli_feedback", "facegate.cli_review")
+               "facegate.cli_feedback", "facegate.cli_review", "facegate.cli_governance")
 MAX_LINES = 350
 
 

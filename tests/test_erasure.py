@@ -146,7 +146,7 @@ def test_deleting_a_person_erases_them_from_classifiers_files_and_exports(
         wal = db.with_name(db.name + "-wal")
         assert found([wal], needles(ids["obama"], theirs)) != []  # what the erasure must remove
         deleted = http.delete(f"/v1/identities/{ids['obama']}")
-        assert deleted.json() == {"deleted": ids["obama"], "faces_deleted": 2}
+        assert (deleted.json()["deleted"], deleted.json()["faces_deleted"]) == (ids["obama"], 2)
 
         # (a) no classifier holds his id or a descriptor of his; nor does any byte on disk
         models, samples = stored(db)

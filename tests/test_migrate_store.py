@@ -15,6 +15,7 @@ from cli_inprocess import Ran
 from cli_inprocess import facegate as run_cli
 
 from facegate.services.store_copy import copy_gallery, gallery_digest
+from facegate.storage import pg_schema
 from facegate.storage.memory import MemoryStore
 from facegate.storage.postgres import PostgresStore
 
@@ -77,11 +78,14 @@ def test_migrated_gallery_answers_the_same_probe_the_same_way(
 def test_db_migrate_creates_the_schema_once(postgres_url: str) -> None:
     first = facegate("db", "migrate", "--url", postgres_url)
     assert first.returncode == 0, first.stderr
-    assert "schema version 7 (applied: 1, 2, 3, 4, 5, 6, 7)" in first.stdout
+    applied = ", ".join(str(m.version) for m in pg_schema.MIGRATIONS)
+    assert f"schema version {pg_schema.LATEST} (applied: {applied})" in first.stdout
     second = facegate("db", "migrate", storage_url=postgres_url)
-    assert second.returncode == 0 and "schema version 7 (applied: none pending)" in second.stdout
+    assert second.returncode == 0
+    assert f"schema version {pg_schema.LATEST} (applied: none pending)" in second.stdout
     with psycopg.connect(postgres_url) as conn:
-        assert conn.execute("SELECT COUNT(*) FROM schema_migrations").fetchone() == (7,)
+        assert conn.execute("SELECT COUNT(*) FROM schema_migrations").fetchone() == (
+            len(pg_schema.MIGRATIONS),)
 
 
 def test_db_migrate_hides_the_password(postgres_url: str) -> None:

@@ -54,6 +54,7 @@ from facegate.services.calibrations import Calibrations
 from facegate.services.feedback import FeedbackService
 from facegate.services.imports import Imports
 from facegate.services.liveness_sessions import SessionBook
+from facegate.services.retention import RetentionJob, retention
 from facegate.services.training_jobs import TrainingJobs
 from facegate.web import console
 
@@ -88,10 +89,12 @@ def create_app(settings: Settings, *, facegate: Facegate | None = None) -> FastA
         metrics_http.started(app)  # the separate metrics port, when configured
         if outbox is not None:
             outbox.start()  # delivers what an earlier run left in the outbox, then new events
+        app.state.retention.start()  # erases expired people, once per period (governance.md)
         identities_count, faces_count = app_facegate.store.counts()
         logger.info("facegate ready: %d identities, %d faces", identities_count, faces_count)
         yield
         metrics_http.stopped(app)
+        app.state.retention.close()
         app.state.training_jobs.close()
         app.state.imports.jobs.close()
         app.state.calibrations.jobs.close()
@@ -132,6 +135,9 @@ def create_app(settings: Settings, *, facegate: Facegate | None = None) -> FastA
     outbox = app.state.events = Events.from_settings(settings, app_facegate.store)
     app.state.feedback = FeedbackService(app_facegate.store, app_facegate.gallery,
                                          settings.feedback)
+    app.state.retention = RetentionJob(retention(
+        settings, app_facegate.gallery, app_facegate.store, actor=("system", None, "retention")),
+        app_facegate.store, every_s=settings.governance.retention_every_s)
     if outbox is not None:
         app.state.training_jobs.on_finished = api_events.train_finished(outbox)
     errors.install(app)

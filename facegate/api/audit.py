@@ -174,11 +174,14 @@ def _error_code(body: bytes) -> str | None:
     return str(code)[:_MAX_TEXT] if code is not None else None
 
 
-def _clean(values: dict[str, Any]) -> dict[str, Any]:
-    """Only small JSON scalars (and short lists of them): nothing an image could hide in."""
+def _clean(values: dict[str, Any], *, nested: bool = True) -> dict[str, Any]:
+    """Only small JSON scalars (and short lists of them, and one level of objects of them, such
+    as an erasure receipt): nothing an image could hide in."""
     out: dict[str, Any] = {}
     for key, value in values.items():
-        if isinstance(value, bool | int | float) or value is None:
+        if nested and isinstance(value, dict) and len(value) <= 32:
+            out[str(key)] = _clean(value, nested=False)
+        elif isinstance(value, bool | int | float) or value is None:
             out[str(key)] = value
         elif isinstance(value, str):
             out[str(key)] = value[:_MAX_TEXT]

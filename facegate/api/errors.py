@@ -20,6 +20,7 @@ logger = logging.getLogger(__name__)
 
 STATUS: dict[type[errors.FacegateError], int] = {
     errors.ValidationError: 422,
+    errors.ConsentRequiredError: 422,
     errors.ImageDecodeError: 400,
     errors.UnsupportedImageTypeError: 415,
     errors.UnsupportedMediaTypeError: 415,

@@ -13,6 +13,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from facegate.api.governance_schemas import ConsentOut, Receipt
 from facegate.config import (
     AlignmentSettings,
     AugmentationSettings,
@@ -96,6 +97,8 @@ class IdentityOut(BaseModel):
     face_count: int
     created_at: Timestamp
     updated_at: Timestamp
+    consent: ConsentOut | None = None
+    expires_at: Timestamp | None = None
 
 
 class IdentityPage(BaseModel):
@@ -108,6 +111,7 @@ class IdentityPage(BaseModel):
 class IdentityDeleted(BaseModel):
     deleted: str
     faces_deleted: int
+    receipt: Receipt
 
 
 class Deleted(BaseModel):

@@ -14,6 +14,7 @@ from facegate.domain import (
     Timings,
     VerifyResult,
 )
+from facegate.services.governance import consent_view
 from facegate.services.training_jobs import TrainingJob
 from facegate.storage.feedback import NegativeAnchor
 
@@ -23,6 +24,8 @@ def identity(item: Identity) -> dict[str, Any]:
         "id": item.id, "name": item.name, "external_id": item.external_id,
         "metadata": item.metadata, "face_count": item.face_count,
         "created_at": item.created_at.isoformat(), "updated_at": item.updated_at.isoformat(),
+        "consent": consent_view(item.consent),
+        "expires_at": item.expires_at.isoformat() if item.expires_at else None,
     }
 
 

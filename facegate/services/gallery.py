@@ -7,12 +7,15 @@ import logging
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, TypeVar
 
 import numpy as np
 
+from facegate.config_governance import GovernanceSettings
 from facegate.domain import (
     DESCRIPTOR_SIZE,
+    Consent,
     Descriptor,
     Face,
     FaceSample,
@@ -25,15 +28,10 @@ from facegate.matching import DescriptorIndex, Hit
 from facegate.services import erasure
 from facegate.services.classifiers import ClassifierService
 from facegate.services.faces import FaceReader, MultipleFaces, chip_jpeg
+from facegate.services.governance import Terms, check_update
 from facegate.services.hnsw import HnswSearch, supports_hnsw
-from facegate.storage.base import (
-    UNSET,
-    ClassifierRewrite,
-    GalleryStore,
-    new_id,
-    new_identity,
-    utcnow,
-)
+from facegate.storage.base import UNSET, ClassifierRewrite, GalleryStore, new_id, utcnow
+from facegate.storage.identity_links import AuditErasure, ErasedFaces
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -149,9 +147,10 @@ class IndexedGallery:
         return result
 
     def delete_identity(self, identity_id: str, *,
-                        rewrite: ClassifierRewrite | None = None) -> list[str]:
+                        rewrite: ClassifierRewrite | None = None,
+                        audit: AuditErasure | None = None) -> ErasedFaces:
         with self._lock:
-            face_ids = self.store.delete_identity(identity_id, rewrite=rewrite)
+            face_ids = self.store.delete_identity(identity_id, rewrite=rewrite, audit=audit)
             for face_id in face_ids:
                 self.index.remove(face_id)
         return face_ids
@@ -183,7 +182,10 @@ class GalleryService:
     def __init__(
         self, gallery: IndexedGallery, reader: FaceReader, *, multiple_faces: MultipleFaces,
         classifiers: ClassifierService | None = None, warn_within: float = 0.6,
+        governance: GovernanceSettings | None = None,
     ) -> None:
+        self.terms = Terms.of(governance)
+        self._vacuum = governance is None or governance.vacuum_after_erasure
         self._gallery = gallery
         self.warn_within = warn_within
         self._store = gallery.store
@@ -199,10 +201,12 @@ class GalleryService:
 
     # identities
     def create_identity(
-        self, *, name: str, external_id: str | None = None, metadata: dict[str, Any] | None = None
+        self, *, name: str, external_id: str | None = None, metadata: dict[str, Any] | None = None,
+        consent: Consent | None = None, expires_at: datetime | None = None,
     ) -> Identity:
-        identity = self._store.create_identity(
-            name=name, external_id=external_id, metadata=metadata)
+        identity = self._store.create_identity(name=name, external_id=external_id,
+                                               metadata=metadata,
+                                               **self.terms.for_new(consent, expires_at))
         logger.info("identity created: %s", identity.id)
         return identity
 
@@ -229,21 +233,31 @@ class GalleryService:
 
     def update_identity(
         self, identity_id: str, *, name: str = UNSET, external_id: str | None = UNSET,
-        metadata: dict[str, Any] = UNSET,
+        metadata: dict[str, Any] = UNSET, consent: Consent | None = UNSET,
+        expires_at: datetime | None = UNSET,
     ) -> Identity:
-        return self._store.update_identity(
-            identity_id, name=name, external_id=external_id, metadata=metadata)
+        check_update(self.terms, consent)
+        return self._store.update_identity(identity_id, name=name, external_id=external_id,
+                                           metadata=metadata, consent=consent,
+                                           expires_at=expires_at)
 
     def delete_identity(self, identity_id: str) -> int:
-        """Delete the person with their faces, and take them out of every trained classifier
-        in the same transaction (``services/erasure.py``)."""
+        return len(self.erase_identity(identity_id))
+
+    def erase_identity(self, identity_id: str, *,
+                       audit: AuditErasure | None = None) -> ErasedFaces:
+        """Delete the person, everything linked to them (``identity_links``) and their classes in
+        every classifier (``erasure``) in one transaction; then ``after_erasure``."""
         enrolled = [face.created_at for face in self._store.list_faces(identity_id)]
-        face_ids = self._gallery.delete_identity(
-            identity_id, rewrite=erasure.without_identity(identity_id, enrolled=enrolled))
+        erased = self._gallery.delete_identity(
+            identity_id, rewrite=erasure.without_identity(identity_id, enrolled=enrolled),
+            audit=audit)
         if self._classifiers is not None:
             self._classifiers.changed()
-        logger.info("identity deleted: %s (%d faces)", identity_id, len(face_ids))
-        return len(face_ids)
+        if self._vacuum:
+            self._store.after_erasure()
+        logger.info("identity deleted: %s (%d faces)", identity_id, len(erased))
+        return erased
 
     # faces
     def enroll_image(
@@ -251,7 +265,7 @@ class GalleryService:
         timings: Timings | None = None,
     ) -> EnrolledFace:
         """Add the photo's face to the identity (exactly one face unless ``largest``)."""
-        self._store.get_identity(identity_id)  # fail before the model work
+        self.terms.check_enrol(self._store.get_identity(identity_id))  # before the model work
         timings = timings if timings is not None else Timings()
         image, face = self._reader.one_face(
             data, timings, multiple_faces=multiple_faces or self._multiple_faces, enrol=True)
@@ -280,7 +294,7 @@ class GalleryService:
     ) -> EnrolledFace:
         """Create a person together with the photo's face, in one transaction: a refused photo,
         a crash or a kill leaves no identity without a face (bulk enrolment, training)."""
-        identity = new_identity(name=name, external_id=None, metadata=None)
+        identity = self.terms.new(name=name)
         image, face = self._reader.one_face(
             data, Timings(), multiple_faces=multiple_faces or self._multiple_faces, enrol=True)
         sample = FaceSample(
@@ -295,6 +309,7 @@ class GalleryService:
 
     def enroll_descriptor(self, identity_id: str, descriptor: list[float]) -> EnrolledFace:
         """Add a client-computed descriptor (e.g. exported from /v1/embed) to the identity."""
+        self.terms.check_enrol(self._store.get_identity(identity_id))
         vector = parse_descriptor(descriptor)
         sample = FaceSample(
             id=new_id(), identity_id=identity_id, descriptor=vector, chip_jpeg=b"",

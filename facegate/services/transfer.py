@@ -25,7 +25,14 @@ import numpy as np
 from facegate.domain import Box, ClassifierInfo, FaceSample, Identity
 from facegate.errors import ConflictError, ValidationError
 from facegate.services import erasure
-from facegate.storage.base import GalleryStore, check_external_id, check_metadata, check_name
+from facegate.storage.base import (
+    GalleryStore,
+    check_consent,
+    check_external_id,
+    check_metadata,
+    check_name,
+)
+from facegate.storage.identity_links import consent_from, consent_json
 
 FORMAT = "facegate-gallery"
 FORMAT_VERSION = 1
@@ -181,7 +188,8 @@ def _identity_record(identity: Identity, samples: list[FaceSample]) -> dict[str,
     return {
         "id": identity.id, "name": identity.name, "external_id": identity.external_id,
         "metadata": identity.metadata, "created_at": identity.created_at.isoformat(),
-        "updated_at": identity.updated_at.isoformat(),
+        "updated_at": identity.updated_at.isoformat(), "consent": consent_json(identity.consent),
+        "expires_at": identity.expires_at.isoformat() if identity.expires_at else None,
         "faces": [
             {
                 "id": s.id, "descriptor": base64.b64encode(
@@ -204,6 +212,9 @@ def _from_record(
         metadata=check_metadata(record["metadata"]),
         created_at=datetime.fromisoformat(record["created_at"]),
         updated_at=datetime.fromisoformat(record["updated_at"]),
+        consent=check_consent(consent_from(record.get("consent"))),  # older exports: none
+        expires_at=datetime.fromisoformat(record["expires_at"]) if record.get("expires_at")
+        else None,
     )
     samples = [
         FaceSample(

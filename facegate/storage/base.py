@@ -10,17 +10,19 @@ from __future__ import annotations
 import json
 import math
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
-from facegate.domain import ClassifierInfo, Descriptor, FaceSample, Identity
+from facegate.domain import ClassifierInfo, Consent, Descriptor, FaceSample, Identity
 from facegate.errors import ValidationError
 from facegate.storage.access_records import AccessStore
 from facegate.storage.audit import AuditLog
 from facegate.storage.events import EventOutbox
 from facegate.storage.feedback import FeedbackStore
+from facegate.storage.identity_links import AuditErasure, ErasedFaces
 from facegate.storage.review import ReviewQueue
 from facegate.storage.state import SharedState
 
@@ -66,7 +68,8 @@ class GalleryStore(SharedState, AuditLog, AccessStore, EventOutbox, FeedbackStor
     """
 
     def create_identity(
-        self, *, name: str, external_id: str | None = None, metadata: dict[str, Any] | None = None
+        self, *, name: str, external_id: str | None = None, metadata: dict[str, Any] | None = None,
+        consent: Consent | None = None, expires_at: datetime | None = None,
     ) -> Identity: ...
 
     def get_identity(self, identity_id: str) -> Identity: ...
@@ -83,13 +86,38 @@ class GalleryStore(SharedState, AuditLog, AccessStore, EventOutbox, FeedbackStor
 
     def update_identity(
         self, identity_id: str, *, name: str = UNSET, external_id: str | None = UNSET,
-        metadata: dict[str, Any] = UNSET,
+        metadata: dict[str, Any] = UNSET, consent: Consent | None = UNSET,
+        expires_at: datetime | None = UNSET,
     ) -> Identity: ...
 
     def delete_identity(self, identity_id: str, *,
-                        rewrite: ClassifierRewrite | None = None) -> list[str]:
-        """Delete the identity with its samples and chips; returns the deleted face ids.
-        ``rewrite`` is applied to every stored classifier in the same transaction."""
+                        rewrite: ClassifierRewrite | None = None,
+                        audit: AuditErasure | None = None) -> ErasedFaces:
+        """Delete the identity with its samples and chips, and every row of
+        ``identity_links.IDENTITY_TABLES`` and outbox event naming them; returns the deleted
+        face ids with the receipt's counts. ``rewrite`` is applied to every stored classifier
+        in the same transaction, and the audit rows ``audit`` makes of the counts written."""
+        ...
+
+    def expired_identities(self, before: datetime, *, limit: int = 1000) -> list[str]:
+        """Ids of the identities whose ``expires_at`` is before ``before``, soonest first."""
+        ...
+
+    def purgeable_events(self, *, before: float, sinks: Sequence[str]) -> int:
+        """How many events ``purge_events`` would delete now."""
+        ...
+
+    def claim_retention(self, name: str, *, now: float, every_s: float) -> bool:
+        """True for exactly one caller per ``every_s`` (over every replica): it runs now."""
+        ...
+
+    def retention_lock(self) -> AbstractContextManager[bool]:
+        """Held (True) by one retention run at a time over every replica."""
+        ...
+
+    def after_erasure(self) -> None:
+        """Make what an erasure deleted unrecoverable (PostgreSQL: VACUUM; see
+        docs/governance.md)."""
         ...
 
     def add_face(self, sample: FaceSample) -> None: ...
@@ -190,13 +218,45 @@ def utcnow() -> datetime:
 
 
 def new_identity(
-    *, name: str, external_id: str | None, metadata: dict[str, Any] | None
+    *, name: str, external_id: str | None, metadata: dict[str, Any] | None,
+    consent: Consent | None = None, expires_at: datetime | None = None,
 ) -> Identity:
     """A fresh identity with a server-made id, validated fields and both times set to now."""
     now = utcnow()
     return Identity(id=new_id(), name=check_name(name),
                     external_id=check_external_id(external_id),
-                    metadata=check_metadata(dict(metadata or {})), created_at=now, updated_at=now)
+                    metadata=check_metadata(dict(metadata or {})), created_at=now, updated_at=now,
+                    consent=check_consent(consent), expires_at=check_time(expires_at))
+
+
+def updated_terms(current: Identity, *, consent: Consent | None,
+                  expires_at: datetime | None) -> tuple[Consent | None, datetime | None]:
+    """The consent and expiry an update leaves (UNSET: the current one), validated."""
+    return (current.consent if consent is UNSET else check_consent(consent),
+            current.expires_at if expires_at is UNSET else check_time(expires_at))
+
+
+def check_consent(consent: Consent | None) -> Consent | None:
+    if consent is None:
+        return None
+    purpose = check_text(consent.purpose, "a consent purpose").strip()
+    if not purpose or len(purpose) > 500:
+        raise ValidationError("a consent purpose must be 1 to 500 characters")
+    if consent.reference is not None and len(check_text(consent.reference,
+                                                        "a consent reference")) > 200:
+        raise ValidationError("a consent reference must be at most 200 characters")
+    return Consent(given_at=check_time(consent.given_at) or utcnow(), purpose=purpose,
+                   reference=consent.reference)
+
+
+def check_time(moment: datetime | None) -> datetime | None:
+    """``moment`` in UTC, to the microsecond (a time without a zone is taken as UTC)."""
+    if moment is None:
+        return None
+    try:
+        return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).astimezone(UTC)
+    except OverflowError as exc:  # 9999-12-31T23:00-05:00 is past the calendar in UTC
+        raise ValidationError("a time must fall within the years 1 to 9999 in UTC") from exc
 
 
 def checked_update(

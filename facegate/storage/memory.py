@@ -5,9 +5,10 @@ from __future__ import annotations
 import dataclasses
 import json
 import threading
+from datetime import datetime
 from typing import Any
 
-from facegate.domain import ClassifierInfo, Descriptor, FaceSample, Identity
+from facegate.domain import ClassifierInfo, Consent, Descriptor, FaceSample, Identity
 from facegate.errors import (
     ClassifierNotFoundError,
     ConflictError,
@@ -22,21 +23,23 @@ from facegate.storage.base import (
     ClassifierRewrite,
     checked_update,
     new_identity,
+    updated_terms,
     utcnow,
 )
-from facegate.storage.events import MemoryEvents
 from facegate.storage.feedback import MemoryFeedback
+from facegate.storage.identity_links import AuditErasure, ErasedFaces
 from facegate.storage.memory_access import MemoryAccess
+from facegate.storage.memory_governance import MemoryRetention
 from facegate.storage.memory_review import MemoryReview
 from facegate.storage.memory_state import MemoryState
 
 
-class MemoryStore(MemoryState, MemoryAudit, MemoryAccess, MemoryEvents, MemoryFeedback,
+class MemoryStore(MemoryState, MemoryAudit, MemoryAccess, MemoryRetention, MemoryFeedback,
                   MemoryReview):
     def __init__(self) -> None:
         MemoryState.__init__(self)
+        MemoryRetention.__init__(self)
         MemoryReview.__init__(self)
-        MemoryEvents.__init__(self)
         MemoryFeedback.__init__(self)
         MemoryAudit.__init__(self)
         self._lock = threading.RLock()
@@ -57,9 +60,11 @@ class MemoryStore(MemoryState, MemoryAudit, MemoryAccess, MemoryEvents, MemoryFe
                 raise ConflictError(f"external id {external_id!r} belongs to another identity")
 
     def create_identity(
-        self, *, name: str, external_id: str | None = None, metadata: dict[str, Any] | None = None
+        self, *, name: str, external_id: str | None = None, metadata: dict[str, Any] | None = None,
+        consent: Consent | None = None, expires_at: datetime | None = None,
     ) -> Identity:
-        identity = new_identity(name=name, external_id=external_id, metadata=metadata)
+        identity = new_identity(name=name, external_id=external_id, metadata=metadata,
+                                consent=consent, expires_at=expires_at)
         self.restore(identity, [])
         return identity
 
@@ -88,13 +93,16 @@ class MemoryStore(MemoryState, MemoryAudit, MemoryAccess, MemoryEvents, MemoryFe
 
     def update_identity(
         self, identity_id: str, *, name: str = UNSET, external_id: str | None = UNSET,
-        metadata: dict[str, Any] = UNSET,
+        metadata: dict[str, Any] = UNSET, consent: Consent | None = UNSET,
+        expires_at: datetime | None = UNSET,
     ) -> Identity:
         name, external_id, metadata = checked_update(
             name=name, external_id=external_id, metadata=metadata)
         with self._lock:
             current = self.get_identity(identity_id)
-            changes: dict[str, Any] = {"updated_at": utcnow()}
+            terms = updated_terms(current, consent=consent, expires_at=expires_at)
+            changes: dict[str, Any] = {"updated_at": utcnow(), "consent": terms[0],
+                                       "expires_at": terms[1]}
             if name is not UNSET:
                 changes["name"] = name
             if external_id is not UNSET:
@@ -106,15 +114,20 @@ class MemoryStore(MemoryState, MemoryAudit, MemoryAccess, MemoryEvents, MemoryFe
             return self.get_identity(identity_id)
 
     def delete_identity(self, identity_id: str, *,
-                        rewrite: ClassifierRewrite | None = None) -> list[str]:
+                        rewrite: ClassifierRewrite | None = None,
+                        audit: AuditErasure | None = None) -> ErasedFaces:
         with self._lock:
             self.get_identity(identity_id)
             rewritten = self._rewritten(rewrite)  # a failing rewrite changes nothing
             del self._identities[identity_id]
             self._commit(rewritten)
-            self.erase_feedback(identity_id)  # its negative anchors and kept probes
-            self.erase_review(identity_id)  # its named review faces (SQL: a cascade)
-            return list(self._faces.pop(identity_id))
+            faces = self._faces.pop(identity_id)
+            chips = sum(1 for face in faces.values() if face.chip_jpeg)
+            counts = self._erase_links(identity_id, chips) | self.erase_feedback(identity_id)
+            counts["review_items"] = self.erase_review(identity_id)  # SQL: identity_links
+            erased = ErasedFaces(list(faces), counts)
+            self.append_audit(audit(erased) if audit else [])
+            return erased
 
     def add_face(self, sample: FaceSample) -> None:
         with self._lock:

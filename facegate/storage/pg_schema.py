@@ -28,6 +28,7 @@ from facegate.storage.sql_access import POSTGRES_TABLES
 from facegate.storage.sql_audit import POSTGRES_SCHEMA as AUDIT_SCHEMA
 from facegate.storage.sql_events import POSTGRES_SCHEMA as EVENTS_SCHEMA
 from facegate.storage.sql_feedback import POSTGRES_SCHEMA as FEEDBACK_SCHEMA
+from facegate.storage.sql_governance import POSTGRES_MIGRATION as GOVERNANCE_SCHEMA
 from facegate.storage.sql_review import POSTGRES_SCHEMA as REVIEW_SCHEMA
 
 logger = logging.getLogger(__name__)
@@ -123,10 +124,12 @@ CREATE UNIQUE INDEX classifiers_one_active ON classifiers (active) WHERE active 
     Migration(6, "access", POSTGRES_TABLES),
     # The event outbox (storage/sql_events.py, shared with SQLite): one for every replica.
     Migration(7, "event outbox", EVENTS_SCHEMA),
+    # Consent, expiry and the retention job's runs (storage/sql_governance.py).
+    Migration(8, "governance", GOVERNANCE_SCHEMA),
     # Kept probes and negative anchors (storage/sql_feedback.py, shared with SQLite).
-    Migration(8, "feedback", FEEDBACK_SCHEMA),
+    Migration(9, "feedback", FEEDBACK_SCHEMA),
     # The unknown-face review queue (storage/sql_review.py, shared with SQLite).
-    Migration(9, "review queue", REVIEW_SCHEMA),
+    Migration(10, "review queue", REVIEW_SCHEMA),
 )
 
 LATEST = MIGRATIONS[-1].version

@@ -15,15 +15,14 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import datetime
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
-import numpy as np
 import psycopg
 from psycopg.types.json import Jsonb
 from psycopg_pool import ConnectionPool
 
-from facegate.domain import DESCRIPTOR_SIZE, Box, Descriptor, FaceSample, Identity
+from facegate.domain import Box, Consent, Descriptor, FaceSample, Identity
 from facegate.errors import (
     ConflictError,
     DuplicateFaceError,
@@ -31,13 +30,23 @@ from facegate.errors import (
     IdentityNotFoundError,
     StoreError,
 )
+from facegate.storage import identity_links as links
 from facegate.storage import pg_schema
-from facegate.storage.base import UNSET, Changes, checked_update, new_identity, utcnow
+from facegate.storage.base import (
+    UNSET,
+    Changes,
+    checked_update,
+    new_identity,
+    updated_terms,
+    utcnow,
+)
+from facegate.storage.pg_wire import redact_url, vector_text, vectors
 from facegate.storage.sql_access import SqlAccess
 from facegate.storage.sql_audit import SqlAudit
 from facegate.storage.sql_classifiers import ClassifierRewrite
 from facegate.storage.sql_events import SqlEvents
 from facegate.storage.sql_feedback import SqlFeedback
+from facegate.storage.sql_governance import SqlRetention
 from facegate.storage.sql_review import SqlReview
 from facegate.storage.sql_state import SqlState
 
@@ -53,23 +62,11 @@ MAX_DELTA_FACES = 50_000
 
 _IDENTITY_COLUMNS = (
     "i.id, i.name, i.external_id, i.metadata, i.created_at, i.updated_at, "
-    "(SELECT COUNT(*) FROM faces f WHERE f.identity_id = i.id)"
+    "(SELECT COUNT(*) FROM faces f WHERE f.identity_id = i.id), i.consent, i.expires_at"
 )
 _FACE_COLUMNS = (
     "id, identity_id, descriptor, chip_jpeg, image_sha256, detection_score, created_at, model, box"
 )
-
-
-def redact_url(url: str) -> str:
-    """The URL without its password (for logs and error messages)."""
-    parts = urlsplit(url)
-    if parts.password is None and "password=" not in parts.query:
-        return url
-    host = parts.netloc.rpartition("@")[2]
-    netloc = f"{parts.username or ''}:***@{host}" if parts.password is not None else parts.netloc
-    query = "&".join("password=***" if q.startswith("password=") else q
-                     for q in parts.query.split("&"))
-    return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
 
 
 def migrate_database(url: str) -> tuple[list[int], int]:
@@ -82,7 +79,8 @@ def migrate_database(url: str) -> tuple[list[int], int]:
         raise StoreError(f"cannot migrate the gallery at {redact_url(url)}: {exc}") from exc
 
 
-class PostgresStore(SqlState, SqlAudit, SqlAccess, SqlEvents, SqlFeedback, SqlReview):
+class PostgresStore(SqlState, SqlAudit, SqlAccess, SqlEvents, SqlRetention, SqlFeedback,
+                    SqlReview):
     _MARK, _TEXT_TIMES, _LOCK_ROWS, _PG = "%s", False, " FOR UPDATE", True
     _LOCK_JOBS = "LOCK TABLE training_jobs IN EXCLUSIVE MODE"  # one job start at a time
 
@@ -114,9 +112,11 @@ class PostgresStore(SqlState, SqlAudit, SqlAccess, SqlEvents, SqlFeedback, SqlRe
 
     # identities
     def create_identity(
-        self, *, name: str, external_id: str | None = None, metadata: dict[str, Any] | None = None
+        self, *, name: str, external_id: str | None = None, metadata: dict[str, Any] | None = None,
+        consent: Consent | None = None, expires_at: datetime | None = None,
     ) -> Identity:
-        identity = new_identity(name=name, external_id=external_id, metadata=metadata)
+        identity = new_identity(name=name, external_id=external_id, metadata=metadata,
+                                consent=consent, expires_at=expires_at)
         with self._write() as conn:
             _insert_identity(conn, identity)
         return identity
@@ -149,40 +149,48 @@ class PostgresStore(SqlState, SqlAudit, SqlAccess, SqlEvents, SqlFeedback, SqlRe
 
     def update_identity(
         self, identity_id: str, *, name: str = UNSET, external_id: str | None = UNSET,
-        metadata: dict[str, Any] = UNSET,
+        metadata: dict[str, Any] = UNSET, consent: Consent | None = UNSET,
+        expires_at: datetime | None = UNSET,
     ) -> Identity:
         name, external_id, metadata = checked_update(
             name=name, external_id=external_id, metadata=metadata)
         with self._write() as conn:
-            row = conn.execute(
-                "SELECT name, external_id, metadata FROM identities WHERE id = %s FOR UPDATE",
-                (identity_id,)).fetchone()
+            row = conn.execute(f"SELECT {_IDENTITY_COLUMNS} FROM identities i WHERE i.id = %s "
+                               "FOR UPDATE", (identity_id,)).fetchone()
             if row is None:
                 raise IdentityNotFoundError(f"no identity with id {identity_id!r}")
-            new_name = row[0] if name is UNSET else name
+            current = _identity(row)
+            new_name, terms = current.name if name is UNSET else name, updated_terms(
+                current, consent=consent, expires_at=expires_at)
             try:
                 conn.execute(
-                    "UPDATE identities SET name = %s, name_folded = %s, external_id = %s, "
-                    "metadata = %s, updated_at = %s WHERE id = %s",
-                    (new_name, new_name.lower(), row[1] if external_id is UNSET else external_id,
-                     Jsonb(row[2] if metadata is UNSET else metadata), utcnow(), identity_id))
+                    "UPDATE identities SET name = %s, name_folded = %s, external_id = %s, metadata "
+                    "= %s, updated_at = %s, consent = %s::jsonb, expires_at = %s WHERE id = %s",
+                    (new_name, new_name.lower(),
+                     current.external_id if external_id is UNSET else external_id,
+                     Jsonb(current.metadata if metadata is UNSET else metadata), utcnow(),
+                     links.consent_json(terms[0]), terms[1], identity_id))
             except psycopg.errors.UniqueViolation as exc:
                 raise ConflictError(f"external id {external_id!r} belongs to another identity") \
                     from exc
         return self.get_identity(identity_id)
 
     def delete_identity(self, identity_id: str, *,
-                        rewrite: ClassifierRewrite | None = None) -> list[str]:
+                        rewrite: ClassifierRewrite | None = None,
+                        audit: links.AuditErasure | None = None) -> links.ErasedFaces:
         with self._write() as conn:
             if conn.execute("SELECT id FROM identities WHERE id = %s FOR UPDATE",
                             (identity_id,)).fetchone() is None:
                 raise IdentityNotFoundError(f"no identity with id {identity_id!r}")
+            counts = links.erase_links(conn, identity_id, mark="%s")
             face_ids = [r[0] for r in conn.execute(
                 "DELETE FROM faces WHERE identity_id = %s RETURNING id", (identity_id,))]
             conn.execute("DELETE FROM identities WHERE id = %s", (identity_id,))
             self._rewrite_in(conn, rewrite)
             _log_changes(conn, face_ids)
-        return face_ids
+            erased = links.ErasedFaces(face_ids, counts)
+            self._insert_audit(conn, audit(erased) if audit else [])
+        return erased
 
     # faces
     def add_face(self, sample: FaceSample) -> None:
@@ -221,7 +229,7 @@ class PostgresStore(SqlState, SqlAudit, SqlAccess, SqlEvents, SqlFeedback, SqlRe
 
     def descriptors(self) -> list[tuple[str, str, Descriptor]]:
         rows = self._read("SELECT id, identity_id, descriptor FROM faces ORDER BY seq")
-        matrix = _vectors([row[2] for row in rows])
+        matrix = vectors([row[2] for row in rows])
         return [(row[0], row[1], matrix[i]) for i, row in enumerate(rows)]
 
     def restore(self, identity: Identity, samples: list[FaceSample]) -> None:
@@ -254,7 +262,7 @@ class PostgresStore(SqlState, SqlAudit, SqlAccess, SqlEvents, SqlFeedback, SqlRe
         if len(rows) > MAX_DELTA_FACES:
             return None
         present = [row for row in rows if row[1] is not None]
-        matrix = _vectors([row[2] for row in present])
+        matrix = vectors([row[2] for row in present])
         return Changes(marker=version,
                        upserts=[(row[0], row[1], matrix[i]) for i, row in enumerate(present)],
                        removed=[row[0] for row in rows if row[1] is None])
@@ -279,20 +287,6 @@ class PostgresStore(SqlState, SqlAudit, SqlAccess, SqlEvents, SqlFeedback, SqlRe
         self._pool.close()
 
 
-def vector_text(descriptor: Descriptor) -> str:
-    """pgvector's text form; ``repr`` of each float32 value (as a double) parses back exactly."""
-    return "[" + ",".join(map(repr, np.asarray(descriptor, dtype=np.float32).tolist())) + "]"
-
-
-def _vectors(blobs: list[bytes]) -> np.ndarray[Any, np.dtype[np.float32]]:
-    """pgvector binary values (int16 dim, int16 unused, big-endian float4s) as one matrix."""
-    width = 4 + 4 * DESCRIPTOR_SIZE
-    if any(len(blob) != width for blob in blobs):
-        raise StoreError(f"a stored descriptor is not {DESCRIPTOR_SIZE} values")
-    data = np.frombuffer(b"".join(blobs), dtype=np.uint8).reshape(len(blobs), width)
-    return np.ascontiguousarray(data[:, 4:]).view(">f4").astype(np.float32)
-
-
 def _log_changes(conn: Conn, face_ids: list[str]) -> None:
     """Bump the change-log version (the row lock orders writers by commit) and log the faces."""
     if not face_ids:
@@ -312,9 +306,10 @@ def _insert_identity(conn: Conn, identity: Identity) -> None:
     try:
         conn.execute(
             "INSERT INTO identities (id, name, name_folded, external_id, metadata, created_at, "
-            "updated_at) VALUES (%s, %s, %s, %s, %s, %s, %s)",
+            "updated_at, consent, expires_at) VALUES (%s, %s, %s, %s, %s, %s, %s, %s::jsonb, %s)",
             (identity.id, identity.name, identity.name.lower(), identity.external_id,
-             Jsonb(identity.metadata), identity.created_at, identity.updated_at))
+             Jsonb(identity.metadata), identity.created_at, identity.updated_at,
+             links.consent_json(identity.consent), identity.expires_at))
     except psycopg.errors.UniqueViolation as exc:
         taken = "external id" if "external_id" in (exc.diag.constraint_name or "") \
             else "identity id"
@@ -338,12 +333,14 @@ def _insert_face(conn: Conn, sample: FaceSample) -> None:
 
 def _identity(row: tuple[Any, ...]) -> Identity:
     return Identity(id=row[0], name=row[1], external_id=row[2], metadata=row[3],
-                    created_at=row[4], updated_at=row[5], face_count=int(row[6]))
+                    created_at=row[4], updated_at=row[5], face_count=int(row[6]),
+                    consent=links.consent_from(row[7]), expires_at=row[8])
+
 
 
 def _face(row: tuple[Any, ...]) -> FaceSample:
     box = row[8]
     return FaceSample(
-        id=row[0], identity_id=row[1], descriptor=_vectors([row[2]])[0], chip_jpeg=bytes(row[3]),
+        id=row[0], identity_id=row[1], descriptor=vectors([row[2]])[0], chip_jpeg=bytes(row[3]),
         image_sha256=row[4], detection_score=row[5], created_at=row[6], model=row[7],
         box=Box(box["left"], box["top"], box["right"], box["bottom"]) if box else None)

@@ -79,15 +79,19 @@ class SqlAudit:
     def append_audit(self, records: list[AuditRecord]) -> None:
         if not records:
             return
-        sql = f"INSERT INTO audit ({_COLUMNS}) VALUES ({', '.join([self._MARK] * 13)})"
         with self._audit_write() as db:
-            for r in records:
-                ids: Any = json.dumps(list(r.identity_ids)) if self._TEXT_TIMES \
-                    else list(r.identity_ids)
-                db.execute(sql, (
-                    r.id, self._time(r.time), r.actor_kind, r.actor_id, r.actor_name, r.client,
-                    r.request_id, r.method, r.route, r.status, r.error_code, ids,
-                    json.dumps(r.details)))
+            self._insert_audit(db, records)
+
+    def _insert_audit(self, db: _Connection, records: list[AuditRecord]) -> None:
+        """Insert in the caller's transaction (an erasure's own row goes with it)."""
+        sql = f"INSERT INTO audit ({_COLUMNS}) VALUES ({', '.join([self._MARK] * 13)})"
+        for r in records:
+            ids: Any = json.dumps(list(r.identity_ids)) if self._TEXT_TIMES \
+                else list(r.identity_ids)
+            db.execute(sql, (
+                r.id, self._time(r.time), r.actor_kind, r.actor_id, r.actor_name, r.client,
+                r.request_id, r.method, r.route, r.status, r.error_code, ids,
+                json.dumps(r.details)))
 
     def audit_page(self, query: AuditQuery, *, limit: int = 100,
                    cursor: str | None = None) -> tuple[list[AuditRecord], str | None]:

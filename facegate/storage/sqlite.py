@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from facegate.domain import Box, Descriptor, FaceSample, Identity
+from facegate.domain import Consent, Descriptor, FaceSample, Identity
 from facegate.errors import (
     ConflictError,
     DuplicateFaceError,
@@ -27,14 +27,32 @@ from facegate.errors import (
     IdentityNotFoundError,
     StoreError,
 )
-from facegate.storage import sql_audit, sql_events, sql_feedback, sql_review, sql_state
-from facegate.storage.base import UNSET, Changes, checked_update, new_identity, utcnow
+from facegate.storage import identity_links as links
+from facegate.storage import (
+    sql_audit,
+    sql_events,
+    sql_feedback,
+    sql_governance,
+    sql_review,
+    sql_state,
+)
+from facegate.storage.audit import text_time
+from facegate.storage.base import (
+    UNSET,
+    Changes,
+    checked_update,
+    new_identity,
+    updated_terms,
+    utcnow,
+)
 from facegate.storage.sql_access import SQLITE_TABLES, SqlAccess
 from facegate.storage.sql_classifiers import ClassifierRewrite
+from facegate.storage.sqlite_rows import face_row, identity_row
 
 logger = logging.getLogger(__name__)
 
-#: 2 classifiers, 3 sql_state, 4 audit, 5 sql_access, 6 sql_events, 7 feedback + review
+#: 2 classifiers, 3 sql_state, 4 audit, 5 sql_access, 6 sql_events, 7 sql_governance (consent,
+#: expires_at, retention_runs), feedback (kept probes, negative anchors), review (the queue).
 SCHEMA_VERSION = 7
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS identities (
@@ -75,7 +93,7 @@ CREATE UNIQUE INDEX IF NOT EXISTS classifiers_one_active ON classifiers (active)
     + sql_review.SQLITE_SCHEMA
 _IDENTITY_COLUMNS = (
     "i.id, i.name, i.external_id, i.metadata, i.created_at, i.updated_at, "
-    "(SELECT COUNT(*) FROM faces f WHERE f.identity_id = i.id)"
+    "(SELECT COUNT(*) FROM faces f WHERE f.identity_id = i.id), i.consent, i.expires_at"
 )
 _FACE_COLUMNS = (
     "id, identity_id, descriptor, chip_jpeg, image_sha256, detection_score, created_at, model, box"
@@ -83,6 +101,7 @@ _FACE_COLUMNS = (
 
 
 class SQLiteStore(sql_state.SqlState, sql_audit.SqliteAudit, SqlAccess, sql_events.SqlEvents,
+                  sql_governance.SqlRetention, sql_governance.SqliteErasure,
                   sql_feedback.SqlFeedback, sql_review.SqlReview):
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
@@ -118,6 +137,7 @@ class SQLiteStore(sql_state.SqlState, sql_audit.SqliteAudit, SqlAccess, sql_even
             for statement in (_SCHEMA + sql_audit.SQLITE_SCHEMA).split(";"):
                 if statement.strip():
                     db.execute(statement)
+            sql_governance.add_sqlite_columns(db)
             db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
 
     @contextmanager
@@ -144,18 +164,27 @@ class SQLiteStore(sql_state.SqlState, sql_audit.SqliteAudit, SqlAccess, sql_even
 
     # identities
     def create_identity(
-        self, *, name: str, external_id: str | None = None, metadata: dict[str, Any] | None = None
+        self, *, name: str, external_id: str | None = None, metadata: dict[str, Any] | None = None,
+        consent: Consent | None = None, expires_at: datetime | None = None,
     ) -> Identity:
-        identity = new_identity(name=name, external_id=external_id, metadata=metadata)
+        identity = new_identity(name=name, external_id=external_id, metadata=metadata,
+                                consent=consent, expires_at=expires_at)
         with self._write() as db:
             self._insert_identity(db, identity)
         return identity
 
     def _insert_identity(self, db: sqlite3.Connection, identity: Identity) -> None:
         try:
-            db.execute("INSERT INTO identities VALUES (?, ?, ?, ?, ?, ?)", (
-                identity.id, identity.name, identity.external_id, json.dumps(identity.metadata),
-                identity.created_at.isoformat(), identity.updated_at.isoformat()))
+            db.execute(
+                "INSERT INTO identities (id, name, external_id, metadata, created_at, updated_at, "
+                "consent, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    identity.id, identity.name, identity.external_id,
+                    json.dumps(identity.metadata), identity.created_at.isoformat(),
+                    identity.updated_at.isoformat(), links.consent_json(identity.consent),
+                    text_time(identity.expires_at) if identity.expires_at else None,
+                ),
+            )
         except sqlite3.IntegrityError as exc:
             taken = "external id" if "external_id" in str(exc) else "identity id"
             raise ConflictError(f"that {taken} belongs to another identity") from exc
@@ -165,7 +194,7 @@ class SQLiteStore(sql_state.SqlState, sql_audit.SqliteAudit, SqlAccess, sql_even
                           (identity_id,))
         if not rows:
             raise IdentityNotFoundError(f"no identity with id {identity_id!r}")
-        return _identity(rows[0])
+        return identity_row(rows[0])
 
     def get_identities(self, identity_ids: list[str]) -> dict[str, Identity]:
         if not identity_ids:
@@ -175,7 +204,7 @@ class SQLiteStore(sql_state.SqlState, sql_audit.SqliteAudit, SqlAccess, sql_even
             f"SELECT {_IDENTITY_COLUMNS} FROM identities i WHERE i.id IN ({marks})",
             tuple(identity_ids),
         )
-        return {row[0]: _identity(row) for row in rows}
+        return {row[0]: identity_row(row) for row in rows}
 
     def list_identities(
         self, *, name_contains: str | None = None, limit: int = 50, offset: int = 0
@@ -191,25 +220,28 @@ class SQLiteStore(sql_state.SqlState, sql_audit.SqliteAudit, SqlAccess, sql_even
             "ORDER BY i.created_at, i.id LIMIT ? OFFSET ?",
             (*args, limit, offset),
         )
-        return [_identity(row) for row in rows], int(total)
+        return [identity_row(row) for row in rows], int(total)
 
     def update_identity(
         self, identity_id: str, *, name: str = UNSET, external_id: str | None = UNSET,
-        metadata: dict[str, Any] = UNSET,
+        metadata: dict[str, Any] = UNSET, consent: Consent | None = UNSET,
+        expires_at: datetime | None = UNSET,
     ) -> Identity:
         name, external_id, metadata = checked_update(
             name=name, external_id=external_id, metadata=metadata)
         with self._write() as db:
             current = self.get_identity(identity_id)
+            terms = updated_terms(current, consent=consent, expires_at=expires_at)
             try:
                 db.execute(
                     "UPDATE identities SET name = ?, external_id = ?, metadata = ?, "
-                    "updated_at = ? WHERE id = ?",
+                    "updated_at = ?, consent = ?, expires_at = ? WHERE id = ?",
                     (
                         current.name if name is UNSET else name,
                         current.external_id if external_id is UNSET else external_id,
                         json.dumps(current.metadata if metadata is UNSET else metadata),
-                        utcnow().isoformat(), identity_id,
+                        utcnow().isoformat(), links.consent_json(terms[0]),
+                        text_time(terms[1]) if terms[1] else None, identity_id,
                     ),
                 )
             except sqlite3.IntegrityError as exc:
@@ -218,32 +250,18 @@ class SQLiteStore(sql_state.SqlState, sql_audit.SqliteAudit, SqlAccess, sql_even
         return self.get_identity(identity_id)
 
     def delete_identity(self, identity_id: str, *,
-                        rewrite: ClassifierRewrite | None = None) -> list[str]:
+                        rewrite: ClassifierRewrite | None = None,
+                        audit: links.AuditErasure | None = None) -> links.ErasedFaces:
         with self._write() as db:
             self.get_identity(identity_id)
-            face_ids = [r[0] for r in db.execute(
-                "SELECT id FROM faces WHERE identity_id = ?", (identity_id,))]
+            erased = links.ErasedFaces([r[0] for r in db.execute(
+                "SELECT id FROM faces WHERE identity_id = ?", (identity_id,))],
+                links.erase_links(db, identity_id, mark="?"))
             db.execute("DELETE FROM identities WHERE id = ?", (identity_id,))
             self._rewrite_in(db, rewrite)
+            self._insert_audit(db, audit(erased) if audit else [])
         self._checkpoint()
-        return face_ids
-
-    def _checkpoint(self) -> None:
-        """Copy the log into the main file and truncate it (waits <= 2 s; a failure is logged)."""
-        with self._lock:
-            self._db.execute("PRAGMA busy_timeout = 2000")
-            try:
-                busy: object = self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()[0]
-            except sqlite3.DatabaseError as exc:
-                busy = type(exc).__name__
-            self._db.execute("PRAGMA busy_timeout = 30000")
-        if busy:
-            logger.warning("gallery log not truncated after an erasure (%s)", busy)
-
-    def storage_settings(self) -> dict[str, int | str]:
-        """The connection's journal and erasure settings (``PRAGMA`` values)."""
-        return {name: self._read(f"PRAGMA {name}")[0][0]
-                for name in ("journal_mode", "synchronous", "foreign_keys", "secure_delete")}
+        return erased
 
     # faces
     def add_face(self, sample: FaceSample) -> None:
@@ -276,7 +294,7 @@ class SQLiteStore(sql_state.SqlState, sql_audit.SqliteAudit, SqlAccess, sql_even
                           (face_id, identity_id))
         if not rows:
             raise FaceNotFoundError(f"identity {identity_id!r} has no face {face_id!r}")
-        return _face(rows[0])
+        return face_row(rows[0])
 
     def list_faces(self, identity_id: str) -> list[FaceSample]:
         self.get_identity(identity_id)
@@ -284,7 +302,7 @@ class SQLiteStore(sql_state.SqlState, sql_audit.SqliteAudit, SqlAccess, sql_even
             f"SELECT {_FACE_COLUMNS} FROM faces WHERE identity_id = ? ORDER BY created_at, id",
             (identity_id,),
         )
-        return [_face(row) for row in rows]
+        return [face_row(row) for row in rows]
 
     def delete_face(self, identity_id: str, face_id: str, *,
                     rewrite: ClassifierRewrite | None = None) -> None:
@@ -317,31 +335,7 @@ class SQLiteStore(sql_state.SqlState, sql_audit.SqliteAudit, SqlAccess, sql_even
     def changes_since(self, marker: int) -> Changes | None:
         return None  # no change log: the marker moving means a reload
 
-    def integrity_problems(self) -> list[str]:
-        """SQLite's own integrity check plus orphan checks; empty when all is well."""
-        problems = [r[0] for r in self._read("PRAGMA integrity_check") if r[0] != "ok"]
-        problems += [f"foreign key: {r}" for r in self._read("PRAGMA foreign_key_check")]
-        return problems
-
     def close(self) -> None:
         with self._lock:
             self._db.close()
 
-
-def _identity(row: tuple[Any, ...]) -> Identity:
-    return Identity(
-        id=row[0], name=row[1], external_id=row[2], metadata=json.loads(row[3]),
-        created_at=datetime.fromisoformat(row[4]), updated_at=datetime.fromisoformat(row[5]),
-        face_count=int(row[6]),
-    )
-
-
-def _face(row: tuple[Any, ...]) -> FaceSample:
-    return FaceSample(
-        id=row[0], identity_id=row[1],
-        descriptor=np.frombuffer(row[2], dtype="<f4").astype(np.float32),
-        chip_jpeg=bytes(row[3]), image_sha256=row[4], detection_score=row[5],
-        created_at=datetime.fromisoformat(row[6]), model=row[7],
-        box=Box(*(json.loads(row[8])[k] for k in ("left", "top", "right", "bottom")))
-        if row[8] else None,
-    )

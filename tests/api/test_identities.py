@@ -213,7 +213,11 @@ def test_delete_identity_removes_its_faces(http: httpx.Client, faces: Path) -> N
     assert identity["id"] in candidates()
     deleted = http.delete(f"/v1/identities/{identity['id']}")
     assert deleted.status_code == 200
-    assert deleted.json() == {"deleted": identity["id"], "faces_deleted": 2}
+    body = deleted.json()
+    assert {k: body[k] for k in ("deleted", "faces_deleted")} == {
+        "deleted": identity["id"], "faces_deleted": 2}
+    assert {k: body["receipt"][k] for k in ("identity_id", "samples", "chips")} == {
+        "identity_id": identity["id"], "samples": 2, "chips": 2}
 
     assert identity["id"] not in candidates()
     for url in (f"/v1/identities/{identity['id']}", base, f"{base}/{face_ids[0]}",

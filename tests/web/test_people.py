@@ -142,8 +142,24 @@ def test_an_admin_enrols_by_upload_and_webcam_then_deletes_a_face_and_the_person
     expect(page.locator("#edit-result")).to_contain_text("Saved")
     expect(page.locator("#fact-external")).to_have_text("E-44")
 
+    expect(page.locator("#fact-consent")).to_have_text("not recorded")
+    expect(page.locator("#fact-expires")).to_contain_text("never")
+    with page.expect_download() as download:  # the person's own data, as a zip
+        page.get_by_role("button", name="Export their data (zip)").click()
+    with zipfile.ZipFile(download.value.path()) as archive:
+        assert len([n for n in archive.namelist() if n.startswith("chips/")]) == 3
+
     page.get_by_role("button", name="Delete person").click()
     confirm(page, "Barack Obama", "3 faces", "chips and descriptors", "cannot be undone")
+    receipt = page.locator("#receipt")  # the erasure receipt, on the page it was erased from
+    expect(receipt).to_be_visible()
+    expect(page.get_by_role("heading", name="Erasure receipt")).to_be_visible()
+    facts = receipt.locator("dd").all_inner_texts()
+    assert facts[1:7] == ["3", "3", "0", "0", facts[5], "0"] and int(facts[5]) == 0, facts
+    assert facts[8] == "admin" and "Barack Obama" not in receipt.inner_text()
+    expect(page.locator("#person")).to_be_hidden()
+    browser.shoot("person-erased")
+    receipt.get_by_role("link", name="Back to all people").click()
     page.wait_for_url("**/ui/people")
     expect(page.locator("#people")).to_contain_text("Joe")
     expect(page.locator("#people")).not_to_contain_text("Barack Obama")

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request, Response
 from pydantic import Field
 
 from facegate.api import audit, events, views
-from facegate.api.deps import FacegateDep, GalleryDep, RunnerDep
+from facegate.api.deps import FacegateDep, GalleryDep, RunnerDep, require
+from facegate.api.governance_schemas import ConsentIn
 from facegate.api.inputs import RequestModel, read_body
 from facegate.api.openapi import BODY, BUSY, IMAGE, ONE_FACE, STORE, answers, image_body
 from facegate.api.schemas import (
@@ -23,11 +25,13 @@ from facegate.api.schemas import (
 )
 from facegate.errors import (
     ConflictError,
+    ConsentRequiredError,
     DuplicateFaceError,
     FaceNotFoundError,
     IdentityNotFoundError,
     ValidationError,
 )
+from facegate.services import governance
 from facegate.services.gallery import MAX_OFFSET
 from facegate.storage.base import UNSET
 
@@ -40,12 +44,16 @@ class IdentityIn(RequestModel):
     name: str = Field(min_length=1, max_length=200)
     external_id: str | None = Field(default=None, max_length=200)
     metadata: dict[str, Any] = Field(default_factory=dict)
+    consent: ConsentIn | None = None
+    expires_at: datetime | None = None
 
 
 class IdentityPatch(RequestModel):
     name: str | None = Field(default=None, min_length=1, max_length=200)
     external_id: str | None = Field(default=None, max_length=200)
     metadata: dict[str, Any] | None = None
+    consent: ConsentIn | None = None
+    expires_at: datetime | None = None
 
 
 class FaceIn(RequestModel):
@@ -56,11 +64,13 @@ class FaceIn(RequestModel):
 
 
 @router.post("", status_code=201, response_model=IdentityOut, responses=answers(
-    *BODY, ConflictError, *STORE))
+    *BODY, ConflictError, ConsentRequiredError, *STORE))
 def create_identity(body: IdentityIn, gallery: GalleryDep, request: Request) -> dict[str, Any]:
-    """Create an identity (a person); add faces to it next."""
+    """Create an identity (a person), optionally with its consent record and expiry; add
+    faces to it next."""
     answer = views.identity(gallery.create_identity(
-        name=body.name, external_id=body.external_id, metadata=body.metadata))
+        name=body.name, external_id=body.external_id, metadata=body.metadata,
+        consent=body.consent.record() if body.consent else None, expires_at=body.expires_at))
     audit.note(request, identity_ids=[answer["id"]])
     events.emit(request, "identity.created", identity_id=answer["id"], name=answer["name"])
     return answer
@@ -86,10 +96,11 @@ def get_identity(identity_id: str, gallery: GalleryDep) -> dict[str, Any]:
 
 
 @router.patch("/{identity_id}", response_model=IdentityOut, responses=answers(
-    IdentityNotFoundError, ConflictError, *BODY, *STORE))
+    IdentityNotFoundError, ConflictError, ConsentRequiredError, *BODY, *STORE))
 def update_identity(identity_id: str, body: IdentityPatch, gallery: GalleryDep,
                     request: Request) -> dict[str, Any]:
-    """Change name, external id or metadata; fields left out stay as they are."""
+    """Change name, external id, metadata, consent or expiry; fields left out stay as they
+    are (null clears consent or expiry)."""
     sent = body.model_fields_set
     name: str = UNSET
     if "name" in sent:
@@ -101,6 +112,8 @@ def update_identity(identity_id: str, body: IdentityPatch, gallery: GalleryDep,
         name=name,
         external_id=body.external_id if "external_id" in sent else UNSET,
         metadata=(body.metadata or {}) if "metadata" in sent else UNSET,
+        consent=(body.consent.record() if body.consent else None) if "consent" in sent else UNSET,
+        expires_at=body.expires_at if "expires_at" in sent else UNSET,
     )
     events.emit(request, "identity.updated", identity_id=updated.id, name=updated.name,
                 changed=sorted(sent))
@@ -109,10 +122,31 @@ def update_identity(identity_id: str, body: IdentityPatch, gallery: GalleryDep,
 
 @router.delete("/{identity_id}", response_model=IdentityDeleted, responses=ONE)
 def delete_identity(identity_id: str, gallery: GalleryDep, request: Request) -> dict[str, Any]:
-    """Delete the identity with all its face samples and chips."""
-    faces = gallery.delete_identity(identity_id)
-    events.emit(request, "identity.deleted", identity_id=identity_id, faces_deleted=faces)
-    return {"deleted": identity_id, "faces_deleted": faces}
+    """Erase the identity with its face samples, chips and everything linked to them (outbox
+    events naming them included); answers the erasure receipt (docs/governance.md)."""
+    erased = gallery.erase_identity(identity_id)
+    principal = getattr(request.state, "principal", None)
+    receipt = governance.receipt(identity_id, erased, actor=governance.actor_of(
+        principal.kind if principal else "anonymous", principal.id if principal else None,
+        principal.name if principal else None))
+    audit.note(request, receipt={k: v for k, v in receipt.items() if k != "actor"})  # the row's
+    events.emit(request, "identity.deleted", identity_id=identity_id, faces_deleted=len(erased))
+    return {"deleted": identity_id, "faces_deleted": len(erased), "receipt": receipt}
+
+
+@router.get("/{identity_id}/export", response_class=Response, dependencies=[require("enrol")],
+            responses={200: {"content": {"application/zip": {
+                "schema": {"type": "string", "format": "binary"}}}},
+                **answers(IdentityNotFoundError, *STORE)})
+def export_identity(identity_id: str, gallery: GalleryDep, request: Request) -> Response:
+    """The person's own data as a zip (GDPR Art. 15): ``person.json`` (record, consent,
+    expiry, each face's enrolment time) and ``chips/<face_id>.jpg``; never descriptors. Needs
+    ``read`` and ``enrol``."""
+    identity, data = governance.export_zip(gallery.indexed.store, identity_id)
+    audit.note(request, export_faces=identity.face_count)
+    return Response(data, media_type="application/zip", headers={
+        "Cache-Control": "private, no-store",
+        "Content-Disposition": f'attachment; filename="person-{identity.id}.zip"'})
 
 
 @router.post("/{identity_id}/faces", status_code=201, response_model=EnrolledFace,
@@ -120,6 +154,7 @@ def delete_identity(identity_id: str, gallery: GalleryDep, request: Request) -> 
              openapi_extra=image_body(FaceIn, "image", required=(),
                                         one_of=("image", "descriptor")), responses=answers(
                  *BODY, *IMAGE, *ONE_FACE, DuplicateFaceError, IdentityNotFoundError, *BUSY,
+                 ConsentRequiredError,
                  *STORE))
 async def add_face(
     identity_id: str, request: Request, facegate: FacegateDep, run: RunnerDep

@@ -1,4 +1,5 @@
-// A person's page: details, edit, delete, every enrolled face; enrol by upload or webcam.
+// A person's page: details, edit, export, delete (showing the erasure receipt), every
+// enrolled face; enrol by upload or webcam.
 import { api } from "./api.js";
 import { clear, confirmAction, el, showError, showOk, timeEl } from "./dom.js";
 import { setupUpload } from "./enrol_upload.js";
@@ -23,6 +24,14 @@ function fill(found) {
   document.getElementById("fact-faces").textContent = String(found.face_count);
   clear(document.getElementById("fact-created")).append(timeEl(found.created_at));
   clear(document.getElementById("fact-updated")).append(timeEl(found.updated_at));
+  const consent = clear(document.getElementById("fact-consent"));
+  if (found.consent) {
+    consent.append(found.consent.purpose, " (given ", timeEl(found.consent.given_at),
+      found.consent.reference ? `, ${found.consent.reference})` : ")");
+  } else consent.append("not recorded");
+  const expires = clear(document.getElementById("fact-expires"));
+  if (found.expires_at) expires.append(timeEl(found.expires_at), " (then erased by retention)");
+  else expires.append("never (until deleted)");
   const view = document.getElementById("metadata-view");
   if (view) view.textContent = JSON.stringify(found.metadata, null, 2);
   const form = document.getElementById("edit");
@@ -83,8 +92,39 @@ async function deletePerson() {
     "Delete person");
   if (!sure) return;
   try {
-    await api(base, { method: "DELETE" });
-    location.assign("/ui/people");
+    const answer = await api(base, { method: "DELETE" });
+    showReceipt(answer.receipt);
+  } catch (error) {
+    showError(notice, error);
+  }
+}
+
+const RECEIPT = [["identity_id", "Identity id"], ["samples", "Face samples"], ["chips", "Face chips"],
+  ["negative_anchors", "Negative anchors"], ["review_items", "Review queue items"],
+  ["outbox_events", "Outbox events"], ["kept_probes", "Kept probes"]];
+
+function showReceipt(receipt) {
+  const facts = clear(document.getElementById("receipt-facts"));
+  for (const [key, label] of RECEIPT) facts.append(el("dt", {}, label), el("dd", {}, String(receipt[key])));
+  const actor = receipt.actor.name || receipt.actor.kind;
+  facts.append(el("dt", {}, "Erased"), el("dd", {}, timeEl(receipt.erased_at)),
+    el("dt", {}, "By"), el("dd", {}, actor));
+  root.hidden = true;
+  clear(notice);
+  document.getElementById("receipt").hidden = false;
+  document.getElementById("person-name").textContent = "Erased";
+  document.title = "Erased · facegate";
+}
+
+async function exportPerson() {
+  try {
+    const url = URL.createObjectURL(await api(`${base}/export`));
+    const link = el("a", { href: url, download: `person-${id}.zip` });
+    document.body.append(link);
+    link.click();
+    link.remove();
+    setTimeout(() => URL.revokeObjectURL(url), 10000);
+    showOk(notice, "Export downloaded.");
   } catch (error) {
     showError(notice, error);
   }
@@ -123,6 +163,7 @@ async function save(event) {
 if (mayEnrol) {
   document.getElementById("edit").addEventListener("submit", save);
   document.getElementById("delete-person").addEventListener("click", deletePerson);
+  document.getElementById("export-person").addEventListener("click", exportPerson);
   setupUpload(base, reload);
   setupWebcam(base, reload);
 }
