@@ -153,7 +153,7 @@ def test_replica_indexes_follow_concurrent_writes_by_deltas(
 ) -> None:
     """Two stores (two replicas) write at once while both keep searching; afterwards both
     indexes hold exactly the gallery, and neither ever reloaded it whole after starting."""
-    caplog.set_level(logging.INFO, logger="facegate.services.gallery")
+    caplog.set_level(logging.INFO, logger="facegate.services.indexed_gallery")
     stores = [PostgresStore(postgres_url), PostgresStore(postgres_url)]
     galleries = [IndexedGallery(s) for s in stores]
     probe = np.zeros(DESCRIPTOR_SIZE, dtype=np.float32)
