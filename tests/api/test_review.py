@@ -104,7 +104,10 @@ def test_unknown_faces_are_clustered_named_and_then_recognised(http: httpx.Clien
     assert (anchor["id"], anchor["size"], anchor["seen"]) == (biden["id"], 1, 2)
 
     # erasing the person erases the review faces kept of them
-    assert http.delete(f"/v1/identities/{body['identity_id']}").status_code in (200, 204)
+    erased = http.delete(f"/v1/identities/{body['identity_id']}")
+    assert erased.status_code == 200
+    receipt = erased.json()["receipt"]  # the 3 queued faces of them, the 2 enrolled samples
+    assert (receipt["review_items"], receipt["samples"]) == (3, 2)
     assert clusters(http, "named") == []
     assert http.get(obama["chip_url"]).json()["error"]["code"] == "REVIEW_FACE_NOT_FOUND"
 
