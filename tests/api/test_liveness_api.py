@@ -205,9 +205,13 @@ def test_identify_and_verify_with_liveness_in_one_call(http: httpx.Client,
     assert found["live"] is True and found["liveness"]["blinks"]
     [face] = found["identify"]["faces"]
     assert face["status"] == "identified" and face["identity"]["identity_id"] == d18_id
+    said = http.post("/v1/feedback", json={"request_id": found["identify"]["request_id"],
+                                           "face_index": 0, "verdict": "correct"})
+    assert said.status_code == 200 and said.json()["verdict"] == "correct"  # its probe was kept
     same = http.post("/v1/verify?liveness=blink", files=_files(d18),
                      data={"identity_id": d18_id}).json()
     assert same["live"] is True and same["match"] is True
+    assert same["verify"]["request_id"] not in (None, found["identify"]["request_id"])
     other = http.post("/v1/verify?liveness=blink", files=_files(d18),
                       data={"identity_id": d19_id}).json()
     assert other["live"] is True and other["match"] is False

@@ -31,10 +31,11 @@ from facegate.api.openapi import (
     answers,
     sequence_body,
 )
+from facegate.api.routes import feedback
 from facegate.api.schemas import DescriptorIn
 from facegate.api.sequence_inputs import read_sequence
 from facegate.bootstrap import Facegate
-from facegate.domain import RGBImage
+from facegate.domain import IdentifyResult, RGBImage, VerifyResult
 from facegate.errors import EmptyIdentityError, IdentityNotFoundError, ValidationError
 from facegate.services import liveness_report
 from facegate.services.liveness import LivenessService, SequenceReport
@@ -88,14 +89,19 @@ async def identify_live(request: Request, facegate: FacegateDep, run: RunnerDep,
     service: LivenessService = request.app.state.liveness
     recognition = facegate.recognition
 
+    results: list[IdentifyResult] = []
+
     def work() -> dict[str, Any]:
         report, best = _checked(service, frames, video, body.fps)
         result = None if best is None else recognition.identify(
             best, threshold=body.threshold, top_k=body.top_k)
+        results.extend([result] if result is not None else [])
         return {"live": report.live, "liveness": liveness_report.sequence(report),
                 "identify": None if result is None else views.identify(result)}
 
     answer = await run(work)
+    if results:  # the best frame's faces can be given feedback on, as identify's
+        await feedback.keep_identify(request, answer["identify"], results[0])
     audit.note_identify(request, answer["identify"])
     audit.note(request, live=answer["live"])
     metrics.note_liveness(request, answer["liveness"])
@@ -122,13 +128,19 @@ async def verify_live(request: Request, facegate: FacegateDep, run: RunnerDep,
         raise ValidationError("send exactly one of 'image2', 'identity_id' or 'descriptor'")
     service: LivenessService = request.app.state.liveness
 
+    results: list[VerifyResult] = []
+
     def work() -> dict[str, Any]:
         report, best = _checked(service, frames, video, body.fps)
-        verified = None if best is None else _verify(facegate, best, second["image2"], body)
+        result = None if best is None else _verify(facegate, best, second["image2"], body)
+        results.extend([result] if result is not None else [])
+        verified = None if result is None else views.verify(result, mode=_mode(body, second))
         return {"live": report.live, "match": bool(verified and verified["match"]),
                 "liveness": liveness_report.sequence(report), "verify": verified}
 
     answer = await run(work)
+    if results:
+        await feedback.keep_verify(request, answer["verify"], results[0])
     audit.note_verify(request, answer["verify"])
     audit.note(request, live=answer["live"], match=answer["match"])
     metrics.note_liveness(request, answer["liveness"])
@@ -137,15 +149,18 @@ async def verify_live(request: Request, facegate: FacegateDep, run: RunnerDep,
     return answer
 
 
+def _mode(body: LiveVerifyIn, second: dict[str, bytes]) -> str:
+    return "image" if second["image2"] else "identity" if body.identity_id is not None \
+        else "descriptor"
+
+
 def _verify(facegate: Facegate, probe: bytes, image2: bytes,
-            body: LiveVerifyIn) -> dict[str, Any]:
+            body: LiveVerifyIn) -> VerifyResult:
     recognition = facegate.recognition
     options: dict[str, Any] = {"threshold": body.threshold,
                                "multiple_faces": body.multiple_faces}
     if image2:
-        return views.verify(recognition.verify_images(probe, image2, **options), mode="image")
+        return recognition.verify_images(probe, image2, **options)
     if body.identity_id is not None:
-        return views.verify(recognition.verify_identity(probe, body.identity_id, **options),
-                            mode="identity")
-    return views.verify(recognition.verify_descriptor(probe, body.descriptor or [], **options),
-                        mode="descriptor")
+        return recognition.verify_identity(probe, body.identity_id, **options)
+    return recognition.verify_descriptor(probe, body.descriptor or [], **options)
