@@ -67,8 +67,8 @@ class AlignmentSettings(BaseModel):
     """Enrolment happens once per photo and affords the most accurate descriptor; a probe
     (identify, verify, embed, liveness) is on every request's path and gets the fast one."""
 
-    #: Landmarks an enrolled face's chip is aligned on: ``68`` (68 points from
-    #: ``models.landmarks68``: the face mesh by default), ``5`` (the five points faces
+    #: Landmarks an enrolled face's chip is aligned on: ``68`` (``models.landmarks68``: dlib's 68,
+    #: or the whole face mesh, ``mesh_landmarks68.align_points``), ``5`` (the five points faces
     #: report), or ``both``: one chip each, descriptors combined (twice the descriptors; the
     #: most accurate, see docs/accuracy.md).
     landmarks: Literal["both", "68", "5"] = "both"

@@ -51,8 +51,9 @@ def fingerprint(settings: Settings, purpose: Purpose = "probe") -> str:
     chosen = ([alignment.landmarks, views.flip, views.jitter] if purpose == "enrol"
               else [alignment.probe_landmarks, views.probe_flip, views.probe_jitter])
     relevant["views"] = chosen
-    if chosen[0] != "5":  # chips aligned on 68 points: which model gave them
-        relevant["landmarks68"] = settings.models.landmarks68
+    if chosen[0] != "5":  # the second chip: which model located it (the mesh's fit changed)
+        relevant["landmarks68"] = ("mesh-fit-468" if settings.models.landmarks68 == "mesh"
+                                   else settings.models.landmarks68)
     text = json.dumps(relevant, sort_keys=True)
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
