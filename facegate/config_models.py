@@ -12,7 +12,6 @@ class ModelsSettings(BaseModel):
     #: Where the 68 landmarks come from (enrolment's second chip alignment, blink eye openness,
     #: head pose): ``mesh``, MediaPipe's face mesh + iris on ONNX Runtime (Apache-2.0 weights),
     #: or ``dlib``, dlib's ``shape_predictor_68_face_landmarks.dat``, trained on iBUG 300-W,
-    #: whose terms exclude commercial use. ``dlib`` stays the default until the blink rule holds
-    #: every annotated clip's verdict on mesh points (docs/liveness.md: d19's wink behind
-    #: glasses, tpsmm's partial blink); ``GET /v1/system`` says which weight runs.
-    landmarks68: Literal["mesh", "dlib"] = "dlib"
+    #: whose terms exclude commercial use: an explicit opt-in only. ``GET /v1/system`` says
+    #: which weight runs (docs/liveness.md and docs/accuracy.md compare the two).
+    landmarks68: Literal["mesh", "dlib"] = "mesh"

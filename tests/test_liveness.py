@@ -1,9 +1,9 @@
 """Blink liveness on the real clips of ``../shared/faces/blink`` and ``eyes`` (issue 6), plus the
 pure sequence rules. Real models throughout: dlib HOG, the 68 landmarks of the configured source
-(dlib's model by default; ``FACEGATE_MODELS__LANDMARKS68=mesh`` runs the same tests on the face
-mesh + iris), the ONNX descriptor. Where the two sources see the frames differently (tpsmm's
-closures, d19's right-eye narrowing) each source's expectation is stated, checked against the
-frames (docs/liveness.md).
+(the face mesh + iris by default; ``FACEGATE_MODELS__LANDMARKS68=dlib`` runs the same tests on
+dlib's 68-point model), the ONNX descriptor. Where the two sources see the frames differently
+(tpsmm's closures, d19's right-eye narrowing) each source's expectation is stated, checked
+against the frames (docs/liveness.md).
 """
 
 from __future__ import annotations

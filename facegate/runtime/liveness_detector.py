@@ -18,12 +18,13 @@ def liveness_detector(settings: Settings) -> BlazeFace | None:
     if settings.liveness.detector != "blazeface":
         return None
     runtime = settings.runtime
-    return _short_range(settings.detection.min_score, tuple(runtime.providers),
-                        runtime.intra_op_threads or 1, runtime.model_cache)
+    return _short_range(tuple(runtime.providers), runtime.intra_op_threads or 1,
+                        runtime.model_cache)
 
 
 @functools.lru_cache(maxsize=8)
-def _short_range(min_score: float, providers: tuple[str, ...], threads: int,
-                 cache_dir: Path | None) -> BlazeFace:
-    return BlazeFace(BLAZEFACE_SHORT, min_score=min_score, cache_dir=cache_dir,
+def _short_range(providers: tuple[str, ...], threads: int, cache_dir: Path | None) -> BlazeFace:
+    # MediaPipe's own score cut (0.5), not detection.min_score: that one is the photo
+    # detector's false-positive budget, and here a missed face only means HOG searches again.
+    return BlazeFace(BLAZEFACE_SHORT, min_score=0.5, cache_dir=cache_dir,
                      providers=providers, intra_op_threads=threads)

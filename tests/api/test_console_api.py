@@ -147,13 +147,15 @@ def test_status_names_models_licences_storage_and_queue(
     listed = admin(http, "GET", "/v1/identities").json()
     assert body["gallery"]["identities"] == listed["total"]
     models = {m["key"]: m for m in body["models"]}
-    assert set(models) == {"resnet", "hog", "mmod", "shape5", "mesh", "iris", "shape68"}
+    blazeface = {"blazeface_full", "blazeface_back", "blazeface_short"}
+    assert set(models) == {"resnet", "hog", "mmod", "shape5", "mesh", "iris", "shape68",
+                           *blazeface}
     assert models["shape68"]["commercial_use"] is False and "300-W" in models["shape68"]["licence"]
-    assert models["shape68"]["in_use"]  # the default, models.landmarks68 = dlib
+    assert not models["shape68"]["in_use"]  # only with models.landmarks68 = dlib
     assert models["resnet"]["licence"] == models["shape5"]["licence"] == "CC0-1.0"
     assert models["mesh"]["licence"] == models["iris"]["licence"] == "Apache-2.0"
-    assert all(models[k]["in_use"] for k in ("resnet", "shape5"))
-    assert not models["mesh"]["in_use"] and not models["iris"]["in_use"]  # only with = mesh
+    assert all(models[k]["in_use"] for k in ("resnet", "shape5", "mesh", "iris", *blazeface))
+    assert all(m["commercial_use"] for m in models.values() if m["in_use"])
     assert body["onnx"]["embedder"] == "onnx"
     assert "CPUExecutionProvider" in body["onnx"]["providers"]
     assert body["workers"]["busy"] == 0 and body["workers"]["waiting"] == 0

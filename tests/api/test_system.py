@@ -1,8 +1,8 @@
 """GET /v1/system and ``facegate system``: every model weight the server loads, with its file,
-SHA-256, licence, runtime and provider. With ``models.landmarks68 = mesh`` none is
-non-commercial and dlib's 68-point model (iBUG 300-W) is not even opened; the default (``dlib``,
-until blink liveness holds on mesh points) lists that model with its non-commercial licence
-(issue 17, item 4).
+SHA-256, licence, runtime and provider. With the default settings none is non-commercial and
+dlib's 68-point model (iBUG 300-W) is not even opened; the explicit opt-in
+``models.landmarks68 = dlib`` lists that model with its non-commercial licence, and the CLI
+warns (issue 17, items 1 and 4).
 
 ``weights.OPENED`` counts the weight files this process opened to load them: the server runs in
 this process, so what enrolment and a blink check open is held against what /v1/system lists.
@@ -40,8 +40,7 @@ def opened_before() -> Counter[str]:
 def server(tmp_path_factory: pytest.TempPathFactory,
            opened_before: Counter[str]) -> Iterator[LiveServer]:
     live = LiveServer(settings_for(tmp_path_factory.mktemp("system"),
-                                   server={"isolation": "thread"},
-                                   models={"landmarks68": "mesh"})).start()
+                                   server={"isolation": "thread"})).start()  # the defaults
     yield live
     live.stop()
 
@@ -59,7 +58,7 @@ def installed(file: str) -> Path:
     return weights.locate(file)
 
 
-def test_with_mesh_landmarks_every_weight_is_commercially_usable_and_dlib_68_is_never_opened(
+def test_by_default_every_weight_is_commercially_usable_and_dlib_68_is_never_opened(
         http: httpx.Client, faces: Path, shared_faces: Path,
         opened_before: Counter[str]) -> None:
     person = http.post("/v1/identities", json={"name": "obama"}).json()
@@ -95,17 +94,18 @@ def test_status_agrees_with_system(http: httpx.Client) -> None:
     assert status["shape68"]["in_use"] is False and status["shape68"]["commercial_use"] is False
 
 
-def test_cli_lists_the_same_and_names_the_default_dlib_68_licence(http: httpx.Client) -> None:
+def test_cli_lists_the_same_and_names_the_opt_in_dlib_68_licence(http: httpx.Client) -> None:
     served = http.get("/v1/system").json()["models"]
-    ran = facegate("system", "--json", env={"FACEGATE_MODELS__LANDMARKS68": "mesh"})
+    ran = facegate("system", "--json")
     assert ran.returncode == 0, ran.stderr
     assert json.loads(ran.stdout)["models"] == served
-    opted = facegate("system", "--json")  # the default: dlib's 68 points
+    assert "not for commercial use" not in ran.stderr
+    opted = facegate("system", "--json", env={"FACEGATE_MODELS__LANDMARKS68": "dlib"})
     listed = {m["key"]: m for m in json.loads(opted.stdout)["models"]}
     assert "mesh" not in listed and "iris" not in listed
     assert listed["shape68"]["file"] == DAT68 and listed["shape68"]["commercial_use"] is False
     assert listed["shape68"]["licence"] == "LicenseRef-iBUG-300-W-non-commercial"
     assert listed["shape68"]["licence"] not in COMMERCIAL
     assert "not for commercial use" in opted.stderr
-    text = facegate("system", env={"FACEGATE_MODELS__LANDMARKS68": "mesh"}).stdout
+    text = facegate("system").stdout
     assert "face_landmark.tflite" in text and "Apache-2.0" in text
