@@ -13,6 +13,7 @@ its events still undelivered, and a restart on the same gallery.
 from __future__ import annotations
 
 import os
+import re
 import signal
 import time
 from collections.abc import Iterator
@@ -121,7 +122,8 @@ def test_identify_verify_enrol_reach_their_topics(http: httpx.Client, broker: Br
     log = http.get("/v1/events/deliveries", params={"sink": "mqtt", "limit": 1}).json()
     [last] = log["items"]
     assert last["event"] == "verify.decided" and last["status"] == "delivered"
-    assert last["last_result"] == "acknowledged: 1 message(s) at QoS 1"
+    # the count is of the deliverer's batch the event went in (it may share one with others)
+    assert re.fullmatch(r"acknowledged: \d+ message\(s\) at QoS 1", last["last_result"])
     with Subscriber(broker, ["facegate/cameras/+", "facegate/available"]) as late:
         [kept] = late.wait_topic("facegate/cameras/front-door")
         assert kept.retain and kept.json()["request_id"] == named.headers["X-Request-ID"]
