@@ -84,7 +84,9 @@ def test_tpsmm_partial_blink_is_no_full_blink(service: LivenessService, blink_di
     """dlib's 68 points see no full blink in the clip (their lids never close on its blurry
     ~25 px eyes; the clip's README calls 19-23 a partial blink). The frames show both eyes shut
     at 20-22, 59-61, 92-94 and 149-155 (``eyes/closed`` has frame 21 as closed), and the mesh
-    + iris lids find those four blinks."""
+    + iris lids find those four blinks. No eye measure on those points keeps tpsmm not live
+    without losing d18's blink (``python -m bench.blink_measures``, docs/liveness.md): its
+    deepest closure is as deep as d18's annotated full blink."""
     frames, fps = video_frames(blink_dir / "videos" / "tpsmm_driving.mp4")
     report = service.blink(frames, fps=fps)
     assert sum(f.geometry is not None for f in report.frames) >= 0.95 * len(frames)
@@ -96,6 +98,9 @@ def test_tpsmm_partial_blink_is_no_full_blink(service: LivenessService, blink_di
     assert [next((a, b) for a, b in shut if a <= e.closed_start <= e.closed_end <= b)
             for e in report.blinks] == shut, report.events
     assert report.live, report.reasons
+    d18 = service.blink(_read(service, folder_files(blink_dir / "frames" /
+                                                    "liveportrait_d18_blink")))
+    assert min(e.depth for e in report.blinks) <= d18.blinks[0].depth, (report.events, d18)
 
 
 def test_one_photo_repeated_is_not_live(service: LivenessService, blink_dir: Path) -> None:
