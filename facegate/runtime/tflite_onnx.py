@@ -43,8 +43,11 @@ _ACTIVATIONS = {1: ("Relu", None), 2: ("Clip", (-1.0, 1.0)), 3: ("Clip", (0.0, 6
 
 
 class _Converter:
-    def __init__(self, model: TfliteModel) -> None:
+    def __init__(self, model: TfliteModel, split_prelu: bool = True,
+                 dynamic_batch: bool = False) -> None:
         self.model = model
+        self.split_prelu = split_prelu
+        self.dynamic_batch = dynamic_batch
         self.nodes: list[onnx.NodeProto] = []
         self.initializers: list[onnx.TensorProto] = []
         self.consts: dict[int, NDArray[Any]] = {
@@ -105,9 +108,13 @@ class _Converter:
         return self.op(op_type, [name, low, high])
 
 
-def build_model(model: TfliteModel, graph_name: str) -> onnx.ModelProto:
-    """The ONNX model computing the same outputs as the TFLite graph ``model``."""
-    converter = _Converter(model)
+def build_model(model: TfliteModel, graph_name: str, *, split_prelu: bool = True,
+                dynamic_batch: bool = False) -> onnx.ModelProto:
+    """The ONNX model computing the same outputs as the TFLite graph ``model``
+    (``split_prelu`` False: PRELU as ONNX's PRelu, slower, for benchmarks to compare;
+    ``dynamic_batch``: inputs and outputs take any batch size, each item computed exactly as
+    alone, so one call can run several crops)."""
+    converter = _Converter(model, split_prelu, dynamic_batch)
     inputs = []
     for index in model.inputs:
         tensor = model.tensors[index]
@@ -115,7 +122,7 @@ def build_model(model: TfliteModel, graph_name: str) -> onnx.ModelProto:
             raise ModelError(f"input {tensor.name!r} is not float32")
         converter.set(index, tensor.name, False)
         inputs.append(helper.make_tensor_value_info(tensor.name, TensorProto.FLOAT,
-                                                    list(tensor.shape)))
+                                                    _shape(converter, tensor.shape)))
     for operator in model.operators:
         emit = _EMITTERS.get(operator.op)
         if emit is None:
@@ -127,13 +134,20 @@ def build_model(model: TfliteModel, graph_name: str) -> onnx.ModelProto:
         converter.nodes.append(helper.make_node(
             "Identity", [converter.view(index, False)], [tensor.name]))
         outputs.append(helper.make_tensor_value_info(tensor.name, TensorProto.FLOAT,
-                                                     list(tensor.shape)))
+                                                     _shape(converter, tensor.shape)))
     onnx_model = helper.make_model(
         helper.make_graph(converter.nodes, graph_name, inputs, outputs, converter.initializers),
         opset_imports=[helper.make_opsetid("", OPSET)], producer_name="facegate")
     onnx_model.ir_version = 8
     onnx.checker.check_model(onnx_model)
     return onnx_model
+
+
+def _shape(converter: _Converter, shape: tuple[int, ...]) -> list[int | str]:
+    """A graph input's or output's shape, its batch named when the batch is dynamic."""
+    if converter.dynamic_batch and len(shape) > 1 and shape[0] == 1:
+        return ["batch", *shape[1:]]
+    return list(shape)
 
 
 def _weights(converter: _Converter, index: int) -> NDArray[Any]:
@@ -194,7 +208,9 @@ def _binary(converter: _Converter, operator: Operator) -> None:
     nchw = converter.any_nchw(operator.inputs)
     names = [converter.view(i, nchw) for i in operator.inputs]
     if operator.op == "PRELU":
-        converter.set(operator.outputs[0], _prelu(converter, names[0], names[1]), nchw)
+        output = (_prelu(converter, names[0], names[1]) if converter.split_prelu
+                  else converter.op("PRelu", names))
+        converter.set(operator.outputs[0], output, nchw)
         return
     output = converter.op("Add", names)
     converter.set(operator.outputs[0], converter.activate(output, option_byte(operator.options, 0)),
@@ -233,6 +249,10 @@ def _pad(converter: _Converter, operator: Operator) -> None:
 
 def _reshape(converter: _Converter, operator: Operator) -> None:
     target = np.asarray(converter.model.tensors[operator.outputs[0]].shape, np.int64)
+    if converter.dynamic_batch:
+        if target.size < 2 or target[0] != 1:
+            raise ModelError("RESHAPE across the batch cannot take a dynamic batch")
+        target[0] = 0  # ONNX: this dimension as the input's (the batch)
     output = converter.op("Reshape", [converter.view(operator.inputs[0], False),
                                       converter.const(target)])
     converter.set(operator.outputs[0], output, False)
@@ -250,6 +270,8 @@ def _concatenation(converter: _Converter, operator: Operator) -> None:
 
 def _resize_bilinear(converter: _Converter, operator: Operator) -> None:
     x, options = operator.inputs[0], operator.options
+    if converter.dynamic_batch:
+        raise ModelError("RESIZE_BILINEAR cannot take a dynamic batch")
     batch, _, _, channels = converter.model.tensors[x].shape
     height, width = converter.model.tensors[operator.outputs[0]].shape[1:3]
     if option_byte(options, 2):
