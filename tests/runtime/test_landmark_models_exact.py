@@ -6,6 +6,8 @@ batch (the iris model reads both eyes in one call). Neither may move a single po
 face and eye crops from registry photos, each output equals, bit for bit, that of the graph
 converted with ONNX's own PRelu and a batch of 1, and a batch of crops equals its crops run
 one by one; ``IrisRefiner.eyes`` (both eyes at once) equals ``eye`` (one at a time).
+The annotated clips' openness and blinks against the plain conversion:
+``tests/test_liveness_read.py``.
 """
 
 from __future__ import annotations
@@ -37,10 +39,10 @@ def _session(model: onnx.ModelProto, folder: Path) -> Any:
 
 
 @pytest.mark.parametrize("weight", [FACE_MESH, IRIS], ids=lambda w: w.key)
-def test_split_prelu_and_dynamic_batch_keep_every_bit(
+def test_fast_prelu_moves_nothing_and_a_batch_is_its_crops(
         weight: MediapipeWeight, faces: Path, tmp_path: Path) -> None:
     graph = parse_model(read_tflite(weight))
-    plain = build_model(graph, weight.key, split_prelu=False)
+    plain = build_model(graph, weight.key, fast_prelu=False)
     assert any(node.op_type == "PRelu" for node in plain.graph.node)
     fast_model = build_model(graph, weight.key, dynamic_batch=True)
     assert not any(node.op_type == "PRelu" for node in fast_model.graph.node)
