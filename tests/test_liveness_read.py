@@ -7,7 +7,7 @@
   whether it was searched, its 68 points, both eyes' openness, its descriptor and its pixel
   hash are the same bits, so every event and verdict is the same (three threads on this
   2-core machine: frames finish out of order);
-- the landmark models as converted for speed (PRELU as Relu, Sub, Mul, Add; both eyes in
+- the landmark models as converted for speed (PRELU as max / Relu, Sub, Mul, Add; both eyes in
   one iris call) against the models converted with ONNX's PRelu (the converter before): every
   frame's openness the same bits, and so the same events, blink frames and verdict.
 """

@@ -208,7 +208,8 @@ def _binary(converter: _Converter, operator: Operator) -> None:
     nchw = converter.any_nchw(operator.inputs)
     names = [converter.view(i, nchw) for i in operator.inputs]
     if operator.op == "PRELU":
-        output = (_prelu(converter, names[0], names[1]) if converter.fast_prelu
+        slopes = converter.consts.get(operator.inputs[1])
+        output = (_prelu(converter, names[0], names[1], slopes) if converter.fast_prelu
                   else converter.op("PRelu", names))
         converter.set(operator.outputs[0], output, nchw)
         return
@@ -217,14 +218,18 @@ def _binary(converter: _Converter, operator: Operator) -> None:
                   nchw)
 
 
-def _prelu(converter: _Converter, x: str, slope: str) -> str:
+def _prelu(converter: _Converter, x: str, slope: str, slopes: NDArray[Any] | None) -> str:
     """PRELU as ``relu(x) + (x - relu(x)) * slope``: bit for bit ONNX's PRelu (one term is an
     exact 0, the other ``x`` or ``x * slope``), and about twice as fast on ONNX Runtime's CPU
     provider, whose PRelu has no blocked-layout (NCHWc) kernel: measured on the face mesh, 62%
-    of a pass was PRelu and the layout reorders around it. (``slope * x + (1 - slope) *
+    of a pass was PRelu and the layout reorders around it. Where every slope is at most 1
+    (17 of the mesh's 23 PRELUs, 42 of the iris model's 53), ``max(x, x * slope)`` is the same
+    bits in two operators (~5% faster again). (``slope * x + (1 - slope) *
     relu(x)`` as 1x1 depthwise convolutions, which stay blocked, is ~15% faster still but
     rounds differently, and the rounding reaches 0.4% of an eye's openness through the
     mesh's second pass and the iris crops: not taken.)"""
+    if slopes is not None and slopes.size and float(np.max(slopes)) <= 1.0:
+        return converter.op("Max", [x, converter.op("Mul", [x, slope])])
     positive = converter.op("Relu", [x])
     negative = converter.op("Sub", [x, positive])
     return converter.op("Add", [positive, converter.op("Mul", [negative, slope])])

@@ -1,8 +1,9 @@
 """The landmark models as converted for speed compute the same bits as converted plainly.
 
-The converter writes TFLite's PRELU as Relu, Sub, Mul, Add (ONNX Runtime's PRelu has no
-blocked-layout kernel: it was most of a face-mesh pass) and gives the landmark models a dynamic
-batch (the iris model reads both eyes in one call). Neither may move a single point: on real
+The converter writes TFLite's PRELU as ``max(x, x * slope)`` or Relu, Sub, Mul, Add (ONNX
+Runtime's PRelu has no blocked-layout kernel: it was most of a face-mesh pass) and gives the
+landmark models a dynamic batch (the iris model reads both eyes in one call). Neither may move
+a single point: on real
 face and eye crops from registry photos, each output equals, bit for bit, that of the graph
 converted with ONNX's own PRelu and a batch of 1, and a batch of crops equals its crops run
 one by one; ``IrisRefiner.eyes`` (both eyes at once) equals ``eye`` (one at a time).
