@@ -4,12 +4,21 @@ The video is ``bench.liveness.selfie_video`` (d18's real frames, upscaled to 720
 stretched edges, forwards then backwards; MPEG-4 in MP4), the same as the API test's. One
 request is the server's whole work for ``POST /v1/liveness/blink`` with default settings:
 ``LivenessService.read_video`` (decode, downscale to 640, every 2nd frame kept: 180 frames)
-and ``blink`` (detection, 68 landmarks, descriptors, the checks), on one thread as a model
-thread runs it. Baseline, in the same process on the same video: ``liveness.detector = hog``
-(HOG searches every 2nd frame, the path before BlazeFace short-range told it when the face
-moved) and frames turned RGB by a reversed-channel copy (the decoder before). Each request
-records wall time and this process's CPU time (all threads: less sensitive to a busy machine
-than wall time), and the stages the service times (``decode`` = ``read_video``).
+and ``blink`` (detection, 68 landmarks, descriptors, the checks). Configurations, in the same
+process on the same video, their requests interleaved (so a busy machine slows all alike):
+
+- baseline: ``liveness.detector = hog`` (HOG searches every 2nd frame) and frames turned RGB
+  by a reversed-channel copy (the decoder before), one thread;
+- before: BlazeFace short-range telling HOG when the face moved, the face mesh and iris models
+  converted with ONNX's PRelu (``fast_prelu=False``: the converter before), one thread;
+- one thread: the models as converted now (PRELU as Relu, Sub, Mul, Add; both eyes in one
+  iris call), one thread;
+- facegate: the defaults (``liveness.threads``: every core).
+
+Each request records wall time and this process's CPU time (all threads), and the stages the
+service times: ``decode`` (``read_video``), ``read`` (the frames' track, points and hashes,
+wall), inside it ``detect`` (the track) and ``landmarks`` (summed over threads: with several
+threads they overlap each other and the track), then ``embed`` (wall) and ``checks`` (the rest).
 
     python -m bench.liveness_video [--runs 3]
 """
@@ -30,7 +39,8 @@ import numpy as np
 from bench.common import machine, ratio, summary, table, write_results
 from bench.liveness import selfie_video
 
-STAGES = ("decode", "detect", "landmarks", "embed", "checks")
+STAGES = ("decode", "read", "detect", "landmarks", "embed", "checks")
+WALL_STAGES = ("decode", "read", "embed")
 
 
 def _cpu_s() -> float:
@@ -67,22 +77,106 @@ def one_request(service: Any, data: bytes) -> dict[str, Any]:
     report = service.blink(read.rgb, fps=read.fps, sampling=read.sampling)
     wall_ms = (time.perf_counter() - started) * 1000.0
     stages = {"decode": decode_ms, **report.timings.stages}
-    stages["checks"] = wall_ms - sum(stages.values())
+    stages["checks"] = wall_ms - sum(stages.get(s, 0.0) for s in WALL_STAGES)
     return {"wall_ms": wall_ms, "cpu_ms": (_cpu_s() - cpu) * 1000.0, "stages": stages,
             "live": report.live, "frames": len(read.rgb),
             "hog_frames": sum(r.searched for r in report.frames),
             "blinks": [[b.closed_start, b.closed_end] for b in report.blinks]}
 
 
-def runs(service: Any, data: bytes, count: int, *, old_decoder: bool) -> list[dict[str, Any]]:
-    service.blink(service.read_video(data).rgb[:10])  # loads every model
-    done = []
+def _prelu_sessions(service: Any) -> Any:
+    """``service`` with its own face mesh + iris whose models use ONNX's PRelu (as before)."""
+    import dataclasses
+
+    from facegate.runtime.mediapipe_weights import FACE_MESH, IRIS, read_tflite
+    from facegate.runtime.mesh_landmarks68 import MeshLandmarks68
+    from facegate.runtime.tflite_format import parse_model
+    from facegate.runtime.tflite_onnx import build_model
+
+    shapes = MeshLandmarks68()
+    with tempfile.TemporaryDirectory() as folder:
+        for part, weight in ((shapes._mesh, FACE_MESH), (shapes._eyes, IRIS)):
+            model = build_model(parse_model(read_tflite(weight)), weight.key, fast_prelu=False,
+                                dynamic_batch=True)
+            path = Path(folder) / f"{weight.key}.onnx"
+            path.write_bytes(model.SerializeToString())
+            part._session = _OneByOne(_session(path))  # type: ignore[union-attr]
+    return dataclasses.replace(service, shapes=shapes)
+
+
+class _OneByOne:
+    """A session run one crop per call, as before (the iris model's two eyes: two calls)."""
+
+    def __init__(self, session: Any) -> None:
+        self.session = session
+
+    def run(self, names: list[str], feeds: dict[str, Any]) -> list[Any]:
+        (key, batch), = feeds.items()
+        runs = [self.session.run(names, {key: batch[i:i + 1]}) for i in range(len(batch))]
+        return [np.concatenate([r[k] for r in runs]) for k in range(len(names))]
+
+
+def _session(path: Path) -> Any:
+    import onnxruntime  # type: ignore[import-untyped]
+
+    options = onnxruntime.SessionOptions()
+    options.intra_op_num_threads = options.inter_op_num_threads = 1
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    return onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+
+
+def _threads(service: Any, threads: int) -> Any:
+    import dataclasses
+
+    return dataclasses.replace(service, rules=dataclasses.replace(service.rules, threads=threads))
+
+
+def model_passes(count: int) -> list[list[Any]]:
+    """CPU ms (this thread's, p50 of ``count`` × 20 calls, interleaved) of one face-mesh pass
+    and one iris call (one eye, and both eyes in one call) with the models as converted
+    before (ONNX PRelu) and now: thread CPU time hardly moves with the machine's load."""
+    from facegate.runtime.face_mesh import open_session
+    from facegate.runtime.mediapipe_weights import FACE_MESH, IRIS, read_tflite
+    from facegate.runtime.tflite_format import parse_model
+    from facegate.runtime.tflite_onnx import build_model
+
+    rng, rows = np.random.default_rng(0), []
+    with tempfile.TemporaryDirectory() as folder:
+        for weight, batches in ((FACE_MESH, (1,)), (IRIS, (1, 2))):
+            model = build_model(parse_model(read_tflite(weight)), weight.key, fast_prelu=False,
+                                dynamic_batch=True)
+            path = Path(folder) / f"{weight.key}.onnx"
+            path.write_bytes(model.SerializeToString())
+            sessions = {"before": _session(path),
+                        "now": open_session(weight, None, ["CPUExecutionProvider"], 1)}
+            size = weight.input_size
+            for batch in batches:
+                crops = rng.random((batch, size, size, 3), dtype=np.float32)
+                spent: dict[str, list[float]] = {name: [] for name in sessions}
+                for _ in range(count * 20):
+                    for name, session in sessions.items():
+                        started = time.thread_time()
+                        session.run(None, {"input_1": crops})
+                        spent[name].append((time.thread_time() - started) * 1000.0)
+                before, now = (summary(spent[k])["p50"] for k in ("before", "now"))
+                rows.append([f"{weight.name}, {batch} crop(s) a call", before, now,
+                             ratio(before, now)])
+    return rows
+
+
+def interleaved(configs: dict[str, tuple[Any, bool]], data: bytes, count: int
+                ) -> dict[str, list[dict[str, Any]]]:
+    """``count`` requests per configuration (service, old decoder), taken in turns."""
+    for service, _ in configs.values():
+        service.blink(service.read_video(data).rgb[:10])  # loads every model
+    done: dict[str, list[dict[str, Any]]] = {name: [] for name in configs}
     for _ in range(count):
-        if old_decoder:
-            with _old_decoder():
-                done.append(one_request(service, data))
-        else:
-            done.append(one_request(service, data))
+        for name, (service, old_decoder) in configs.items():
+            if old_decoder:
+                with _old_decoder():
+                    done[name].append(one_request(service, data))
+            else:
+                done[name].append(one_request(service, data))
     return done
 
 
@@ -104,29 +198,38 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as folder:
         data = selfie_video(Path(folder) / "selfie.mp4")
     memory = {"url": "memory://"}
-    base = runs(liveness_service(Settings(storage=memory, liveness={"detector": "hog"})), data,
-                args.runs, old_decoder=True)
-    ours = runs(liveness_service(Settings(storage=memory)), data, args.runs, old_decoder=False)
+    ours = liveness_service(Settings(storage=memory))
+    names = {"baseline": "baseline: HOG every 2nd frame, old RGB copy, 1 thread",
+             "before": "before: BlazeFace holds HOG's box, ONNX PRelu, 1 thread",
+             "one_thread": "PRELU as Relu/Sub/Mul/Add, eyes batched, 1 thread",
+             "facegate": f"facegate: the defaults ({ours.rules.threads} threads)"}
+    configs = {
+        "baseline": (_threads(liveness_service(
+            Settings(storage=memory, liveness={"detector": "hog"})), 1), True),
+        "before": (_threads(_prelu_sessions(ours), 1), False),
+        "one_thread": (_threads(ours, 1), False),
+        "facegate": (ours, False)}
+    done = interleaved(configs, data, args.runs)
     headers = ["720x1280 12 s 30 fps selfie, one request", "wall p50 ms", "CPU p50 ms",
                *[f"{s} ms" for s in STAGES], "HOG frames", "live", "n"]
-    main_table = table(headers, [_row("baseline: HOG every 2nd frame, old RGB copy", base),
-                                 _row("facegate: BlazeFace short-range holds HOG's box", ours)])
-    speed = {"wall": ratio(summary([d["wall_ms"] for d in base])["p50"],
-                           summary([d["wall_ms"] for d in ours])["p50"]),
-             "cpu": ratio(summary([d["cpu_ms"] for d in base])["p50"],
-                          summary([d["cpu_ms"] for d in ours])["p50"])}
-    notes = (f"{len(data)} bytes, {ours[0]['frames']} frames kept (every 2nd, downscaled to "
-             f"360x640). Stages are wall ms (p50) in the request's thread; CPU is this "
-             f"process's user + system time over the request (all threads: the decoder's too). "
-             f"Speed-up over the baseline (p50): wall {speed['wall']}, CPU {speed['cpu']}. "
-             f"Blinks (kept frames, closed start-end): baseline {base[0]['blinks']}, "
-             f"facegate {ours[0]['blinks']}. Wall figures depend on the machine's load (see "
-             "the load averages above): the goal (issue 17) is under 3 s wall on this machine.")
-    print(main_table, notes, sep="\n\n")
+    main_table = table(headers, [_row(names[key], done[key]) for key in configs])
+    passes = table(["one model call, thread CPU", "before ms (p50)", "now ms (p50)", "speed-up"],
+                   model_passes(args.runs))
+    walls = {key: summary([d["wall_ms"] for d in runs])["p50"] for key, runs in done.items()}
+    speed = {key: ratio(walls[key], walls["facegate"]) for key in configs if key != "facegate"}
+    blinks = {key: runs[0]["blinks"] for key, runs in done.items()}
+    notes = (f"{len(data)} bytes, {done['facegate'][0]['frames']} frames kept (every 2nd, "
+             "downscaled to 360x640). Stages are ms (p50): decode, read, embed wall in the "
+             "request's thread; detect and landmarks inside read (landmarks summed over its "
+             "threads); CPU is this process's user + system time over the request (all "
+             f"threads). facegate's wall speed-up (p50) over each: {speed}. Blinks (kept "
+             f"frames, closed start-end): {blinks}. Wall figures depend on the machine's load "
+             "(see the load averages above): the goal (issue 17) is under 3 s wall on this "
+             "machine.")
+    print(main_table, notes, passes, sep="\n\n")
     path = write_results("liveness_video", title="bench/liveness_video: the 12 s selfie video",
-                         facts=facts, tables=[main_table, notes],
-                         data={"config": vars(args), "baseline": base, "facegate": ours,
-                               "speedup_p50": speed})
+                         facts=facts, tables=[main_table, notes, passes],
+                         data={"config": vars(args), **done, "speedup_p50": speed})
     print(f"\nwrote {path} and {path.with_suffix('.md')}")
 
 

@@ -236,7 +236,8 @@ def liveness_service(settings: Settings, *, concurrency: int = 1) -> LivenessSer
     reader = face_reader(settings, concurrency=concurrency)
     limits = settings.liveness
     rules = LivenessRules(max_frames=limits.max_frames, max_video_frames=limits.max_video_frames,
-                          max_side=limits.max_side, max_sequence_pixels=limits.max_sequence_pixels)
+                          max_side=limits.max_side, max_sequence_pixels=limits.max_sequence_pixels,
+                          threads=limits.threads or available_cores())
     return LivenessService(reader.pipeline, shared_liveness68(settings),
                            max_upload_bytes=settings.image.max_upload_bytes,
                            max_pixels=settings.image.max_pixels, rules=rules,

@@ -33,3 +33,7 @@ class LivenessSettings(BaseModel):
     #: ~5 ms on a 640 px frame), its one face's box mapped to HOG's; where it finds none or
     #: several, and with ``hog``, by the photo detector (``detection``).
     detector: Literal["blazeface", "hog"] = "blazeface"
+    #: Threads one check reads its frames on (face mesh, iris, descriptors; the face track
+    #: stays in the request's thread); empty means every core this process may use. Every
+    #: answer is the same whatever the count: only the time changes.
+    threads: int | None = Field(default=None, ge=1, le=64)

