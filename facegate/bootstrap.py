@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from facegate.config import RuntimeSettings, Settings
+from facegate.config_liveness import LIMIT_FIELDS
 from facegate.matching import CohortRule, NegativeRule
 from facegate.pipeline.augment import AugmentedEmbedder
 from facegate.pipeline.detect import BoxMapped, Detector, FaceFinder, Landmarker
@@ -235,8 +236,7 @@ def liveness_service(settings: Settings, *, concurrency: int = 1) -> LivenessSer
     settings = settings.model_copy(update={"detection": hog})
     reader = face_reader(settings, concurrency=concurrency)
     limits = settings.liveness
-    rules = LivenessRules(max_frames=limits.max_frames, max_video_frames=limits.max_video_frames,
-                          max_side=limits.max_side, max_sequence_pixels=limits.max_sequence_pixels,
+    rules = LivenessRules(**limits.model_dump(include=set(LIMIT_FIELDS)),
                           threads=limits.threads or available_cores())
     return LivenessService(reader.pipeline, shared_liveness68(settings),
                            max_upload_bytes=settings.image.max_upload_bytes,

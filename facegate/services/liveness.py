@@ -48,8 +48,10 @@ ACTIONS_NOT_PERFORMED = "ACTIONS_NOT_PERFORMED"
 @dataclass(frozen=True, slots=True)
 class LivenessRules:
     min_frames: int = 8
-    #: Frames analysed: a longer frame list is refused, a longer video sampled (``inputs``).
+    #: Frames of a frame list at most: a longer one is refused (``inputs``).
     max_frames: int = 300
+    #: Frames of a video analysed: a longer video is sampled (at most ``max_frames``).
+    video_frames: int = 150
     #: Frames decoded from one video at most.
     max_video_frames: int = 3600
     #: Frames are read downscaled to this longer side (0: never).
@@ -85,7 +87,8 @@ class LivenessRules:
 
     @property
     def inputs(self) -> InputLimits:
-        return InputLimits(max_frames=self.max_frames, max_video_frames=self.max_video_frames,
+        return InputLimits(max_frames=self.max_frames, video_frames=self.video_frames,
+                           max_video_frames=self.max_video_frames,
                            max_side=self.max_side, max_sequence_pixels=self.max_sequence_pixels)
 
 
@@ -149,7 +152,7 @@ class LivenessService:
         return clip.rgb, clip.fps or self.rules.default_fps
 
     def read_video(self, data: bytes, *, fps: float | None = None) -> Frames:
-        """The video's frames, downscaled and sampled past ``max_frames`` (docs/api.md)."""
+        """The video's frames, downscaled and sampled past ``video_frames`` (docs/api.md)."""
         return read_video(data, self.rules.inputs, fps=fps, max_pixels=self.max_pixels)
 
     def read(self, images: list[bytes], video: bytes | None, fps: float | None) -> Frames:

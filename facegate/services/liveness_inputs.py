@@ -13,8 +13,10 @@ from facegate.pipeline.video import ClipLimits, Sampling, downscaled, read_clip
 
 @dataclass(frozen=True, slots=True)
 class InputLimits:
-    #: Frames analysed: a longer frame list is refused, a longer video sampled.
+    #: Frames of a frame list at most: a longer one is refused.
     max_frames: int = 300
+    #: Frames of a video analysed: a longer video is sampled.
+    video_frames: int = 150
     #: Frames decoded from one video at most.
     max_video_frames: int = 3600
     #: Frames are read downscaled to this longer side (0: never).
@@ -61,7 +63,7 @@ def read_video(data: bytes, limits: InputLimits, *, fps: float | None,
     """The video's frames, downscaled and sampled (``pipeline.video.read_clip``); ``fps``:
     the client's rate of the source, if it gave one (divided by the sampling step too)."""
     clip = read_clip(data, ClipLimits(
-        max_frames=limits.max_frames, max_pixels=max_pixels,
+        max_frames=limits.video_frames, max_pixels=max_pixels,
         max_video_frames=limits.max_video_frames, max_side=limits.max_side,
         max_total_pixels=limits.max_sequence_pixels))
     rate = fps / clip.sampling.step if fps else (clip.fps or None)

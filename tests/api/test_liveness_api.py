@@ -102,11 +102,13 @@ def test_blink_from_a_video(http: httpx.Client, blink_dir: Path) -> None:
     video = (blink_dir / "videos" / "liveportrait_d18.mp4").read_bytes()
     response = http.post("/v1/liveness/blink", files={"video": ("d18.mp4", video, "video/mp4")})
     body = response.json()
-    assert body["live"] is True and body["fps"] == pytest.approx(30.0)
-    # shut 94-97 (the clip's README: closed 94-97, open before 93 and after 99); every second
-    # frame reuses the box before, which can move the reopening a frame or two
-    assert any(b["closed_start"] >= 93 and b["closed_end"] <= 99 and b["start"] >= 92
-               and b["end"] <= 101 for b in body["blinks"]), body["blinks"]
+    # 216 frames, past FACEGATE_LIVENESS__VIDEO_FRAMES (150): every 2nd frame, at 15 fps
+    assert body["sampling"]["step"] == 2 and body["frame_count"] == 108
+    assert body["live"] is True and body["fps"] == pytest.approx(15.0)
+    # shut 94-97 (the clip's README: closed 94-97, open before 93 and after 99), so kept
+    # frames 47-48; the track's held boxes can move the reopening a frame
+    assert any(b["closed_start"] >= 46 and b["closed_end"] <= 50 and b["start"] >= 45
+               and b["end"] <= 51 for b in body["blinks"]), body["blinks"]
 
 
 def test_bad_sequences_get_stable_codes(http: httpx.Client) -> None:
@@ -247,11 +249,23 @@ def test_a_12_second_720x1280_video_is_sampled_not_refused(
                          files={"video": ("selfie.mp4", video, "video/mp4")})
     assert response.status_code == 200, response.text
     body = response.json()
-    assert body["sampling"] == {"step": 2, "source_frames": 360, "source_fps": 30.0,
+    # FACEGATE_LIVENESS__VIDEO_FRAMES (150): every 3rd frame, 10 fps
+    assert body["sampling"] == {"step": 3, "source_frames": 360, "source_fps": 30.0,
                                 "scale": 0.5}
-    assert body["frame_count"] == 180 and body["fps"] == pytest.approx(15.0)
+    assert body["frame_count"] == 120 and body["fps"] == pytest.approx(10.0)
     assert body["live"] is True, body["reasons"]
-    # frame i of the answer is frame 2i of the video: d18's blink at 93-99 near 46-50
-    assert any(44 <= b["closed_start"] <= b["closed_end"] <= 50 for b in body["blinks"]), \
+    # frame i of the answer is frame 3i of the video: d18's blink at 93-99 near 31-33
+    assert any(30 <= b["closed_start"] <= b["closed_end"] <= 34 for b in body["blinks"]), \
         body["blinks"]
     assert body["frames"][0]["box"]["right"] <= 360  # boxes in the downscaled frames
+
+
+def test_the_video_budget_cannot_pass_the_frame_list_limit() -> None:
+    import pydantic
+
+    from facegate.config import Settings
+
+    assert Settings().liveness.video_frames == 150
+    assert Settings(liveness={"video_frames": 300}).liveness.video_frames == 300
+    with pytest.raises(pydantic.ValidationError, match="video_frames .400. must be at most"):
+        Settings(liveness={"video_frames": 400})
