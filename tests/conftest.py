@@ -89,6 +89,17 @@ class LiveServer:
         self._sock.close()
 
 
+@contextmanager
+def serving(data_dir: Path, **overrides: Any) -> Iterator[LiveServer]:
+    """A started LiveServer on ``data_dir`` with settings ``overrides``, stopped on the way out:
+    a module's server is ``with serving(tmp_path_factory.mktemp(name)) as live: yield live``."""
+    server = LiveServer(settings_for(data_dir, **overrides)).start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
 def _no_server_error(response: httpx.Response) -> None:
     if response.status_code >= 500:
         response.read()

@@ -6,12 +6,15 @@ fixture that gives a URL (PostgreSQL: ``postgres_url``, a fresh, empty database 
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Callable, Iterator
+from contextlib import closing, contextmanager
 from pathlib import Path
 
 import pytest
 
 from facegate.storage.base import GalleryStore, open_store
+from facegate.storage.sqlite import SCHEMA_VERSION
 
 STORE_URLS: list[object] = [
     pytest.param(lambda tmp: "memory://", id="memory"),
@@ -27,3 +30,18 @@ def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[GallerySto
     opened = open_store(url)
     yield opened
     opened.close()
+
+
+@contextmanager
+def upgraded_from(path: Path, version: int) -> Iterator[GalleryStore]:
+    """A SQLite file that says it is a gallery of schema ``version``, opened (so upgraded) by
+    facegate and closed on the way out; the file is then at the current schema version."""
+    with closing(sqlite3.connect(path)) as raw:
+        raw.execute(f"PRAGMA user_version = {version}")
+    store = open_store(f"sqlite:///{path}")
+    try:
+        yield store
+    finally:
+        store.close()
+    with closing(sqlite3.connect(path)) as raw:
+        assert raw.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION

@@ -16,7 +16,7 @@ from typing import Any
 
 import httpx
 import pytest
-from conftest import REPO, LiveServer, settings_for
+from conftest import REPO, LiveServer, serving
 from PIL import Image
 from playwright.sync_api import (
     Browser,
@@ -79,11 +79,9 @@ def browser(launch: Callable[[Path], Browser], camera_video: Path) -> Browser:
 def console(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
     """A server that needs a key or a session on every /v1 route (FACEGATE_AUTH__REQUIRED), its
     first admin's password known (FACEGATE_AUTH__ADMIN_PASSWORD)."""
-    server = LiveServer(settings_for(tmp_path_factory.mktemp("console"),
-                                     auth={"admin_password": ADMIN_PASSWORD,
-                                           "required": True})).start()
-    yield server
-    server.stop()
+    with serving(tmp_path_factory.mktemp("console"),
+                 auth={"admin_password": ADMIN_PASSWORD, "required": True}) as server:
+        yield server
 
 
 def add_user(console: LiveServer, name: str, role: str, password: str) -> dict[str, Any]:
@@ -96,6 +94,23 @@ def add_user(console: LiveServer, name: str, role: str, password: str) -> dict[s
         assert created.status_code == 201, created.text
         user: dict[str, Any] = created.json()
         return user
+
+
+def add_people(console: LiveServer, faces: Path, photos: dict[str, str | None]) -> dict[str, str]:
+    """People created by the admin through the API, each enrolled from their registry photo
+    (``None``: created without a face); their ids by name."""
+    ids: dict[str, str] = {}
+    with console.client() as http:
+        csrf = {"X-CSRF-Token": sign_in_http(http, "admin", ADMIN_PASSWORD)}
+        for name, photo in photos.items():
+            made = http.post("/v1/identities", json={"name": name}, headers=csrf)
+            assert made.status_code == 201, made.text
+            ids[name] = made.json()["id"]
+            if photo is not None:
+                enrolled = http.post(f"/v1/identities/{ids[name]}/faces", headers=csrf, files={
+                    "image": (photo, (faces / photo).read_bytes(), "image/jpeg")})
+                assert enrolled.status_code == 201, enrolled.text
+    return ids
 
 
 def sign_in_http(http: httpx.Client, name: str, password: str) -> str:
