@@ -228,3 +228,24 @@ def postgres_url(postgres: PostgresCluster) -> Iterator[str]:
     name = postgres.create_database()
     yield postgres.url(name)
     postgres.drop_database(name)
+
+
+@pytest.fixture(scope="session")
+def postgres_migrated(postgres: PostgresCluster) -> str:
+    """A database on the session's PostgreSQL that a store has opened (so migrated) and closed:
+    the template of ``migrated_postgres_url``."""
+    from facegate.storage.base import open_store
+
+    name = postgres.create_database()
+    open_store(postgres.url(name)).close()
+    return name
+
+
+@pytest.fixture
+def migrated_postgres_url(postgres: PostgresCluster, postgres_migrated: str) -> Iterator[str]:
+    """The URL of a fresh database that holds facegate's schema and nothing else (a copy of
+    ``postgres_migrated``: the migrations run once per session, not per test), dropped
+    afterwards. Migrating an empty database is tested on ``postgres_url``."""
+    name = postgres.create_database(template=postgres_migrated)
+    yield postgres.url(name)
+    postgres.drop_database(name)

@@ -1,7 +1,8 @@
 """The ``store`` fixture of the contract suites: one GalleryStore per backend URL.
 
 To run them against another backend, add its URL factory to ``STORE_URLS``, or the name of a
-fixture that gives a URL (PostgreSQL: ``postgres_url``, a fresh, empty database per test).
+fixture that gives a URL (PostgreSQL: ``migrated_postgres_url``, a fresh database per test that
+holds the schema, copied from one migrated once per session).
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from facegate.storage.sqlite import SCHEMA_VERSION
 STORE_URLS: list[object] = [
     pytest.param(lambda tmp: "memory://", id="memory"),
     pytest.param(lambda tmp: f"sqlite:///{tmp / 'g.db'}", id="sqlite"),
-    pytest.param("postgres_url", id="postgres"),  # a fixture: a fresh database per test
+    pytest.param("migrated_postgres_url", id="postgres"),  # a fixture: a fresh database per test
 ]
 
 
