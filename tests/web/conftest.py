@@ -1,7 +1,8 @@
 """The console in a real browser: Debian's Chromium (``scripts/test`` installs it) driven by
 Playwright, against a real facegate server on loopback, with a real video as the webcam.
 
-One server and one browser per test module; each test gets a fresh signed-in page.
+One server per test module and one browser (webcam: obama2.jpg) per session; each test gets a
+fresh browser context and signed-in page.
 Screenshots go to ``test-artifacts/screenshots/`` (not committed). With
 ``FACEGATE_DOCS_SCREENSHOTS=docs/console`` small copies of those that show only registry photos
 (names without the ``shared-`` prefix) go there too: docs/console.md shows them.
@@ -70,8 +71,10 @@ def camera_video(faces: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     return photo_clip(faces / "obama2.jpg", tmp_path_factory.mktemp("webcam") / "obama2.y4m")
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def browser(launch: Callable[[Path], Browser], camera_video: Path) -> Browser:
+    """One Chromium for every module whose webcam plays ``camera_video``: each test's
+    ``open_console()`` is a fresh context of its own (no cookies, storage or permissions kept)."""
     return launch(camera_video)
 
 
