@@ -19,7 +19,7 @@ from rich.table import Column, Table
 
 from facegate.cli_access import keys_app, users_app
 from facegate.cli_audit import audit
-from facegate.cli_common import DataDir, JsonOut, err, out
+from facegate.cli_common import DataDir, JsonOut, err, fail, out, resolve
 from facegate.cli_evaluate import calibrate, evaluate_app
 from facegate.cli_feedback import feedback
 from facegate.cli_governance import people_consent, people_expires, print_receipt, retention_app
@@ -77,11 +77,6 @@ def _open(data_dir: Path | None) -> Any:
     from facegate.bootstrap import build
 
     return build(load_settings(data_dir=data_dir))
-
-
-def _fail(exc: FacegateError) -> typer.Exit:
-    err.print(f"[red]{exc.code}[/red]: {exc.message}")
-    return typer.Exit(1)
 
 
 @app.command()
@@ -156,7 +151,7 @@ def identify(image: ExistingFile, data_dir: DataDir = None, threshold: Threshold
     try:
         result = facegate.recognition.identify(image.read_bytes(), threshold=threshold)
     except FacegateError as exc:
-        raise _fail(exc) from exc
+        raise fail(exc) from exc
     body = views.identify(result)
     if json_out:
         out.print_json(json.dumps(body))
@@ -178,7 +173,7 @@ def verify(image_a: ExistingFile, image_b: ExistingFile, data_dir: DataDir = Non
         result = facegate.recognition.verify_images(
             image_a.read_bytes(), image_b.read_bytes(), threshold=threshold)
     except FacegateError as exc:
-        _fail(exc)
+        fail(exc)
         raise typer.Exit(2) from exc  # 1 means "different people"; an error must not
     if json_out:
         out.print_json(json.dumps(views.verify(result, mode="image")))
@@ -211,17 +206,6 @@ def people_list(data_dir: DataDir = None, name: str | None = None, limit: int = 
     out.print(f"{len(items)} of {total}")
 
 
-def _resolve(facegate: Any, who: str) -> Any:
-    try:
-        return facegate.gallery.get_identity(who)
-    except FacegateError:
-        found = facegate.gallery.find_by_name(who)
-        if found is None:
-            err.print(f"[red]IDENTITY_NOT_FOUND[/red]: no identity with id or name {who!r}")
-            raise typer.Exit(1) from None
-        return found
-
-
 @people_app.command("show")
 def people_show(who: Annotated[str, typer.Argument(help="id or exact name")],
                 data_dir: DataDir = None, json_out: JsonOut = False) -> None:
@@ -229,7 +213,7 @@ def people_show(who: Annotated[str, typer.Argument(help="id or exact name")],
     from facegate.api import views
 
     facegate = _open(data_dir)
-    identity = _resolve(facegate, who)
+    identity = resolve(facegate, who)
     faces = facegate.gallery.list_faces(identity.id)
     body = {**views.identity(identity), "faces": [views.sample(f) for f in faces]}
     if json_out:
@@ -249,7 +233,7 @@ def people_delete(who: Annotated[str, typer.Argument(help="id or exact name")],
     from facegate.services.audit import command_record
 
     facegate = _open(data_dir)
-    identity = _resolve(facegate, who)
+    identity = resolve(facegate, who)
     if not yes and not typer.confirm(f"Delete {identity.name} ({identity.id})?"):
         raise typer.Exit(1)
     erased = facegate.gallery.erase_identity(identity.id)
@@ -323,7 +307,7 @@ def import_cmd(file: ExistingFile, data_dir: DataDir = None) -> None:
         identities, faces = import_gallery(facegate.store, file)
     except FacegateError as exc:
         _audited(facegate, "import", failed=exc.code)
-        raise _fail(exc) from exc
+        raise fail(exc) from exc
     _audited(facegate, "import", identities=identities, faces=faces)
     out.print(f"imported {identities} identities, {faces} faces from {file}")
 

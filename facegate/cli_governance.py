@@ -9,8 +9,7 @@ from typing import Annotated, Any
 
 import typer
 
-from facegate.cli_common import DataDir, JsonOut, err, out
-from facegate.config import Settings
+from facegate.cli_common import DataDir, JsonOut, err, fail, open_facegate, out, resolve
 from facegate.domain import Consent
 from facegate.errors import FacegateError
 
@@ -96,33 +95,6 @@ def _update(who: str, data_dir: Any, **changes: Any) -> None:
     finally:
         facegate.close()
     out.print_json(json.dumps(views.identity(updated)))
-
-
-def resolve(facegate: Any, who: str) -> Any:
-    try:
-        return facegate.gallery.get_identity(who)
-    except FacegateError:
-        found = facegate.gallery.find_by_name(who)
-        if found is None:
-            err.print(f"[red]IDENTITY_NOT_FOUND[/red]: no identity with id or name {who!r}")
-            raise typer.Exit(1) from None
-        return found
-
-
-def open_facegate(data_dir: Any) -> Any:
-    from facegate.bootstrap import build
-
-    try:
-        settings = Settings(data_dir=data_dir) if data_dir else Settings()
-    except ValueError as exc:
-        err.print(f"[red]configuration error:[/red] {exc}")
-        raise typer.Exit(2) from exc
-    return build(settings)
-
-
-def fail(exc: FacegateError) -> typer.Exit:
-    err.print(f"[red]{exc.code}[/red]: {exc.message}")
-    return typer.Exit(1)
 
 
 def print_receipt(receipt: dict[str, Any]) -> None:

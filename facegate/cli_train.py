@@ -8,8 +8,6 @@ Registered on the main ``facegate`` command by ``cli.py``. Never prints descript
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -19,9 +17,8 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from facegate.cli_common import DataDir, JsonOut, err, out
-from facegate.config import Settings
-from facegate.errors import ArchiveError, ArchiveTooLargeError, FacegateError
+from facegate.cli_common import DataDir, JsonOut, err, opened, out
+from facegate.errors import ArchiveError, ArchiveTooLargeError
 
 models_app = typer.Typer(help="List, activate and delete trained classifiers.",
                          no_args_is_help=True)
@@ -32,35 +29,6 @@ ClassifierId = Annotated[str, typer.Argument(help="classifier id (see `facegate 
 def progress_bar() -> Progress:
     return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                     TimeRemainingColumn(), console=err, transient=True)
-
-
-def open_facegate(data_dir: Path | None) -> Any:
-    from facegate.bootstrap import build
-
-    try:
-        settings = Settings(data_dir=data_dir) if data_dir else Settings()
-    except ValueError as exc:
-        err.print(f"[red]configuration error:[/red] {exc}")
-        raise typer.Exit(2) from exc
-    return build(settings)
-
-
-def fail(exc: FacegateError) -> typer.Exit:
-    err.print(f"[red]{exc.code}[/red]: {exc.message}")
-    return typer.Exit(1)
-
-
-@contextmanager
-def opened(data_dir: Path | None) -> Iterator[Any]:
-    """The built facegate, closed on the way out; a FacegateError becomes ``code: message``
-    and exit status 1."""
-    facegate = open_facegate(data_dir)
-    try:
-        yield facegate
-    except FacegateError as exc:
-        raise fail(exc) from exc
-    finally:
-        facegate.close()
 
 
 def enrol_paths(facegate: Any, paths: list[Path], *, largest: bool, quiet: bool,

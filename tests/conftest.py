@@ -89,6 +89,17 @@ class LiveServer:
         self._sock.close()
 
 
+@contextmanager
+def serving(data_dir: Path, **overrides: Any) -> Iterator[LiveServer]:
+    """A started LiveServer on ``data_dir`` with settings ``overrides``, stopped on the way out:
+    a module's server is ``with serving(tmp_path_factory.mktemp(name)) as live: yield live``."""
+    server = LiveServer(settings_for(data_dir, **overrides)).start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
 def _no_server_error(response: httpx.Response) -> None:
     if response.status_code >= 500:
         response.read()
@@ -215,5 +226,26 @@ def postgres() -> Iterator[PostgresCluster]:
 def postgres_url(postgres: PostgresCluster) -> Iterator[str]:
     """The URL of a fresh, empty database on the session's PostgreSQL, dropped afterwards."""
     name = postgres.create_database()
+    yield postgres.url(name)
+    postgres.drop_database(name)
+
+
+@pytest.fixture(scope="session")
+def postgres_migrated(postgres: PostgresCluster) -> str:
+    """A database on the session's PostgreSQL that a store has opened (so migrated) and closed:
+    the template of ``migrated_postgres_url``."""
+    from facegate.storage.base import open_store
+
+    name = postgres.create_database()
+    open_store(postgres.url(name)).close()
+    return name
+
+
+@pytest.fixture
+def migrated_postgres_url(postgres: PostgresCluster, postgres_migrated: str) -> Iterator[str]:
+    """The URL of a fresh database that holds facegate's schema and nothing else (a copy of
+    ``postgres_migrated``: the migrations run once per session, not per test), dropped
+    afterwards. Migrating an empty database is tested on ``postgres_url``."""
+    name = postgres.create_database(template=postgres_migrated)
     yield postgres.url(name)
     postgres.drop_database(name)

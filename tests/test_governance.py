@@ -34,7 +34,7 @@ from typing import Any
 import httpx
 import pytest
 from cli_inprocess import facegate
-from conftest import LiveServer, facegate_command, free_port, settings_for
+from conftest import LiveServer, facegate_command, free_port, serving
 
 ENV = {k: v for k, v in os.environ.items() if not k.startswith("FACEGATE_")}
 DEAD_HOOK = {"webhooks": [{"url": f"http://127.0.0.1:{free_port()}/hook", "snapshot": True}]}
@@ -47,10 +47,9 @@ def data(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def live(data: Path) -> Iterator[LiveServer]:
-    server = LiveServer(settings_for(data, events={"enabled": True, **DEAD_HOOK},
-                                     governance={"retention_every_s": 0})).start()
-    yield server
-    server.stop()
+    with serving(data, events={"enabled": True, **DEAD_HOOK},
+                 governance={"retention_every_s": 0}) as server:
+        yield server
 
 
 def photo(faces: Path, name: str) -> dict[str, tuple[str, bytes]]:

@@ -1,9 +1,10 @@
 """A small runner for background jobs kept in the gallery store (``SharedState``), shared by the
-jobs that are not training (bulk import; training keeps its own, older copy in
-``training_jobs.py``). Every job's row is in the store's jobs table, so any replica answers a
-poll or a cancel; the replica that started a job runs it on a thread and writes progress and a
-heartbeat there. A job whose heartbeat is ``lost_after_s`` old is reported failed, JOB_LOST. The
-store holds one active job per gallery (training, import), a second is refused with CONFLICT.
+jobs that are not training (bulk import; ``training_jobs.py`` keeps its own, older runner, which
+takes the same steps on a job's row: ``cancel_job``, ``record_progress``, ``checked_job``).
+Every job's row is in the store's jobs table, so any replica answers a poll or a cancel; the
+replica that started a job runs it on a thread and writes progress and a heartbeat there. A job
+whose heartbeat is ``lost_after_s`` old is reported failed, JOB_LOST. The store holds one active
+job per gallery (training, import), a second is refused with CONFLICT.
 
 A job's kind is ``options["job"]`` (training rows have none); ``get`` of another kind's id is
 JOB_NOT_FOUND.
@@ -88,41 +89,15 @@ class JobRunner:
 
     def cancel(self, job_id: str) -> StoredJob:
         """Ask a queued or running job to stop at its next step; ConflictError once finished."""
-        def cancelling(job: StoredJob) -> StoredJob:
-            if job.status not in ACTIVE:
-                raise ConflictError(f"{self.kind} job {job_id!r} has already finished "
-                                    f"({job.status})", details={"status": job.status})
-            return dataclasses.replace(job, status="cancelling", cancel_requested=True)
-
         self.get(job_id)
-        return self._store.change_job(job_id, cancelling)
+        return cancel_job(self._store, job_id, self.kind)
 
     def progress(self, job_id: str, **changes: Any) -> None:
         """Record progress (and the heartbeat); Cancelled when the job is being cancelled."""
-        def step(job: StoredJob) -> StoredJob | None:
-            if job.status not in ACTIVE:
-                return None
-            if job.cancel_requested:
-                changes.pop("status", None)
-            return dataclasses.replace(job, heartbeat_at=time.time(), **changes)
-
-        job = self._store.change_job(job_id, step)
-        if job.cancel_requested or job.status not in ACTIVE:
-            raise Cancelled
+        record_progress(self._store, job_id, **changes)
 
     def _checked(self, job: StoredJob) -> StoredJob:
-        lost_before = time.time() - self._lost_after_s
-        if job.status not in ACTIVE or job.heartbeat_at >= lost_before:
-            return job
-
-        def lose(current: StoredJob) -> StoredJob | None:
-            if current.status not in ACTIVE or current.heartbeat_at >= lost_before:
-                return None
-            return dataclasses.replace(current, status="failed", error=dict(LOST),
-                                       finished_at=time.time())
-
-        logger.warning("%s job %s lost its server", self.kind, job.id)
-        return self._store.change_job(job.id, lose)
+        return checked_job(self._store, job, kind=self.kind, lost_after_s=self._lost_after_s)
 
     def _finish(self, job_id: str, status: str, changes: dict[str, Any]) -> None:
         def finish(job: StoredJob) -> StoredJob | None:
@@ -147,3 +122,48 @@ class JobRunner:
                 "code": "INTERNAL_ERROR", "message": f"{type(exc).__name__}: {exc}"}})
         finally:
             cleanup()
+
+
+# The steps both runners (this one and training_jobs.TrainingJobs) take on a job's row.
+def cancel_job(store: SharedState, job_id: str, kind: str) -> StoredJob:
+    """Mark a queued or running job ``cancelling``; ConflictError when it has finished."""
+    def cancelling(job: StoredJob) -> StoredJob:
+        if job.status not in ACTIVE:
+            raise ConflictError(f"{kind} job {job_id!r} has already finished ({job.status})",
+                                details={"status": job.status})
+        return dataclasses.replace(job, status="cancelling", cancel_requested=True)
+
+    return store.change_job(job_id, cancelling)
+
+
+def record_progress(store: SharedState, job_id: str, **changes: Any) -> None:
+    """Record a running job's progress (and its heartbeat), then raise Cancelled if it is
+    being cancelled (or another replica found it lost)."""
+    def step(job: StoredJob) -> StoredJob | None:
+        if job.status not in ACTIVE:
+            return None
+        if job.cancel_requested:
+            changes.pop("status", None)
+        return dataclasses.replace(job, heartbeat_at=time.time(), **changes)
+
+    job = store.change_job(job_id, step)
+    if job.cancel_requested or job.status not in ACTIVE:
+        raise Cancelled
+
+
+def checked_job(store: SharedState, job: StoredJob, *, kind: str,
+                lost_after_s: float) -> StoredJob:
+    """The job, marked failed (JOB_LOST) if it is active without a recent heartbeat."""
+    lost_before = time.time() - lost_after_s
+    if job.status not in ACTIVE or job.heartbeat_at >= lost_before:
+        return job
+
+    def lose(current: StoredJob) -> StoredJob | None:
+        if current.status not in ACTIVE or current.heartbeat_at >= lost_before:
+            return None
+        return dataclasses.replace(current, status="failed", error=dict(LOST),
+                                   finished_at=time.time())
+
+    logger.warning("%s job %s lost its server (no heartbeat for %.0f s)", kind, job.id,
+                   lost_after_s)
+    return store.change_job(job.id, lose)

@@ -28,27 +28,30 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from facegate.domain import ClassifierInfo
-from facegate.errors import ConflictError, FacegateError, JobNotFoundError
+from facegate.errors import FacegateError, JobNotFoundError
 from facegate.services import training
 from facegate.services.archives import ArchiveLimits
 from facegate.services.bulk import collect, enroll_photos
 from facegate.services.classifiers import ClassifierService
 from facegate.services.faces import MultipleFaces
 from facegate.services.gallery import GalleryService
+from facegate.services.jobs import (
+    ACTIVE,
+    LOST,
+    Cancelled,
+    cancel_job,
+    checked_job,
+    record_progress,
+)
 from facegate.services.training_uploads import Upload as Upload  # re-exported
 from facegate.services.training_uploads import received_archive, remove_leftovers
 from facegate.storage.base import new_id
-from facegate.storage.state import ACTIVE_JOB, SharedState, StoredJob
+from facegate.storage.state import SharedState, StoredJob
 
 logger = logging.getLogger(__name__)
 #: Refusals a job reports one by one (the counts cover them all).
 MAX_REFUSALS = 100
-#: A job in one of these holds the gallery's one training slot.
-ACTIVE = frozenset(ACTIVE_JOB)
 NO_PHOTOS = dict.fromkeys(("total", "enrolled", "refused", "duplicate"), 0)
-#: The error of a job whose server stopped writing its heartbeat (killed, or cut off).
-LOST = {"code": "JOB_LOST", "message": "the server running this job stopped (it was killed, "
-        "restarted or lost the database) before the job finished"}
 
 
 @dataclass(frozen=True)
@@ -75,10 +78,6 @@ class TrainingJob:
     classifier: ClassifierInfo | None = None
     error: dict[str, str] | None = None
     finished_at: datetime | None = None
-
-
-class _Cancelled(Exception):
-    """Raised at a photo or cross-validation step of a job being cancelled."""
 
 
 class TrainingJobs:
@@ -155,30 +154,11 @@ class TrainingJobs:
     def cancel(self, job_id: str) -> TrainingJob:
         """Ask a queued or running job (on any replica) to stop at its next photo or validation
         step (status ``cancelling``, then ``cancelled``); ConflictError when it has finished."""
-        def cancelling(job: StoredJob) -> StoredJob:
-            if job.status not in ACTIVE:
-                raise ConflictError(f"training job {job_id!r} has already finished "
-                                    f"({job.status})", details={"status": job.status})
-            return dataclasses.replace(job, status="cancelling", cancel_requested=True)
-
         self.get(job_id)  # a lost job is failed first
-        return _job(self._store.change_job(job_id, cancelling))
+        return _job(cancel_job(self._store, job_id, "training"))
 
     def _checked(self, job: StoredJob) -> StoredJob:
-        """The job, marked failed (JOB_LOST) if it is active without a recent heartbeat."""
-        lost_before = time.time() - self._lost_after_s
-        if job.status not in ACTIVE or job.heartbeat_at >= lost_before:
-            return job
-
-        def lose(current: StoredJob) -> StoredJob | None:
-            if current.status not in ACTIVE or current.heartbeat_at >= lost_before:
-                return None
-            return dataclasses.replace(current, status="failed", error=dict(LOST),
-                                       finished_at=time.time())
-
-        logger.warning("training job %s lost its server (no heartbeat for %.0f s)", job.id,
-                       self._lost_after_s)
-        return self._store.change_job(job.id, lose)
+        return checked_job(self._store, job, kind="training", lost_after_s=self._lost_after_s)
 
     def _beat(self, job_id: str) -> None:
         """Write the job's heartbeat until it finishes (a long step writes no progress)."""
@@ -191,18 +171,9 @@ class TrainingJobs:
                 logger.warning("training job %s: heartbeat not written (%s)", job_id, exc.code)
 
     def _progress(self, job_id: str, **changes: Any) -> None:
-        """Record progress, then stop the job here (_Cancelled) if it is being cancelled (or
+        """Record progress, then stop the job here (Cancelled) if it is being cancelled (or
         another replica found it lost)."""
-        def progress(job: StoredJob) -> StoredJob | None:
-            if job.status not in ACTIVE:
-                return None
-            if job.cancel_requested:
-                changes.pop("status", None)
-            return dataclasses.replace(job, heartbeat_at=time.time(), **changes)
-
-        job = self._store.change_job(job_id, progress)
-        if job.cancel_requested or job.status not in ACTIVE:
-            raise _Cancelled
+        record_progress(self._store, job_id, **changes)
 
     def _finish(self, job_id: str, status: str, **changes: Any) -> bool:
         """The job's last state; False (and ``cancelled``, nothing else kept) when a cancel
@@ -243,7 +214,7 @@ class TrainingJobs:
                 info = self._classifiers.activate(info.id) or info
             if not self._finish(job_id, "succeeded", stage="done", model=_model(info)):
                 self._classifiers.delete(info.id)  # cancelled while it was being stored
-        except _Cancelled:
+        except Cancelled:
             self._finish(job_id, "cancelled")
         except FacegateError as exc:
             self._finish(job_id, "failed", error={"code": exc.code, "message": exc.message})

@@ -101,7 +101,7 @@ class EventOutbox(Protocol):
 
 class LocalSinkLocks:
     """``sink_lock`` within one process (memory and SQLite stores): one lock per sink name,
-    tried without waiting."""
+    tried without waiting (the retention job's ``retention_lock`` is one too)."""
 
     def __init__(self) -> None:
         self._guard = threading.Lock()

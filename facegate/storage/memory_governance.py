@@ -4,12 +4,12 @@ and lock (one process is every replica there is), and the outbox events an erasu
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator, Sequence
-from contextlib import AbstractContextManager, contextmanager
+from collections.abc import Sequence
+from contextlib import AbstractContextManager
 from datetime import datetime
 
 from facegate.domain import Identity
-from facegate.storage.events import MemoryEvents
+from facegate.storage.events import LocalSinkLocks, MemoryEvents
 from facegate.storage.identity_links import names_in
 
 
@@ -20,7 +20,7 @@ class MemoryRetention(MemoryEvents):
     def __init__(self) -> None:
         MemoryEvents.__init__(self)
         self._runs: dict[str, float] = {}
-        self._retention_lock = threading.Lock()
+        self._retention_locks = LocalSinkLocks()
 
     def expired_identities(self, before: datetime, *, limit: int = 1000) -> list[str]:
         with self._lock:
@@ -43,16 +43,7 @@ class MemoryRetention(MemoryEvents):
             return True
 
     def retention_lock(self) -> AbstractContextManager[bool]:
-        return self._hold()
-
-    @contextmanager
-    def _hold(self) -> Iterator[bool]:
-        mine = self._retention_lock.acquire(blocking=False)
-        try:
-            yield mine
-        finally:
-            if mine:
-                self._retention_lock.release()
+        return self._retention_locks.hold("retention")
 
     def after_erasure(self) -> None:
         return None  # nothing outlives the process

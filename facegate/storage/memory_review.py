@@ -7,22 +7,19 @@ from dataclasses import replace
 from datetime import datetime
 
 from facegate.domain import FaceSample, Identity
-from facegate.errors import (
-    ClusterChangedError,
-    ClusterNotFoundError,
-    ConflictError,
-    ReviewFaceNotFoundError,
-)
 from facegate.storage.review import (
     Placement,
     QueueLimits,
     ReviewCluster,
     ReviewFace,
     Settlement,
+    check_settleable,
     chosen,
     epoch,
     fits,
     nearest,
+    no_cluster,
+    no_face,
     settled_status,
     summary,
 )
@@ -111,7 +108,7 @@ class MemoryReview:
     def review_cluster(self, cluster_id: str) -> ReviewCluster:
         with self._review_lock:
             if cluster_id not in self._clusters:
-                raise ClusterNotFoundError(f"no review cluster with id {cluster_id!r}")
+                raise no_cluster(cluster_id)
             return self._clusters[cluster_id]
 
     def review_faces(self, cluster_id: str) -> list[ReviewFace]:
@@ -122,19 +119,14 @@ class MemoryReview:
     def review_face(self, face_id: str) -> ReviewFace:
         with self._review_lock:
             if face_id not in self._review:
-                raise ReviewFaceNotFoundError(f"no face {face_id!r} in the review queue")
+                raise no_face(face_id)
             return self._review[face_id]
 
     def settle_review(self, settlement: Settlement) -> ReviewCluster | None:
         s = settlement
         with self._review_lock:
             cluster = self.review_cluster(s.cluster_id)
-            if cluster.version != s.version:
-                raise ClusterChangedError(
-                    f"cluster {cluster.id!r} changed since version {s.version}: reload it",
-                    details={"cluster_id": cluster.id, "version": cluster.version})
-            if cluster.status == "named" and s.action != "discard":
-                raise ConflictError(f"cluster {cluster.id!r} is named already")
+            check_settleable(cluster, s)
             faces = self._members(cluster.id)
             picked = chosen(faces, s.face_ids)
             if s.action == "discard":

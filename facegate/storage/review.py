@@ -20,7 +20,13 @@ from typing import Literal, Protocol
 import numpy as np
 
 from facegate.domain import Descriptor, FaceSample, Identity
-from facegate.errors import ReviewFaceNotFoundError
+from facegate.errors import (
+    ClusterChangedError,
+    ClusterNotFoundError,
+    ConflictError,
+    ReviewFaceNotFoundError,
+)
+from facegate.storage.feedback import epoch as epoch  # re-exported (one definition)
 
 ClusterStatus = Literal["open", "ignored", "named"]
 CLUSTER_STATUSES: tuple[str, ...] = ("open", "ignored", "named")
@@ -138,10 +144,6 @@ class ReviewQueue(Protocol):
         ...
 
 
-def epoch(when: float | datetime) -> float:
-    return when.timestamp() if isinstance(when, datetime) else float(when)
-
-
 #: How many of the nearest clusters (within the distance) a face may try to join.
 CANDIDATES = 3
 
@@ -191,6 +193,25 @@ def chosen(faces: Sequence[ReviewFace], face_ids: Sequence[str] | None) -> list[
         raise ReviewFaceNotFoundError(f"the cluster has no face {missing[0]!r}",
                                       details={"face_id": missing[0]})
     return [by_id[f] for f in dict.fromkeys(face_ids)]
+
+
+def no_cluster(cluster_id: str) -> ClusterNotFoundError:
+    return ClusterNotFoundError(f"no review cluster with id {cluster_id!r}")
+
+
+def no_face(face_id: str) -> ReviewFaceNotFoundError:
+    return ReviewFaceNotFoundError(f"no face {face_id!r} in the review queue")
+
+
+def check_settleable(cluster: ReviewCluster, settlement: Settlement) -> None:
+    """ClusterChangedError when ``settlement`` was decided on another version of ``cluster``;
+    ConflictError when it is named already and the action is not ``discard``."""
+    if cluster.version != settlement.version:
+        raise ClusterChangedError(
+            f"cluster {cluster.id!r} changed since version {settlement.version}: reload it",
+            details={"cluster_id": cluster.id, "version": cluster.version})
+    if cluster.status == "named" and settlement.action != "discard":
+        raise ConflictError(f"cluster {cluster.id!r} is named already")
 
 
 def settled_status(action: ReviewAction) -> ClusterStatus:

@@ -19,7 +19,7 @@ from contextlib import AbstractContextManager, contextmanager
 from typing import Any
 
 from facegate.storage.events import Attempt, Delivery, LocalSinkLocks, OutboxEvent
-from facegate.storage.sql_classifiers import _Connection
+from facegate.storage.sql_host import SqlHost
 
 _TABLES = """
 CREATE TABLE IF NOT EXISTS events (
@@ -60,24 +60,9 @@ _COLUMNS = ("e.seq, e.id, e.type, e.time, e.camera, e.request_id, e.data, e.snap
 _FROM = "FROM event_deliveries d JOIN events e ON e.seq = d.event_seq"
 
 
-class SqlEvents:
+class SqlEvents(SqlHost):
     """``EventOutbox`` for a host store; ``_PG`` says the host is PostgreSQL (``_conn()``
     yields one pooled connection)."""
-
-    _MARK: str = "?"
-    _PG: bool = False
-
-    def _write(self) -> AbstractContextManager[_Connection]:
-        raise NotImplementedError
-
-    def _read(self, sql: str, args: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
-        raise NotImplementedError
-
-    def _conn(self) -> AbstractContextManager[_Connection]:
-        raise NotImplementedError
-
-    def _q(self, sql: str) -> str:
-        return sql.replace("?", self._MARK)
 
     def add_events(self, events: Sequence[tuple[OutboxEvent, Sequence[str]]], *,
                    now: float) -> None:

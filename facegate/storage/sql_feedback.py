@@ -9,7 +9,6 @@ Neither table references ``identities``: their rows go with an identity's erasur
 from __future__ import annotations
 
 from collections.abc import Sequence
-from contextlib import AbstractContextManager
 from datetime import datetime
 from typing import Any
 
@@ -17,7 +16,7 @@ import numpy as np
 
 from facegate.errors import AnchorNotFoundError
 from facegate.storage.feedback import KeptProbe, NegativeAnchor, epoch
-from facegate.storage.sql_classifiers import _Connection
+from facegate.storage.sql_host import SqlHost
 
 _TABLES = """
 CREATE TABLE IF NOT EXISTS kept_probes (
@@ -55,36 +54,25 @@ _PROBE = ("request_id, face_index, descriptor, identity_id, score, size_px, crea
 _ANCHOR = "id, identity_id, descriptor, request_id, face_index, score, created_at"
 
 
-class SqlFeedback:
-    _MARK: str = "?"
-
-    def _write(self) -> AbstractContextManager[_Connection]:
-        raise NotImplementedError
-
-    def _read(self, sql: str, args: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
-        raise NotImplementedError
-
-    def _fq(self, sql: str) -> str:
-        return sql.replace("?", self._MARK)
-
+class SqlFeedback(SqlHost):
     def keep_probes(self, probes: Sequence[KeptProbe], *, now: float, max_rows: int) -> None:
         with self._write() as db:
-            db.execute(self._fq("DELETE FROM kept_probes WHERE expires_at <= ?"), (now,))
+            db.execute(self._q("DELETE FROM kept_probes WHERE expires_at <= ?"), (now,))
             for p in probes:
-                db.execute(self._fq(
+                db.execute(self._q(
                     f"INSERT INTO kept_probes ({_PROBE}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
                     "ON CONFLICT (request_id, face_index) DO NOTHING"),
                     (p.request_id, p.face_index, _blob(p.descriptor), p.identity_id, p.score,
                      p.size_px, p.created_at, p.expires_at, p.verdict, p.verdict_identity))
             count = db.execute("SELECT COUNT(*) FROM kept_probes", ()).fetchone()[0]
             if count > max_rows:
-                db.execute(self._fq(
+                db.execute(self._q(
                     "DELETE FROM kept_probes WHERE (request_id, face_index) IN (SELECT "
                     "request_id, face_index FROM kept_probes ORDER BY created_at, request_id "
                     "LIMIT ?)"), (int(count - max_rows),))
 
     def kept_probes(self, request_id: str, *, now: float) -> list[KeptProbe]:
-        rows = self._read(self._fq(
+        rows = self._read(self._q(
             f"SELECT {_PROBE} FROM kept_probes WHERE request_id = ? AND expires_at > ? "
             "ORDER BY face_index"), (request_id, now))
         return [KeptProbe(str(r[0]), int(r[1]), _vector(r[2]), r[3],
@@ -94,35 +82,35 @@ class SqlFeedback:
     def set_verdict(self, request_id: str, face_index: int, verdict: str | None,
                     identity_id: str | None) -> None:
         with self._write() as db:
-            db.execute(self._fq("UPDATE kept_probes SET verdict = ?, verdict_identity = ? "
+            db.execute(self._q("UPDATE kept_probes SET verdict = ?, verdict_identity = ? "
                                 "WHERE request_id = ? AND face_index = ?"),
                        (verdict, identity_id, request_id, face_index))
 
     def expire_kept_probes(self, before: float | datetime) -> int:
         with self._write() as db:
-            return db.execute(self._fq("DELETE FROM kept_probes WHERE expires_at <= ?"),
+            return db.execute(self._q("DELETE FROM kept_probes WHERE expires_at <= ?"),
                               (epoch(before),)).rowcount
 
     def add_negative_anchor(self, anchor: NegativeAnchor) -> NegativeAnchor:
         with self._write() as db:
-            db.execute(self._fq(
+            db.execute(self._q(
                 f"INSERT INTO negative_anchors ({_ANCHOR}) VALUES (?, ?, ?, ?, ?, ?, ?) "
                 "ON CONFLICT (request_id, face_index) DO NOTHING"),
                 (anchor.id, anchor.identity_id, _blob(anchor.descriptor), anchor.request_id,
                  anchor.face_index, anchor.score, anchor.created_at))
-            row = db.execute(self._fq(f"SELECT {_ANCHOR} FROM negative_anchors WHERE "
+            row = db.execute(self._q(f"SELECT {_ANCHOR} FROM negative_anchors WHERE "
                                       "request_id = ? AND face_index = ?"),
                              (anchor.request_id, anchor.face_index)).fetchone()
         return _anchor(tuple(row))
 
     def negative_anchors(self, identity_id: str) -> list[NegativeAnchor]:
-        rows = self._read(self._fq(f"SELECT {_ANCHOR} FROM negative_anchors WHERE "
+        rows = self._read(self._q(f"SELECT {_ANCHOR} FROM negative_anchors WHERE "
                                    "identity_id = ? ORDER BY created_at, id"), (identity_id,))
         return [_anchor(r) for r in rows]
 
     def delete_negative_anchor(self, identity_id: str, anchor_id: str) -> None:
         with self._write() as db:
-            gone = db.execute(self._fq("DELETE FROM negative_anchors WHERE id = ? AND "
+            gone = db.execute(self._q("DELETE FROM negative_anchors WHERE id = ? AND "
                                        "identity_id = ?"), (anchor_id, identity_id)).rowcount
         if not gone:
             raise AnchorNotFoundError(

@@ -21,9 +21,10 @@ from datetime import datetime
 from typing import Any
 
 from facegate.storage.audit import text_time
+from facegate.storage.events import LocalSinkLocks
 from facegate.storage.identity_links import IDENTITY_TABLES
-from facegate.storage.sql_classifiers import _Connection
 from facegate.storage.sql_events import _waiting as waiting
+from facegate.storage.sql_host import SqlHost
 
 logger = logging.getLogger(__name__)
 
@@ -57,21 +58,8 @@ def add_sqlite_columns(db: sqlite3.Connection) -> None:
     db.execute(RETENTION_SCHEMA)
 
 
-class SqlRetention:
+class SqlRetention(SqlHost):
     """The retention job's store side for a host with ``_write``/``_read``/``_conn``."""
-
-    _MARK: str = "?"
-    _PG: bool = False
-    _TEXT_TIMES: bool = True
-
-    def _write(self) -> AbstractContextManager[_Connection]:
-        raise NotImplementedError
-
-    def _read(self, sql: str, args: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
-        raise NotImplementedError
-
-    def _conn(self) -> AbstractContextManager[_Connection]:
-        raise NotImplementedError
 
     def expired_identities(self, before: datetime, *, limit: int = 1000) -> list[str]:
         """Ids of identities whose ``expires_at`` is before ``before``, soonest first."""
@@ -102,7 +90,10 @@ class SqlRetention:
     def retention_lock(self) -> AbstractContextManager[bool]:
         """Held while a retention run works: PostgreSQL's session advisory lock (released when
         the block ends or the replica's connection drops), else this process's own."""
-        return self._advisory() if self._PG else _local_hold(self)
+        if self._PG:
+            return self._advisory()
+        locks: LocalSinkLocks = self.__dict__.setdefault("_retention_locks", LocalSinkLocks())
+        return locks.hold("retention")
 
     @contextmanager
     def _advisory(self) -> Iterator[bool]:
@@ -126,29 +117,11 @@ class SqlRetention:
                     conn.execute(f"VACUUM {table}", ())
 
 
-_LOCAL = threading.Lock()
-
-
-@contextmanager
-def _local_hold(store: object) -> Iterator[bool]:
-    lock: threading.Lock = store.__dict__.setdefault("_retention_lock", threading.Lock())
-    with _LOCAL:
-        mine = lock.acquire(blocking=False)
-    try:
-        yield mine
-    finally:
-        if mine:
-            lock.release()
-
-
-class SqliteErasure:
+class SqliteErasure(SqlHost):
     """SQLite's side of erasure: checkpoint the log; report the settings that matter."""
 
     _db: sqlite3.Connection
     _lock: threading.RLock
-
-    def _read(self, sql: str, args: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
-        raise NotImplementedError
 
     def _checkpoint(self) -> None:
         """Copy the log into the main file and truncate it (waits <= 2 s; a failure is logged)."""

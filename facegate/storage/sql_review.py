@@ -12,7 +12,6 @@ time (no two replicas start two clusters for one face, no action passes a concur
 from __future__ import annotations
 
 from collections.abc import Sequence
-from contextlib import AbstractContextManager
 from datetime import datetime
 from typing import Any
 
@@ -20,11 +19,7 @@ import numpy as np
 
 from facegate.domain import FaceSample, Identity
 from facegate.errors import (
-    ClusterChangedError,
-    ClusterNotFoundError,
-    ConflictError,
     IdentityNotFoundError,
-    ReviewFaceNotFoundError,
 )
 from facegate.storage.review import (
     Placement,
@@ -32,14 +27,18 @@ from facegate.storage.review import (
     ReviewCluster,
     ReviewFace,
     Settlement,
+    check_settleable,
     chosen,
     epoch,
     fits,
     nearest,
+    no_cluster,
+    no_face,
     settled_status,
     summary,
 )
 from facegate.storage.sql_classifiers import _Connection
+from facegate.storage.sql_host import SqlHost
 
 _TABLES = """
 CREATE TABLE IF NOT EXISTS review_clusters (
@@ -83,20 +82,8 @@ _FACE = ("id, descriptor, chip_jpeg, image_sha256, quality, seen_at, camera, clu
          "identity_id, face_id")
 
 
-class SqlReview:
+class SqlReview(SqlHost):
     """``ReviewQueue`` for a host store; ``_PG``: the host is PostgreSQL."""
-
-    _MARK: str = "?"
-    _PG: bool = False
-
-    def _write(self) -> AbstractContextManager[_Connection]:
-        raise NotImplementedError
-
-    def _read(self, sql: str, args: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
-        raise NotImplementedError
-
-    def _r(self, sql: str) -> str:
-        return sql.replace("?", self._MARK)
 
     def _locked(self, db: _Connection) -> None:
         if self._PG:
@@ -120,7 +107,7 @@ class SqlReview:
         return Placement(placement.outcome, placement.cluster_id, evicted)
 
     def _start(self, db: _Connection, face: ReviewFace, cluster_id: str) -> Placement:
-        db.execute(self._r(f"INSERT INTO review_clusters ({_CLUSTER}) "
+        db.execute(self._q(f"INSERT INTO review_clusters ({_CLUSTER}) "
                            "VALUES (?, 'open', 1, 0, 1, ?, ?, NULL, ?, NULL)"),
                    (cluster_id, face.seen_at, face.seen_at, _blob(face.descriptor)))
         self._insert(db, face, cluster_id)
@@ -129,24 +116,24 @@ class SqlReview:
 
     def _join(self, db: _Connection, cluster: ReviewCluster, face: ReviewFace,
               limits: QueueLimits) -> Placement:
-        db.execute(self._r("UPDATE review_clusters SET seen = seen + 1, "
+        db.execute(self._q("UPDATE review_clusters SET seen = seen + 1, "
                            "last_seen = CASE WHEN last_seen > ? THEN last_seen ELSE ? END "
                            "WHERE id = ?"), (face.seen_at, face.seen_at, cluster.id))
         if cluster.status == "ignored":
             return Placement("ignored", cluster.id)
         if cluster.size >= limits.max_per_cluster:
-            worst = db.execute(self._r(
+            worst = db.execute(self._q(
                 "SELECT id, quality FROM review_items WHERE cluster_id = ? "
                 "ORDER BY quality, seen_at LIMIT 1"), (cluster.id,)).fetchone()
             if worst is None or float(worst[1]) >= face.quality:
                 return Placement("counted", cluster.id)
-            db.execute(self._r("DELETE FROM review_items WHERE id = ?"), (worst[0],))
+            db.execute(self._q("DELETE FROM review_items WHERE id = ?"), (worst[0],))
         self._insert(db, face, cluster.id)
         self._restate(db, cluster.id)
         return Placement("queued", cluster.id)
 
     def _insert(self, db: _Connection, face: ReviewFace, cluster_id: str) -> None:
-        db.execute(self._r(f"INSERT INTO review_items ({_FACE}) "
+        db.execute(self._q(f"INSERT INTO review_items ({_FACE}) "
                            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, NULL, NULL)"),
                    (face.id, _blob(face.descriptor), face.chip_jpeg, face.image_sha256,
                     face.quality, face.seen_at, face.camera, cluster_id))
@@ -155,7 +142,7 @@ class SqlReview:
         count = int(db.execute("SELECT COUNT(*) FROM review_items", ()).fetchone()[0])
         if count <= max_faces:
             return 0
-        doomed = db.execute(self._r("SELECT id, cluster_id FROM review_items "
+        doomed = db.execute(self._q("SELECT id, cluster_id FROM review_items "
                                     "ORDER BY seen_at, id LIMIT ?"),
                             (count - max_faces,)).fetchall()
         self._delete_faces(db, doomed)
@@ -163,7 +150,7 @@ class SqlReview:
 
     def _delete_faces(self, db: _Connection, rows: Sequence[tuple[Any, ...]]) -> None:
         for face_id, _ in rows:
-            db.execute(self._r("DELETE FROM review_items WHERE id = ?"), (face_id,))
+            db.execute(self._q("DELETE FROM review_items WHERE id = ?"), (face_id,))
         for cluster_id in sorted({r[1] for r in rows}):
             self._restate(db, cluster_id)
 
@@ -172,9 +159,9 @@ class SqlReview:
         cluster = self._cluster_in(db, cluster_id)
         after = summary(cluster, self._faces_in(db, cluster_id), bump=bump)
         if after.size == 0:
-            db.execute(self._r("DELETE FROM review_clusters WHERE id = ?"), (cluster_id,))
+            db.execute(self._q("DELETE FROM review_clusters WHERE id = ?"), (cluster_id,))
             return
-        db.execute(self._r(
+        db.execute(self._q(
             "UPDATE review_clusters SET version = ?, size = ?, first_seen = ?, "
             "best_face_id = ?, centroid = ? WHERE id = ?"),
             (after.version, after.size, after.first_seen, after.best_face_id,
@@ -183,14 +170,14 @@ class SqlReview:
     # reading
     def _cluster_in(self, db: _Connection, cluster_id: str) -> ReviewCluster:
         lock = " FOR UPDATE" if self._PG else ""
-        row = db.execute(self._r(f"SELECT {_CLUSTER} FROM review_clusters WHERE id = ?{lock}"),
+        row = db.execute(self._q(f"SELECT {_CLUSTER} FROM review_clusters WHERE id = ?{lock}"),
                          (cluster_id,)).fetchone()
         if row is None:
-            raise ClusterNotFoundError(f"no review cluster with id {cluster_id!r}")
+            raise no_cluster(cluster_id)
         return _cluster(row)
 
     def _faces_in(self, db: _Connection, cluster_id: str) -> list[ReviewFace]:
-        rows = db.execute(self._r(f"SELECT {_FACE} FROM review_items WHERE cluster_id = ? "
+        rows = db.execute(self._q(f"SELECT {_FACE} FROM review_items WHERE cluster_id = ? "
                                   "ORDER BY quality DESC, seen_at DESC, id"),
                           (cluster_id,)).fetchall()
         return [_face(r) for r in rows]
@@ -198,29 +185,29 @@ class SqlReview:
     def review_clusters(self, *, status: str | None = "open", limit: int = 50,
                         offset: int = 0) -> tuple[list[ReviewCluster], int]:
         where, args = ("WHERE status = ?", (status,)) if status else ("", ())
-        total = self._read(self._r(f"SELECT COUNT(*) FROM review_clusters {where}"), args)
-        rows = self._read(self._r(
+        total = self._read(self._q(f"SELECT COUNT(*) FROM review_clusters {where}"), args)
+        rows = self._read(self._q(
             f"SELECT {_CLUSTER} FROM review_clusters {where} "
             "ORDER BY size DESC, last_seen DESC, id LIMIT ? OFFSET ?"), (*args, limit, offset))
         return [_cluster(r) for r in rows], int(total[0][0])
 
     def review_cluster(self, cluster_id: str) -> ReviewCluster:
-        rows = self._read(self._r(f"SELECT {_CLUSTER} FROM review_clusters WHERE id = ?"),
+        rows = self._read(self._q(f"SELECT {_CLUSTER} FROM review_clusters WHERE id = ?"),
                           (cluster_id,))
         if not rows:
-            raise ClusterNotFoundError(f"no review cluster with id {cluster_id!r}")
+            raise no_cluster(cluster_id)
         return _cluster(rows[0])
 
     def review_faces(self, cluster_id: str) -> list[ReviewFace]:
         self.review_cluster(cluster_id)
-        rows = self._read(self._r(f"SELECT {_FACE} FROM review_items WHERE cluster_id = ? "
+        rows = self._read(self._q(f"SELECT {_FACE} FROM review_items WHERE cluster_id = ? "
                                   "ORDER BY quality DESC, seen_at DESC, id"), (cluster_id,))
         return [_face(r) for r in rows]
 
     def review_face(self, face_id: str) -> ReviewFace:
-        rows = self._read(self._r(f"SELECT {_FACE} FROM review_items WHERE id = ?"), (face_id,))
+        rows = self._read(self._q(f"SELECT {_FACE} FROM review_items WHERE id = ?"), (face_id,))
         if not rows:
-            raise ReviewFaceNotFoundError(f"no face {face_id!r} in the review queue")
+            raise no_face(face_id)
         return _face(rows[0])
 
     # acting
@@ -229,12 +216,7 @@ class SqlReview:
         with self._write() as db:
             self._locked(db)
             cluster = self._cluster_in(db, s.cluster_id)
-            if cluster.version != s.version:
-                raise ClusterChangedError(
-                    f"cluster {cluster.id!r} changed since version {s.version}: reload it",
-                    details={"cluster_id": cluster.id, "version": cluster.version})
-            if cluster.status == "named" and s.action != "discard":
-                raise ConflictError(f"cluster {cluster.id!r} is named already")
+            check_settleable(cluster, s)
             faces = self._faces_in(db, cluster.id)
             picked = chosen(faces, s.face_ids)
             whole = len(picked) == len(faces)
@@ -245,17 +227,17 @@ class SqlReview:
                 self._enrol_in(db, s)
             target = cluster.id if whole else s.split_id
             if not whole:
-                db.execute(self._r(
+                db.execute(self._q(
                     f"INSERT INTO review_clusters ({_CLUSTER}) "
                     "VALUES (?, 'open', 0, 0, ?, ?, ?, NULL, ?, NULL)"),
                     (target, len(picked), min(f.seen_at for f in picked),
                      max(f.seen_at for f in picked), _blob(cluster.centroid)))
             identity_id = s.identity.id if s.identity is not None else s.identity_id
             for face in picked:
-                db.execute(self._r("UPDATE review_items SET cluster_id = ?, identity_id = ?, "
+                db.execute(self._q("UPDATE review_items SET cluster_id = ?, identity_id = ?, "
                                    "face_id = ? WHERE id = ?"),
                            (target, identity_id, s.enrolled.get(face.id), face.id))
-            db.execute(self._r("UPDATE review_clusters SET status = ?, identity_id = ? "
+            db.execute(self._q("UPDATE review_clusters SET status = ?, identity_id = ? "
                                "WHERE id = ?"), (settled_status(s.action), identity_id, target))
             self._restate(db, target)
             if not whole:
@@ -293,7 +275,7 @@ class SqlReview:
     def expire_review_items(self, before: float | datetime) -> int:
         with self._write() as db:
             self._locked(db)
-            doomed = db.execute(self._r("SELECT id, cluster_id FROM review_items "
+            doomed = db.execute(self._q("SELECT id, cluster_id FROM review_items "
                                         "WHERE seen_at < ?"), (epoch(before),)).fetchall()
             self._delete_faces(db, doomed)
         return len(doomed)

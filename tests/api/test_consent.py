@@ -13,16 +13,15 @@ from pathlib import Path
 
 import httpx
 import pytest
-from conftest import LiveServer, settings_for
+from conftest import LiveServer, serving
 
 
 @pytest.fixture(scope="module")
 def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
     data = tmp_path_factory.mktemp("consent") / "data"
-    server = LiveServer(settings_for(data, governance={
-        "require_consent": True, "default_lifetime_days": 30, "retention_every_s": 1})).start()
-    yield server
-    server.stop()
+    with serving(data, governance={"require_consent": True, "default_lifetime_days": 30,
+                                   "retention_every_s": 1}) as server:
+        yield server
 
 
 def photo(faces: Path, name: str) -> dict[str, tuple[str, bytes]]:

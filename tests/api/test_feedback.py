@@ -16,23 +16,16 @@ from typing import Any
 import httpx
 import pytest
 from cli_inprocess import facegate
-from conftest import LiveServer, settings_for
+from conftest import LiveServer, serving
 
 #: Far above the default 0.6, so that Biden is (wrongly) named Obama on the registry photos.
 LOOSE = "1.2"
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
-    live = LiveServer(settings_for(tmp_path_factory.mktemp("feedback"))).start()
-    yield live
-    live.stop()
-
-
-@pytest.fixture(scope="module")
-def http(server: LiveServer) -> Iterator[httpx.Client]:
-    with server.client() as client:
-        yield client
+def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    with serving(tmp_path_factory.mktemp("feedback")) as server:
+        yield server
 
 
 def person(http: httpx.Client, name: str, photo: Path | None = None) -> str:
@@ -205,23 +198,23 @@ def test_a_real_look_alike_is_not_named_again_after_wrong(
 
 
 def test_the_cli_gives_feedback_over_the_same_route(
-        server: LiveServer, http: httpx.Client, faces: Path) -> None:
+        live: LiveServer, http: httpx.Client, faces: Path) -> None:
     obama = person(http, "Obama for the CLI", faces / "obama.jpg")
     answer = identify(http, faces / "obama2.jpg")
     rid = answer["request_id"]
     named = answer["faces"][0]["identity"]["identity_id"]
     assert named == obama or named in {c["identity_id"] for c in answer["faces"][0]["candidates"]}
-    ran = facegate("feedback", rid, 0, "correct", "--server", server.url)
+    ran = facegate("feedback", rid, 0, "correct", "--server", live.url)
     assert ran.returncode == 0, ran.stderr
     assert f"correct: face 0 of {rid} recorded {named}" in ran.stdout
-    again = facegate("feedback", rid, 0, "correct", "--server", server.url, "--json")
+    again = facegate("feedback", rid, 0, "correct", "--server", live.url, "--json")
     assert again.returncode == 0 and '"repeated": true' in again.stdout
-    refused = facegate("feedback", rid, 0, "wrong", "--server", server.url)
+    refused = facegate("feedback", rid, 0, "wrong", "--server", live.url)
     assert refused.returncode == 1 and "CONFLICT" in refused.stderr
     missing = facegate("feedback", "no-such-request", 0, "is", "--identity", obama,
-                       "--server", server.url)
+                       "--server", live.url)
     assert missing.returncode == 1 and "REQUEST_NOT_FOUND" in missing.stderr
-    bad = facegate("feedback", rid, 0, "maybe", "--server", server.url)
+    bad = facegate("feedback", rid, 0, "maybe", "--server", live.url)
     assert bad.returncode == 2  # typer refuses the verdict before any request
     rows = audit_rows(http, "/v1/feedback", 3)
     assert any(r["details"].get("verdict") == "correct" and r["identity_ids"] == [named]

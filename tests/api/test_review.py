@@ -12,15 +12,14 @@ from typing import Any
 
 import httpx
 import pytest
-from conftest import LiveServer, settings_for
+from conftest import LiveServer, serving
 
 
 @pytest.fixture(scope="module")
 def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
-    server = LiveServer(settings_for(tmp_path_factory.mktemp("review"),
-                                     review={"enabled": True, "enrol_best": 2})).start()
-    yield server
-    server.stop()
+    with serving(tmp_path_factory.mktemp("review"),
+                 review={"enabled": True, "enrol_best": 2}) as server:
+        yield server
 
 
 def identify(http: httpx.Client, photo: Path, camera: str = "door") -> list[dict[str, Any]]:
@@ -152,14 +151,10 @@ def test_per_face_assign_discard_and_bad_input(http: httpx.Client, faces: Path) 
 
 
 def test_the_queue_is_off_by_default(tmp_path: Path, faces: Path) -> None:
-    server = LiveServer(settings_for(tmp_path, storage={"url": "memory://"})).start()
-    try:
-        with server.client() as http:
-            assert identify(http, faces / "biden.jpg")[0]["status"] == "unknown"
-            page = http.get("/v1/review/clusters").json()
-            assert page["enabled"] is False and page["total"] == 0
-    finally:
-        server.stop()
+    with serving(tmp_path, storage={"url": "memory://"}) as server, server.client() as http:
+        assert identify(http, faces / "biden.jpg")[0]["status"] == "unknown"
+        page = http.get("/v1/review/clusters").json()
+        assert page["enabled"] is False and page["total"] == 0
 
 
 def test_the_review_command_over_the_api(live: LiveServer, http: httpx.Client) -> None:
@@ -193,16 +188,13 @@ def test_the_review_command_over_the_api(live: LiveServer, http: httpx.Client) -
 
 
 def test_kept_faces_expire_on_the_next_read(tmp_path: Path, faces: Path) -> None:
-    server = LiveServer(settings_for(tmp_path, storage={"url": "memory://"}, review={
-        "enabled": True, "retention_days": 3 / 86400})).start()  # 3 seconds
-    try:
-        with server.client() as http:
-            identify(http, faces / "biden.jpg")
-            kept = http.get("/v1/review/clusters").json()
-            assert kept["total"] == 1
-            chip = kept["items"][0]["chip_url"]
-            time.sleep(3.5)
-            assert http.get("/v1/review/clusters").json()["total"] == 0
-            assert http.get(chip).json()["error"]["code"] == "REVIEW_FACE_NOT_FOUND"
-    finally:
-        server.stop()
+    with serving(tmp_path, storage={"url": "memory://"}, review={
+            "enabled": True, "retention_days": 3 / 86400}) as server, \
+            server.client() as http:  # kept for 3 seconds
+        identify(http, faces / "biden.jpg")
+        kept = http.get("/v1/review/clusters").json()
+        assert kept["total"] == 1
+        chip = kept["items"][0]["chip_url"]
+        time.sleep(3.5)
+        assert http.get("/v1/review/clusters").json()["total"] == 0
+        assert http.get(chip).json()["error"]["code"] == "REVIEW_FACE_NOT_FOUND"

@@ -3,13 +3,12 @@ plus two store objects on one PostgreSQL database (two replicas): one holds a si
 
 from __future__ import annotations
 
-import sqlite3
-from contextlib import closing
 from pathlib import Path
 
 from facegate.storage.base import GalleryStore, new_id, open_store
 from facegate.storage.events import Attempt, OutboxEvent
 from facegate.storage.sqlite import SCHEMA_VERSION
+from storage.conftest import upgraded_from
 
 NOW = 1_790_000_000.5
 
@@ -114,14 +113,7 @@ def test_two_replicas_on_postgres_share_one_outbox_and_one_lock(postgres_url: st
 
 
 def test_an_older_sqlite_gallery_gains_the_outbox(tmp_path: Path) -> None:
-    path = tmp_path / "old.db"
-    with closing(sqlite3.connect(path)) as raw:
-        raw.execute("PRAGMA user_version = 5")
-    store = open_store(f"sqlite:///{path}")
-    try:
+    assert SCHEMA_VERSION >= 6
+    with upgraded_from(tmp_path / "old.db", 5) as store:
         store.add_events([(event(), ["a"])], now=NOW)
         assert store.outbox_backlog(["a"]) == 1
-    finally:
-        store.close()
-    with closing(sqlite3.connect(path)) as raw:
-        assert raw.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION >= 6

@@ -7,9 +7,7 @@ clustering bookkeeping; tests/api/test_review.py runs the queue on real faces)."
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Callable
-from contextlib import closing
 from pathlib import Path
 
 import numpy as np
@@ -26,6 +24,7 @@ from facegate.errors import (
 from facegate.storage.base import GalleryStore, new_id, new_identity, open_store, utcnow
 from facegate.storage.review import QueueLimits, ReviewFace, Settlement
 from facegate.storage.sqlite import SCHEMA_VERSION
+from storage.conftest import upgraded_from
 
 NOW = 1_790_000_000.0
 LIMITS = QueueLimits(within=0.45, max_faces=100, max_per_cluster=3)
@@ -213,13 +212,6 @@ def test_a_face_joins_only_a_cluster_whose_every_kept_face_is_near(store: Galler
 
 
 def test_an_older_sqlite_gallery_gains_the_review_queue(tmp_path: Path) -> None:
-    path = tmp_path / "old.db"
-    with closing(sqlite3.connect(path)) as raw:
-        raw.execute("PRAGMA user_version = 6")
-    store = open_store(f"sqlite:///{path}")
-    try:
+    assert SCHEMA_VERSION >= 7
+    with upgraded_from(tmp_path / "old.db", 6) as store:
         assert store.review_cluster(add(store, face(0))).size == 1
-    finally:
-        store.close()
-    with closing(sqlite3.connect(path)) as raw:
-        assert raw.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION >= 7

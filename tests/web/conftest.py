@@ -1,7 +1,8 @@
 """The console in a real browser: Debian's Chromium (``scripts/test`` installs it) driven by
 Playwright, against a real facegate server on loopback, with a real video as the webcam.
 
-One server and one browser per test module; each test gets a fresh signed-in page.
+One server per test module and one browser (webcam: obama2.jpg) per session; each test gets a
+fresh browser context and signed-in page.
 Screenshots go to ``test-artifacts/screenshots/`` (not committed). With
 ``FACEGATE_DOCS_SCREENSHOTS=docs/console`` small copies of those that show only registry photos
 (names without the ``shared-`` prefix) go there too: docs/console.md shows them.
@@ -16,7 +17,7 @@ from typing import Any
 
 import httpx
 import pytest
-from conftest import REPO, LiveServer, settings_for
+from conftest import REPO, LiveServer, serving
 from PIL import Image
 from playwright.sync_api import (
     Browser,
@@ -70,8 +71,10 @@ def camera_video(faces: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     return photo_clip(faces / "obama2.jpg", tmp_path_factory.mktemp("webcam") / "obama2.y4m")
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def browser(launch: Callable[[Path], Browser], camera_video: Path) -> Browser:
+    """One Chromium for every module whose webcam plays ``camera_video``: each test's
+    ``open_console()`` is a fresh context of its own (no cookies, storage or permissions kept)."""
     return launch(camera_video)
 
 
@@ -79,11 +82,9 @@ def browser(launch: Callable[[Path], Browser], camera_video: Path) -> Browser:
 def console(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
     """A server that needs a key or a session on every /v1 route (FACEGATE_AUTH__REQUIRED), its
     first admin's password known (FACEGATE_AUTH__ADMIN_PASSWORD)."""
-    server = LiveServer(settings_for(tmp_path_factory.mktemp("console"),
-                                     auth={"admin_password": ADMIN_PASSWORD,
-                                           "required": True})).start()
-    yield server
-    server.stop()
+    with serving(tmp_path_factory.mktemp("console"),
+                 auth={"admin_password": ADMIN_PASSWORD, "required": True}) as server:
+        yield server
 
 
 def add_user(console: LiveServer, name: str, role: str, password: str) -> dict[str, Any]:
@@ -96,6 +97,23 @@ def add_user(console: LiveServer, name: str, role: str, password: str) -> dict[s
         assert created.status_code == 201, created.text
         user: dict[str, Any] = created.json()
         return user
+
+
+def add_people(console: LiveServer, faces: Path, photos: dict[str, str | None]) -> dict[str, str]:
+    """People created by the admin through the API, each enrolled from their registry photo
+    (``None``: created without a face); their ids by name."""
+    ids: dict[str, str] = {}
+    with console.client() as http:
+        csrf = {"X-CSRF-Token": sign_in_http(http, "admin", ADMIN_PASSWORD)}
+        for name, photo in photos.items():
+            made = http.post("/v1/identities", json={"name": name}, headers=csrf)
+            assert made.status_code == 201, made.text
+            ids[name] = made.json()["id"]
+            if photo is not None:
+                enrolled = http.post(f"/v1/identities/{ids[name]}/faces", headers=csrf, files={
+                    "image": (photo, (faces / photo).read_bytes(), "image/jpeg")})
+                assert enrolled.status_code == 201, enrolled.text
+    return ids
 
 
 def sign_in_http(http: httpx.Client, name: str, password: str) -> str:

@@ -12,24 +12,13 @@ from conftest import LiveServer
 from PIL import Image
 from playwright.sync_api import Page, expect
 
-from web.conftest import ADMIN_PASSWORD, Console, sign_in_http
+from web.conftest import Console, add_people
 
 
 @pytest.fixture(scope="module", autouse=True)
 def gallery(console: LiveServer, faces: Path) -> dict[str, str]:
     """obama (obama.jpg) and biden (biden.jpg), enrolled through the API by the admin."""
-    ids: dict[str, str] = {}
-    with console.client() as http:
-        csrf = {"X-CSRF-Token": sign_in_http(http, "admin", ADMIN_PASSWORD)}
-        for name in ("obama", "biden"):
-            made = http.post("/v1/identities", json={"name": name}, headers=csrf)
-            assert made.status_code == 201, made.text
-            ids[name] = made.json()["id"]
-            photo = (faces / f"{name}.jpg").read_bytes()
-            enrolled = http.post(f"/v1/identities/{ids[name]}/faces", headers=csrf,
-                                 files={"image": (f"{name}.jpg", photo, "image/jpeg")})
-            assert enrolled.status_code == 201, enrolled.text
-    return ids
+    return add_people(console, faces, {"obama": "obama.jpg", "biden": "biden.jpg"})
 
 
 def faces_shown(page: Page) -> list[dict[str, str]]:

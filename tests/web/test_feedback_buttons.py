@@ -11,24 +11,13 @@ import pytest
 from conftest import LiveServer
 from playwright.sync_api import Page, expect
 
-from web.conftest import ADMIN_PASSWORD, Console, sign_in_http
+from web.conftest import Console, add_people
 
 
 @pytest.fixture(scope="module", autouse=True)
 def gallery(console: LiveServer, faces: Path) -> dict[str, str]:
     """obama (obama.jpg) enrolled; biden created without a face."""
-    ids: dict[str, str] = {}
-    with console.client() as http:
-        csrf = {"X-CSRF-Token": sign_in_http(http, "admin", ADMIN_PASSWORD)}
-        for name in ("obama", "biden"):
-            made = http.post("/v1/identities", json={"name": name}, headers=csrf)
-            assert made.status_code == 201, made.text
-            ids[name] = made.json()["id"]
-        photo = (faces / "obama.jpg").read_bytes()
-        enrolled = http.post(f"/v1/identities/{ids['obama']}/faces", headers=csrf,
-                             files={"image": ("obama.jpg", photo, "image/jpeg")})
-        assert enrolled.status_code == 201, enrolled.text
-    return ids
+    return add_people(console, faces, {"obama": "obama.jpg", "biden": None})
 
 
 def identify(page: Page, photo: Path, threshold: str = "") -> None:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from conftest import LiveServer, settings_for
+from conftest import LiveServer, serving
 from playwright.sync_api import Page, expect
 
 from web.conftest import ADMIN_PASSWORD, Console, add_user, sign_in_http
@@ -18,11 +18,10 @@ from web.conftest import ADMIN_PASSWORD, Console, add_user, sign_in_http
 @pytest.fixture(scope="module")
 def console(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
     """The console's server with the review queue on."""
-    server = LiveServer(settings_for(tmp_path_factory.mktemp("review-console"),
-                                     auth={"admin_password": ADMIN_PASSWORD, "required": True},
-                                     review={"enabled": True})).start()
-    yield server
-    server.stop()
+    with serving(tmp_path_factory.mktemp("review-console"),
+                 auth={"admin_password": ADMIN_PASSWORD, "required": True},
+                 review={"enabled": True}) as server:
+        yield server
 
 
 def identify(http: httpx.Client, csrf: str, photo: Path) -> list[str]:

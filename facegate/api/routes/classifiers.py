@@ -5,15 +5,13 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-import anyio.to_thread
-import pydantic
 from fastapi import APIRouter, Depends, Request, Response
 from pydantic import Field
-from starlette.datastructures import UploadFile
 
 from facegate.api import views
+from facegate.api.archive_form import multipart_form, validated
 from facegate.api.deps import FacegateDep
-from facegate.api.inputs import CSRF_FIELD, RequestModel, json_object
+from facegate.api.inputs import RequestModel, json_object
 from facegate.api.openapi import BODY, STORE, answers, archive_body
 from facegate.api.schemas import (
     ClassifierList,
@@ -30,7 +28,6 @@ from facegate.errors import (
     ConflictError,
     JobNotFoundError,
     UnsupportedMediaTypeError,
-    ValidationError,
 )
 from facegate.services.training_jobs import TrainingJobs, TrainRequest, Upload
 
@@ -65,23 +62,11 @@ async def start_training(request: Request, response: Response, jobs: JobsDep) ->
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     archive: Upload | None = None
     if content_type == "multipart/form-data":
-        try:
-            form = await request.form(max_files=1, max_fields=16)
-        except Exception as exc:  # starlette raises several types for broken multipart bodies
-            raise ValidationError(f"the multipart body could not be parsed: {exc}") from exc
-        try:
-            raw = {k: v for k, v in form.multi_items()
-                   if not isinstance(v, UploadFile) and k != CSRF_FIELD}
-            upload = form.get("archive")
-            if upload is not None and not isinstance(upload, UploadFile):
-                raise ValidationError("'archive' must be a file part (a zip)")
-            options = _options(raw)
-            if upload is not None:
-                archive = await anyio.to_thread.run_sync(jobs.receive, upload.file)
-        finally:
-            await form.close()
+        options, archive = await multipart_form(request, TrainIn, jobs.receive, required=False,
+                                                what="training options")
     elif content_type in ("application/json", ""):
-        options = _options(await json_object(request, allow_empty=True))
+        options = validated(TrainIn, await json_object(request, allow_empty=True),
+                            "training options")
     else:
         raise UnsupportedMediaTypeError(
             f"send multipart/form-data (with an 'archive' zip) or application/json, "
@@ -91,16 +76,6 @@ async def start_training(request: Request, response: Response, jobs: JobsDep) ->
                                   multiple_faces=options.multiple_faces), archive)
     response.headers["Location"] = f"/v1/train/{job.id}"
     return views.training_job(job)
-
-
-def _options(raw: dict[str, Any]) -> TrainIn:
-    try:
-        return TrainIn.model_validate(raw)
-    except pydantic.ValidationError as exc:
-        problems = [{"field": ".".join(str(p) for p in e["loc"]), "problem": e["msg"]}
-                    for e in exc.errors()]
-        raise ValidationError("the training options are not valid",
-                              details={"problems": problems}) from exc
 
 
 @router.get("/train", response_model=TrainingJobList)
