@@ -1,20 +1,28 @@
 """Write ``facegate/runtime/mesh_template.py``: each mesh point's mean place in the 5-point chip.
 
 For every photo of the folder (default the LFW dev crops), the largest face as enrolment finds
-it (HOG, padded retry, CNN fallback), its 5 points (dlib's CC0 5-point model) and its refined
-468-point mesh (``MeshLandmarks68.mesh_points``); the mesh is moved by the similarity that
-takes the 5 points onto ``DLIB_5_TEMPLATE`` and averaged point by point. Writes mean positions
-only (a mean face shape, no one's landmarks or descriptors).
+it (the default detector, its fallbacks), its 5 points (dlib's CC0 5-point model) and its refined
+468-point mesh (``MeshLandmarks68.mesh_points``), each read on the box enrolment hands that model
+(BlazeFace's box mapped to the dlib-style box, ``blazeface_passes.LANDMARK_BOX``); the mesh is
+moved by the similarity that takes the 5 points onto ``DLIB_5_TEMPLATE`` and averaged point by
+point. Writes mean positions only (a mean face shape, no one's landmarks or descriptors).
+
+``--pairs FILE --folds 0,1,2`` fits on the photos of those folds of a pairs file only (to check
+the template on the other folds); ``--check`` prints how far the new mean lies from the committed
+template instead of writing it.
 
     python -m bench.mesh_template [--images ../shared/faces/lfw/images]
+        [--pairs ../shared/faces/lfw/pairs.csv --folds 0,1,2] [--check]
 """
 
 from __future__ import annotations
 
 import argparse
+import csv
 from pathlib import Path
 
 import numpy as np
+from numpy.typing import NDArray
 
 OUT = Path(__file__).resolve().parent.parent / "facegate" / "runtime" / "mesh_template.py"
 HEADER = '''"""Where each of the face mesh's 468 points sits, on average, in the 5-point chip.
@@ -32,22 +40,37 @@ MESH_IN_CHIP: tuple[tuple[float, float], ...] = (
 '''
 
 
-def main() -> None:
+def photos(images: Path, pairs: Path | None, folds: str) -> list[Path]:
+    """The folder's photos, or only those in the given folds of ``pairs`` (path1, path2, fold
+    columns, paths relative to the pairs file's folder)."""
+    every = sorted(images.rglob("*.jpg"))
+    if pairs is None:
+        return every
+    wanted = {fold.strip() for fold in folds.split(",")}
+    chosen: set[Path] = set()
+    with pairs.open(newline="", encoding="utf-8") as handle:
+        for row in csv.DictReader(handle):
+            if row["fold"] in wanted:
+                chosen.update((pairs.parent / row[key]).resolve() for key in ("path1", "path2"))
+    return [path for path in every if path.resolve() in chosen]
+
+
+def framed_meshes(paths: list[Path]) -> list[NDArray[np.float64]]:
+    """Each photo's largest face's mesh in its 5-point chip's frame, as enrolment sees it."""
     from facegate.bootstrap import face_reader, shared_mesh68
     from facegate.config import Settings
-    from facegate.pipeline.detect import clip_box
+    from facegate.pipeline.detect import BoxMapped, clip_box, mapped_box
     from facegate.pipeline.image import decode_image
     from facegate.runtime.mesh_landmarks68 import DLIB_5_TEMPLATE, similarity
 
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--images", type=Path, default=Path("../shared/faces/lfw/images"))
-    args = parser.parse_args()
     settings = Settings(models={"landmarks68": "mesh"})
     reader = face_reader(settings)
     pipeline = reader.enrol_pipeline or reader.pipeline
     mesh68 = shared_mesh68(settings.runtime)
+    align = pipeline.align_landmarker
+    mapping = align.mapping if isinstance(align, BoxMapped) else None
     framed = []
-    for path in sorted(args.images.rglob("*.jpg")):
+    for path in paths:
         rgb = decode_image(path.read_bytes(), max_bytes=settings.image.max_upload_bytes,
                            max_pixels=settings.image.max_pixels).rgb
         height, width = rgb.shape[:2]
@@ -57,8 +80,27 @@ def main() -> None:
         box = max(boxes, key=lambda b: clip_box(b, width=width, height=height).area)
         five = np.array(pipeline.landmarker.landmarks(rgb, box), dtype=np.float64)
         matrix, shift = similarity(five, DLIB_5_TEMPLATE)
-        framed.append(mesh68.mesh_points(rgb, box) @ matrix.T + shift)
+        mesh_box = box if mapping is None else mapped_box(box, mapping)
+        framed.append(mesh68.mesh_points(rgb, mesh_box) @ matrix.T + shift)
+    return framed
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--images", type=Path, default=Path("../shared/faces/lfw/images"))
+    parser.add_argument("--pairs", type=Path, default=None)
+    parser.add_argument("--folds", default="0,1,2,3,4")
+    parser.add_argument("--check", action="store_true")
+    args = parser.parse_args()
+    framed = framed_meshes(photos(args.images, args.pairs, args.folds))
     mean = np.mean(framed, axis=0)
+    if args.check:
+        from facegate.runtime.mesh_template import MESH_IN_CHIP
+
+        apart = np.linalg.norm(mean - np.array(MESH_IN_CHIP), axis=1)
+        print(f"{len(framed)} faces: the mean lies {apart.mean():.3f} px (mean), "
+              f"{apart.max():.3f} px (max) from the committed template")
+        return
     rows = [f"({x:.4f}, {y:.4f})," for x, y in mean]
     body = "\n".join("    " + " ".join(rows[i:i + 4]) for i in range(0, len(rows), 4))
     OUT.write_text(HEADER + body + "\n)\n", encoding="utf-8")

@@ -31,7 +31,8 @@ from facegate.config import Settings
 from facegate.domain import RGBImage
 from facegate.pipeline.liveness.geometry import measure
 from facegate.runtime.dlib_landmarks68 import DlibLandmarks68
-from facegate.runtime.mesh_landmarks68 import MeshLandmarks68
+from facegate.runtime.mesh_landmarks68 import DLIB_5_TEMPLATE, MeshLandmarks68, align_points
+from facegate.runtime.mesh_template import MESH_IN_CHIP
 from runtime.mediapipe_inputs import load_photos
 
 LIMITS = {"eyes": (slice(36, 48), 0.05), "nose": (slice(27, 36), 0.07),
@@ -100,3 +101,21 @@ def test_the_mesh_aligns_a_second_chip_of_the_same_face(
           f"descriptors by {np.median(moved):.3f}")
     assert len(apart) == 9 and np.median(apart) < 0.12 and max(apart) < 0.7
     assert min(moved) > 0.0 and np.median(moved) < 0.2 and max(moved) < 0.5
+
+
+@pytest.mark.parametrize("degrees, scale, shift", [(0.0, 1.0, (0.0, 0.0)),
+                                                   (17.0, 2.4, (311.0, -42.5)),
+                                                   (-35.0, 0.6, (-8.0, 90.0))])
+def test_the_mesh_fit_moves_with_the_face(
+        degrees: float, scale: float, shift: tuple[float, float]) -> None:
+    """A face whose mesh is the template seen through a similarity (turned, scaled, moved in
+    the photo) gets the 5-point chip template's points through that same similarity: the chip
+    it is aligned on is exactly the 5-point chip frame the template was measured in."""
+    angle = np.radians(degrees)
+    turn = scale * np.array([[np.cos(angle), -np.sin(angle)], [np.sin(angle), np.cos(angle)]])
+    mesh = np.array(MESH_IN_CHIP) @ turn.T + np.array(shift)
+    expected = DLIB_5_TEMPLATE @ turn.T + np.array(shift)
+    assert np.abs(np.array(align_points(mesh)) - expected).max() < 1e-6
+    noisy = mesh + np.random.default_rng(7).normal(scale=2.0 * scale, size=mesh.shape)
+    eyes = np.linalg.norm(expected[0] - expected[2])
+    assert np.abs(np.array(align_points(noisy)) - expected).max() < 0.02 * eyes
