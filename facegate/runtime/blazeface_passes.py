@@ -239,6 +239,16 @@ def from_settings(detection: DetectionSettings, model: Callable[[str], BlazeFace
                            min_score=detection.min_score, crop=crop, lanes=lanes)
 
 
+def detectors(detection: DetectionSettings, runtime: RuntimeSettings,
+              threads: int) -> tuple[BlazeFacePasses, BlazeFacePasses]:
+    """``detection``'s passes with tiles and without (the fast pass), for callers that may use
+    ``threads`` cores: the whole-photo passes side by side, each on its share of them."""
+    lanes = max(1, min(threads, len(detection.blazeface_whole)))
+    model = models(runtime, max(1, threads // lanes))
+    return (from_settings(detection, model, tiles=True, lanes=lanes),
+            from_settings(detection, model, tiles=False, lanes=lanes))
+
+
 def _to_full(detection: Detection, model: BlazeFace) -> Detection:
     mapping = TO_FULL.get(model.weight.key)
     if mapping is None:
