@@ -196,8 +196,7 @@ def face_finder(settings: Settings, fallback: Detector | None, *,
     fast: Detector | None = None
     if detection.detector == "blazeface":
         threads = settings.runtime.intra_op_threads or max(1, available_cores() // concurrency)
-        model = passes.models(settings.runtime, threads)
-        detector, fast = (passes.from_settings(detection, model, tiles=t) for t in (True, False))
+        detector, fast = passes.detectors(detection, settings.runtime, threads)
     elif detection.pad_first > 0:
         detector = PadSmall(detector, fraction=detection.pad_first,
                             max_side=detection.fallback_max_side)

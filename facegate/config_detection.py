@@ -28,6 +28,15 @@ class DetectionSettings(BaseModel):
     #: BlazeFace: faces scoring below this (0-1; the noisy-or of every pass that saw the face)
     #: are not faces.
     min_score: float = Field(default=0.9, gt=0.0, lt=1.0)
+    #: BlazeFace: photos no longer than ``crop_side`` (face crops) are first searched by this
+    #: model alone (``short``-range, 128 px: a seventh of the whole-photo passes' cost); its
+    #: faces scoring ``crop_min_score`` or more are the answer, otherwise the passes above run
+    #: (``none``: off).
+    crop_model: Literal["short", "none"] = "short"
+    #: BlazeFace: the longer side (pixels) up to which a photo is a face crop (0: off).
+    crop_side: int = Field(default=320, ge=0, le=4096)
+    #: BlazeFace: the crop model's faces scoring below this (0-1) send the photo to the passes.
+    crop_min_score: float = Field(default=0.75, gt=0.0, lt=1.0)
     #: HOG: photos whose longer side exceeds this are detected on a downscaled copy (pixels;
     #: BlazeFace samples its small inputs from the photo itself).
     max_side: int = Field(default=1024, ge=160)

@@ -88,7 +88,7 @@ def decode_image(
         warnings.simplefilter("ignore", UserWarning)
         image = _open(data, max_pixels=max_pixels)
         width, height = image.size
-        rgb, scale, orientation = _to_rgb(image, max_side=max_side)
+        rgb, scale, orientation = _to_rgb(image, max_side=max_side, data=data)
     upright = (height, width) if orientation in _SWAPS_SIDES else (width, height)
     return DecodedImage(rgb=rgb, format=str(image.format),
                         sha256=hashlib.sha256(data).hexdigest(), scale=scale,
@@ -127,15 +127,17 @@ def _open(data: bytes, *, max_pixels: int) -> Image.Image:
     return image
 
 
-def _to_rgb(image: Image.Image, *, max_side: int) -> tuple[RGBImage, int, int]:
+def _to_rgb(image: Image.Image, *, max_side: int, data: bytes) -> tuple[RGBImage, int, int]:
     """The upright RGB array, its scale and the EXIF orientation that was applied."""
     try:
         image.seek(0)  # GIF/WebP animations: first frame
         drafted = _draft(image, max_side)
-        image.load()
-        orientation = _orientation(image)
         factor = max(1, max(image.size) // max_side) if max_side > 0 else 1
-        rgb = _as_rgb_array(image, factor=factor)
+        rgb = _plain_jpeg(image, data) if drafted == factor == 1 else None
+        if rgb is None:
+            image.load()
+            rgb = _as_rgb_array(image, factor=factor)
+        orientation = _orientation(image)
         method = _TRANSPOSES.get(orientation)
         if method is not None:
             rgb = np.asarray(Image.fromarray(rgb).transpose(method), dtype=np.uint8)
@@ -144,6 +146,22 @@ def _to_rgb(image: Image.Image, *, max_side: int) -> tuple[RGBImage, int, int]:
         raise TooManyPixelsError("the image has too many pixels") from exc
     except (OSError, ValueError, SyntaxError, EOFError) as exc:
         raise ImageDecodeError(f"the image could not be decoded: {exc}") from exc
+
+
+def _plain_jpeg(image: Image.Image, data: bytes) -> RGBImage | None:
+    """A whole, 8-bit RGB or greyscale JPEG decoded by OpenCV (the same libjpeg-turbo pixels as
+    Pillow's, about 1.6x faster); None for anything else, which Pillow decodes. "Whole": it
+    ends with the end-of-image marker, so a truncated upload still fails in Pillow."""
+    if image.format != "JPEG" or image.mode not in ("RGB", "L") \
+            or not data.rstrip(b"\0\r\n ").endswith(b"\xff\xd9"):
+        return None
+    import cv2
+
+    decoded = cv2.imdecode(np.frombuffer(data, dtype=np.uint8),
+                           cv2.IMREAD_COLOR_RGB | cv2.IMREAD_IGNORE_ORIENTATION)
+    if decoded is None or decoded.shape[1::-1] != image.size:
+        return None
+    return np.asarray(decoded, dtype=np.uint8)
 
 
 def _orientation(image: Image.Image) -> int:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import io
 import json
 import math
 from collections.abc import Callable, Iterator
@@ -333,3 +334,24 @@ def test_exif_orientation_is_applied(http: httpx.Client, faces: Path, tmp_path: 
     upright.save(damaged, "JPEG", exif=b"Exif\0\0MM\0*\0\0\0\x08\0\x05\x01\x12\0\x03\0\0\0\x01\0")
     response = http.post("/v1/detect", files={"image": (damaged.name, damaged.read_bytes())})
     assert response.status_code == 200 and len(response.json()["faces"]) == 1
+
+
+def test_a_small_face_crop_is_named_with_the_descriptor_the_whole_photo_passes_give(
+        http: httpx.Client, faces: Path, tmp_path: Path) -> None:
+    """A 150 px LFW-style crop goes by the short-range model alone (detection.crop_model): it
+    is named, and its descriptor stays close to the one the whole-photo passes give."""
+    box = only_face(http.post("/v1/detect", files=upload(faces, "obama2.jpg")))["box"]
+    cx, cy = (box["left"] + box["right"]) / 2, (box["top"] + box["bottom"]) / 2
+    half = 0.8 * max(box["width"], box["height"])
+    buffer = io.BytesIO()
+    with Image.open(faces / "obama2.jpg") as photo:
+        photo.crop((round(cx - half), round(cy - half), round(cx + half), round(cy + half))
+                   ).resize((150, 150), Image.Resampling.BILINEAR).save(buffer, "JPEG")
+    crop = buffer.getvalue()
+    named = only_face(http.post("/v1/identify", files={"image": ("crop.jpg", crop)}))
+    assert named["status"] == "identified" and named["identity"]["name"] == "obama"
+    assert 0.75 <= named["detection_score"] < 1
+    by_crop = only_face(http.post("/v1/embed", files={"image": ("crop.jpg", crop)}))
+    passes = settings_for(tmp_path, detection={"crop_model": "none"})
+    (by_passes,) = face_reader(passes).faces(crop, Timings())[1]
+    assert math.dist(by_crop["descriptor"], by_passes.descriptor.tolist()) < 0.1
