@@ -119,8 +119,15 @@ def test_identify_verify_enrol_reach_their_topics(http: httpx.Client, broker: Br
         [decided] = sub.wait_topic("facegate/events/verify.decided")
         assert decided.json()["camera"] == "desk"
         assert decided.json()["request_id"] == verified.headers["X-Request-ID"]
-    log = http.get("/v1/events/deliveries", params={"sink": "mqtt", "limit": 1}).json()
-    [last] = log["items"]
+    # the subscriber can have the message before the broker's PUBACK reaches the deliverer,
+    # which marks it delivered only then: wait for that (a few seconds at most)
+    deadline = time.monotonic() + 15
+    while True:
+        log = http.get("/v1/events/deliveries", params={"sink": "mqtt", "limit": 1}).json()
+        [last] = log["items"]
+        if last["status"] == "delivered" or time.monotonic() > deadline:
+            break
+        time.sleep(0.1)
     assert last["event"] == "verify.decided" and last["status"] == "delivered"
     # the count is of the deliverer's batch the event went in (it may share one with others)
     assert re.fullmatch(r"acknowledged: \d+ message\(s\) at QoS 1", last["last_result"])
